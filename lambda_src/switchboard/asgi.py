@@ -1,0 +1,337 @@
+"""The gateway's ASGI entry: a bare ASGI handler for the hot routes, FastAPI for the rest.
+
+`POST /v1/chat/completions` and `GET /healthz` are served here without a framework (the framework
+layer costs ~100 us CPU and Starlette's StreamingResponse ~0.5 ms of time to first token per
+request). Everything else (`/v1/models`, docs, unknown routes) goes to the FastAPI app in
+`webapp.py`, built on first use so it stays off the cold-start path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from time import perf_counter
+from typing import Any
+
+import orjson
+
+from switchboard.config import Config
+from switchboard.constants import CT_JSON, CT_SSE
+from switchboard.errors import GatewayError, InvalidRequest, PayloadTooLarge, UnsupportedMedia
+from switchboard.executor import Executor
+from switchboard.metrics import MetricsSink, RequestRecord
+from switchboard.request_body import parse_chat_request
+from switchboard.routing import deadline_ms, plan_targets
+from switchboard.stream import relay
+from switchboard.timing import Timing
+
+log = logging.getLogger("switchboard")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CHAT_PATH = "/v1/chat/completions"
+HEALTH_PATH = "/healthz"
+_REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
+_HEALTH_BODY = b'{"status":"ok"}'
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
+async def read_body(receive: Receive, cap: int, content_length: bytes | None) -> bytes:
+    if content_length is not None:
+        if not content_length.isdigit():
+            raise InvalidRequest("invalid Content-Length header")
+        if int(content_length) > cap:
+            raise PayloadTooLarge(f"request body larger than {cap} bytes")
+    message = await receive()
+    body = message.get("body", b"")
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    if not message.get("more_body", False):
+        if len(body) > cap:
+            raise PayloadTooLarge(f"request body larger than {cap} bytes")
+        return bytes(body)
+    parts = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            raise PayloadTooLarge(f"request body larger than {cap} bytes")
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def _request_id(caller: bytes | None, lambda_context: bytes | None) -> bytes:
+    if caller is not None and _REQUEST_ID_RE.fullmatch(caller):
+        return caller
+    if lambda_context is not None:
+        try:
+            rid = orjson.loads(lambda_context).get("request_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            rid = None
+        if isinstance(rid, str) and _REQUEST_ID_RE.fullmatch(rid.encode()):
+            return rid.encode()
+    return os.urandom(12).hex().encode()
+
+
+def _json_content_type(value: bytes) -> bool:
+    value = value.split(b";", 1)[0].strip().lower()
+    # curl's default form type and text/plain are accepted: the body is parsed as JSON either way
+    return value.endswith(b"json") or value in (b"application/x-www-form-urlencoded", b"text/plain", b"")
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: Config,
+        executor: Executor,
+        metrics: MetricsSink,
+        web_app_factory: Callable[[], ASGIApp],
+        *,
+        on_shutdown: Callable[[], Awaitable[None]] | None = None,
+        tune_gc: bool = False,
+    ) -> None:
+        self.config = config
+        self.executor = executor
+        self.metrics = metrics
+        self._region = config.gateway.region.encode()
+        self._web_factory = web_app_factory
+        self._web: ASGIApp | None = None
+        self._on_shutdown = on_shutdown
+        self._tune_gc = tune_gc
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == CHAT_PATH and scope["method"] == "POST":
+                await self._chat(scope, receive, send)
+                return
+            if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+                await self._health(send)
+                return
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.web_app(scope, receive, self._with_headers(scope, send))
+
+    @property
+    def web_app(self) -> ASGIApp:
+        if self._web is None:
+            self._web = self._web_factory()
+        return self._web
+
+    # ------------------------------------------------------------------ lifespan
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                if self._tune_gc:
+                    tune_gc()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        await self.executor.aclose()
+        if self._on_shutdown is not None:
+            await self._on_shutdown()
+        self.metrics.close()
+
+    # ------------------------------------------------------------------ simple routes
+
+    async def _health(self, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", CT_JSON),
+                    (b"content-length", b"%d" % len(_HEALTH_BODY)),
+                    (b"x-switchboard-region", self._region),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": _HEALTH_BODY})
+
+    def _with_headers(self, scope: Scope, send: Send) -> Send:
+        """Adds the request id, region and timing headers to responses of the FastAPI routes."""
+        timing = Timing()
+        caller = lambda_ctx = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                caller = value
+            elif name == b"x-amzn-lambda-context":
+                lambda_ctx = value
+        request_id = _request_id(caller, lambda_ctx)
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                headers += [(b"x-request-id", request_id), (b"x-switchboard-region", self._region)]
+                headers += timing.headers(perf_counter())
+                message["headers"] = headers
+            await send(message)
+
+        return wrapped
+
+    # ------------------------------------------------------------------ chat completions
+
+    def _base_headers(self, request_id: bytes, content_type: bytes) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"content-type", content_type),
+            (b"x-request-id", request_id),
+            (b"x-switchboard-region", self._region),
+        ]
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+        timing = Timing()
+        caller = lambda_ctx = content_length = content_type = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                content_length = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"x-request-id":
+                caller = value
+            elif name == b"x-amzn-lambda-context":
+                lambda_ctx = value
+        request_id = _request_id(caller, lambda_ctx)
+        status, outcome, model, stream = 500, "error", None, False
+        target = None
+        started = False
+        disconnected = False
+        task = asyncio.current_task()
+        watcher: asyncio.Task[None] | None = None
+
+        async def watch_disconnect() -> None:
+            nonlocal disconnected
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            if not started_complete:
+                disconnected = True
+                if task is not None:
+                    task.cancel()
+
+        started_complete = False
+        try:
+            if content_type is not None and not _json_content_type(content_type):
+                raise UnsupportedMedia("Content-Type must be application/json")
+            raw = await read_body(receive, self.config.gateway.max_body_bytes, content_length)
+            request = parse_chat_request(raw)
+            model, stream = request.model, request.stream
+            targets = plan_targets(self.config, request)
+            deadline_s = deadline_ms(self.config, request) / 1000.0
+            watcher = asyncio.ensure_future(watch_disconnect())
+            if not stream:
+                result = await self.executor.complete(request, targets, deadline_s, timing)
+                target = result.target
+                headers = self._base_headers(request_id, CT_JSON)
+                headers += [
+                    (b"content-length", b"%d" % len(result.content)),
+                    (b"x-switchboard-provider", target.provider.encode()),
+                    (b"x-switchboard-model", target.model.encode()),
+                ]
+                headers += timing.headers(perf_counter())
+                started = True
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": result.content})
+                status, outcome = 200, "ok"
+            else:
+                opened = await self.executor.open_stream(request, targets, deadline_s, timing)
+                target = opened.target
+                headers = self._base_headers(request_id, CT_SSE)
+                headers += [
+                    (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no"),
+                    (b"x-switchboard-provider", target.provider.encode()),
+                    (b"x-switchboard-model", target.model.encode()),
+                ]
+                headers += timing.headers(perf_counter())
+                started = True
+                status = 200
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                outcome = await relay(
+                    opened,
+                    send,
+                    timing,
+                    idle_timeout_s=self.config.routing.stream_idle_timeout_ms / 1000.0,
+                    secrets=self.executor.credentials.known_values(),
+                )
+            started_complete = True
+        except GatewayError as exc:
+            status, outcome = exc.http_status, type(exc).__name__
+            if not started:
+                await self._send_error(send, exc, request_id, timing)
+        except ClientGone:
+            outcome = "client_gone"
+        except asyncio.CancelledError:
+            if not disconnected:
+                raise
+            if task is not None:
+                task.uncancel()
+            status, outcome = 499, "client_gone"
+        except Exception:
+            log.exception("unhandled error serving request %s", request_id.decode())
+            status, outcome = 500, "internal_error"
+            if not started:
+                await self._send_error(
+                    send, GatewayError(f"internal error (request id {request_id.decode()})"), request_id, timing
+                )
+        finally:
+            started_complete = True
+            if watcher is not None:
+                watcher.cancel()
+        if self.metrics.enabled:
+            now = perf_counter()
+            self.metrics.record(
+                RequestRecord(
+                    route=CHAT_PATH,
+                    status=status,
+                    model=model,
+                    provider=target.provider if target else None,
+                    upstream_model=target.model if target else None,
+                    stream=stream,
+                    attempts=timing.attempts,
+                    overhead_ms=timing.overhead_ms(now),
+                    upstream_ms=timing.upstream_ms(),
+                    total_ms=timing.total_ms(now),
+                    ttft_ms=None if timing.first_token is None else (timing.first_token - timing.start) * 1000,
+                    request_id=request_id.decode(),
+                    outcome=outcome,
+                )
+            )
+
+    async def _send_error(self, send: Send, exc: GatewayError, request_id: bytes, timing: Timing) -> None:
+        body = exc.body()
+        headers = self._base_headers(request_id, CT_JSON)
+        headers.append((b"content-length", b"%d" % len(body)))
+        headers += exc.headers()
+        headers += timing.headers(perf_counter())
+        await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def tune_gc() -> None:
+    """Freeze start-up objects and collect young garbage less often: most of a Python proxy's tail
+    latency is GC pauses (see README, Performance)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)

@@ -1,0 +1,81 @@
+"""`switchboard serve`: run the gateway under uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from switchboard.constants import ENV_CONFIG
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard AI API gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the gateway")
+    serve.add_argument("--config", help="TOML configuration file (default: $SWITCHBOARD_CONFIG or the built-in demo)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    check = sub.add_parser("check-config", help="validate a configuration file and exit")
+    check.add_argument("config")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from switchboard.config import ConfigError, load_config
+
+    if args.command == "check-config":
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"invalid configuration: {exc}", file=sys.stderr)
+            return 2
+        print(f"ok: {len(config.providers)} providers, {len(config.models)} models")
+        return 0
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL at INFO: never log upstream URLs (and it costs CPU per request)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    log = logging.getLogger("switchboard")
+    try:
+        if args.config:
+            config = load_config(args.config)
+        elif os.environ.get(ENV_CONFIG):
+            config = load_config(os.environ[ENV_CONFIG])
+        else:
+            from switchboard.demo import demo_config
+
+            config = demo_config()
+            log.info("no --config given: serving the built-in demo configuration (mock provider)")
+    except ConfigError as exc:
+        print(f"invalid configuration: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    from switchboard.app import create_app
+
+    app = create_app(config, tune_gc=True)
+    log.info(
+        "switchboard on http://%s:%d/v1 (region %s; models: %s)",
+        args.host,
+        args.port,
+        config.gateway.region,
+        ", ".join(sorted(config.models)),
+    )
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=args.log_level,
+        server_header=False,
+        date_header=False,
+    )
+    return 0

@@ -1,0 +1,296 @@
+"""Typed, validated configuration loaded from TOML (stdlib `tomllib`).
+
+Every error names the offending key by its dotted path, e.g.
+`models."gpt-4o".targets[1]: provider 'backup' is not defined in [providers]`.
+Secrets are never read from the file: a provider names the environment variable
+(`api_key_env`) or the AWS Secrets Manager secret (`api_key_secret`) that holds its key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from switchboard.constants import ENV_AWS_REGION
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingPolicy:
+    retry_budget: int = 2
+    """Extra attempts (beyond the first per target) a request may spend on retryable failures."""
+    backoff_base_ms: int = 100
+    backoff_cap_ms: int = 2_000
+    retry_after_cap_ms: int = 10_000
+    """Longest Retry-After Switchboard waits out on the same target; longer ones fail over or fail."""
+    cooldown_failures: int = 3
+    """Consecutive failures after which a target is skipped for `cooldown_ms`."""
+    cooldown_ms: int = 15_000
+    timeout_ms: int = 60_000
+    """Default deadline per request across every attempt (to the first streamed byte for streams)."""
+    max_timeout_ms: int = 600_000
+    """Cap on a per-request `timeout` override."""
+    stream_idle_timeout_ms: int = 120_000
+    """Longest silence between two upstream stream events once a stream has started."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    name: str
+    type: str
+    base_url: str = ""
+    api_key_env: str | None = None
+    api_key_secret: str | None = None
+    auth_header: str = "authorization"
+    """`authorization` (Bearer), `api-key` (Azure OpenAI), `x-api-key` or `none`."""
+    api_version: str | None = None
+    """Azure OpenAI `api-version` query parameter."""
+    azure_deployments: bool = False
+    """Azure OpenAI: the upstream model is a deployment name in the path."""
+    headers: tuple[tuple[str, str], ...] = ()
+    timeout_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    provider: str
+    model: str
+    timeout_ms: int | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    name: str
+    targets: tuple[Target, ...]
+    timeout_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    region: str = "local"
+    max_body_bytes: int = 4 * 1024 * 1024
+    metrics: str = "off"
+    """`off`, `stdout` (CloudWatch EMF on Lambda) or a file path for EMF lines."""
+    allow_request_routing: bool = True
+    """Honour per-request `models` / `provider_preferences` overrides."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
+    models: Mapping[str, ModelConfig] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- parsing helpers
+
+
+def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in section:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _get(section: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any) -> Any:
+    if key not in section:
+        return default
+    value = section[key]
+    # bool is an int subclass: never accept it where a number is expected.
+    if isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{where}.{key}: expected {_kind_name(kind)}, got a boolean")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}.{key}: expected {_kind_name(kind)}, got {type(value).__name__}")
+    if kind is int and value < 0:
+        raise ConfigError(f"{where}.{key}: must not be negative")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "a boolean", list: "a list", dict: "a table"}
+    if isinstance(kind, tuple):
+        return " or ".join(names.get(k, k.__name__) for k in kind)
+    return names.get(kind, kind.__name__)
+
+
+def _table(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}{key}: expected a table")
+    return value
+
+
+def parse_target(spec: str, where: str = "target") -> Target:
+    """`"<provider>/<upstream model>"`, split at the first `/` (upstream models may contain `/`)."""
+    provider, sep, model = spec.partition("/")
+    if not sep or not provider or not model:
+        raise ConfigError(f"{where}: {spec!r} is not '<provider>/<upstream model>'")
+    if spec != spec.strip() or any(c in spec for c in "\r\n\x00"):
+        raise ConfigError(f"{where}: {spec!r} contains whitespace or control characters")
+    return Target(provider=provider, model=model)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
+    where = "gateway"
+    _check_keys(raw, {"region", "max_body_bytes", "metrics", "allow_request_routing"}, where)
+    default_region = env.get(ENV_AWS_REGION) or "local"
+    defaults = GatewaySettings()
+    settings = GatewaySettings(
+        region=_get(raw, "region", str, where, default_region),
+        max_body_bytes=_get(raw, "max_body_bytes", int, where, defaults.max_body_bytes),
+        metrics=_get(raw, "metrics", str, where, "off"),
+        allow_request_routing=_get(raw, "allow_request_routing", bool, where, True),
+    )
+    if not settings.region.isprintable() or not settings.region:
+        raise ConfigError("gateway.region: must be a non-empty printable string")
+    if settings.max_body_bytes < 1024:
+        raise ConfigError("gateway.max_body_bytes: must be at least 1024")
+    return settings
+
+
+def _routing(raw: Mapping[str, Any]) -> RoutingPolicy:
+    where = "routing"
+    names = set(RoutingPolicy.__slots__)  # type: ignore[attr-defined]
+    _check_keys(raw, names, where)
+    defaults = RoutingPolicy()
+    values = {name: _get(raw, name, int, where, getattr(defaults, name)) for name in names}
+    policy = RoutingPolicy(**values)
+    if policy.timeout_ms <= 0 or policy.max_timeout_ms < policy.timeout_ms:
+        raise ConfigError("routing.timeout_ms: must be > 0 and <= routing.max_timeout_ms")
+    if policy.cooldown_failures < 1:
+        raise ConfigError("routing.cooldown_failures: must be at least 1")
+    return policy
+
+
+_PROVIDER_KEYS = {
+    "type",
+    "base_url",
+    "api_key_env",
+    "api_key_secret",
+    "auth_header",
+    "api_version",
+    "azure_deployments",
+    "headers",
+    "timeout_ms",
+}
+_AUTH_HEADERS = {"authorization", "api-key", "x-api-key", "none"}
+
+
+def _provider(name: str, raw: Any, known_types: frozenset[str]) -> ProviderConfig:
+    where = f"providers.{name}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    _check_keys(raw, _PROVIDER_KEYS, where)
+    ptype = _get(raw, "type", str, where, None)
+    if ptype is None:
+        raise ConfigError(f"{where}.type: required (one of: {', '.join(sorted(known_types))})")
+    if ptype not in known_types:
+        raise ConfigError(f"{where}.type: unknown provider type {ptype!r} (known: {', '.join(sorted(known_types))})")
+    base_url = _get(raw, "base_url", str, where, "")
+    if ptype != "mock":
+        if not base_url.startswith(("https://", "http://")):
+            raise ConfigError(f"{where}.base_url: required, an http(s) URL")
+        if "?" in base_url or "#" in base_url or "@" in base_url:
+            raise ConfigError(f"{where}.base_url: must not contain a query, fragment or credentials")
+    headers_raw = _get(raw, "headers", dict, where, {})
+    headers: list[tuple[str, str]] = []
+    for hname, hvalue in headers_raw.items():
+        if not isinstance(hvalue, str) or not _header_safe(hname) or not _header_safe(hvalue):
+            raise ConfigError(f"{where}.headers.{hname}: must be a string without control characters")
+        headers.append((hname.lower(), hvalue))
+    auth_header = _get(raw, "auth_header", str, where, "authorization").lower()
+    if auth_header not in _AUTH_HEADERS:
+        raise ConfigError(f"{where}.auth_header: one of {', '.join(sorted(_AUTH_HEADERS))}")
+    for key in ("api_key_env", "api_key_secret"):
+        value = raw.get(key)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise ConfigError(f"{where}.{key}: expected a non-empty string")
+    if "api_key" in raw:  # pragma: no cover - caught by _check_keys; kept for the clearer message
+        raise ConfigError(f"{where}.api_key: secrets never go in the file; use api_key_env")
+    return ProviderConfig(
+        name=name,
+        type=ptype,
+        base_url=base_url.rstrip("/"),
+        api_key_env=raw.get("api_key_env"),
+        api_key_secret=raw.get("api_key_secret"),
+        auth_header=auth_header,
+        api_version=_get(raw, "api_version", str, where, None),
+        azure_deployments=_get(raw, "azure_deployments", bool, where, False),
+        headers=tuple(headers),
+        timeout_ms=_get(raw, "timeout_ms", int, where, None),
+    )
+
+
+def _header_safe(value: str) -> bool:
+    return bool(value) and all(32 <= ord(c) < 127 for c in value)
+
+
+def _model(name: str, raw: Any, providers: Mapping[str, ProviderConfig]) -> ModelConfig:
+    where = f'models."{name}"'
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    _check_keys(raw, {"targets", "timeout_ms"}, where)
+    specs = _get(raw, "targets", list, where, None)
+    if not specs:
+        raise ConfigError(f"{where}.targets: required, a non-empty list of '<provider>/<model>'")
+    targets: list[Target] = []
+    for i, spec in enumerate(specs):
+        twhere = f"{where}.targets[{i}]"
+        if isinstance(spec, str):
+            target = parse_target(spec, twhere)
+        elif isinstance(spec, dict):
+            _check_keys(spec, {"target", "timeout_ms"}, twhere)
+            tspec = _get(spec, "target", str, twhere, None)
+            if tspec is None:
+                raise ConfigError(f"{twhere}.target: required")
+            target = parse_target(tspec, twhere)
+            target = Target(target.provider, target.model, _get(spec, "timeout_ms", int, twhere, None))
+        else:
+            raise ConfigError(f"{twhere}: expected '<provider>/<model>' or a table with 'target'")
+        if target.provider not in providers:
+            raise ConfigError(f"{twhere}: provider {target.provider!r} is not defined in [providers]")
+        targets.append(target)
+    return ModelConfig(name=name, targets=tuple(targets), timeout_ms=_get(raw, "timeout_ms", int, where, None))
+
+
+def parse_config(
+    raw: Mapping[str, Any], *, known_types: frozenset[str], env: Mapping[str, str] | None = None
+) -> Config:
+    """Validate a decoded TOML document into a `Config`."""
+    env = os.environ if env is None else env
+    _check_keys(raw, {"gateway", "routing", "providers", "models"}, "(top level)")
+    gateway = _gateway(_table(raw, "gateway", ""), env)
+    routing = _routing(_table(raw, "routing", ""))
+    providers = {n: _provider(n, p, known_types) for n, p in _table(raw, "providers", "").items()}
+    models = {n: _model(n, m, providers) for n, m in _table(raw, "models", "").items()}
+    if not models:
+        raise ConfigError("models: define at least one public model")
+    return Config(gateway=gateway, routing=routing, providers=providers, models=models)
+
+
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a TOML file."""
+    from switchboard.providers import registered_types
+
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    return parse_config(raw, known_types=registered_types(), env=env)

@@ -1,0 +1,31 @@
+"""Header and environment-variable names, in one place."""
+
+from typing import Final
+
+# Response headers (lower-case bytes, as ASGI wants them).
+H_OVERHEAD: Final = b"x-switchboard-overhead-ms"
+H_UPSTREAM: Final = b"x-switchboard-upstream-ms"
+H_REGION: Final = b"x-switchboard-region"
+H_PROVIDER: Final = b"x-switchboard-provider"
+H_MODEL: Final = b"x-switchboard-model"
+H_ATTEMPTS: Final = b"x-switchboard-attempts"
+H_REQUEST_ID: Final = b"x-request-id"
+H_SERVER_TIMING: Final = b"server-timing"
+H_RETRY_AFTER: Final = b"retry-after"
+H_CONTENT_TYPE: Final = b"content-type"
+
+# Request headers.
+H_LAMBDA_CONTEXT: Final = b"x-amzn-lambda-context"
+
+# Content types.
+CT_JSON: Final = b"application/json"
+CT_SSE: Final = b"text/event-stream; charset=utf-8"
+
+# Environment variables read by Switchboard itself (never by adapters).
+ENV_CONFIG: Final = "SWITCHBOARD_CONFIG"
+ENV_METRICS: Final = "SWITCHBOARD_METRICS"
+ENV_AWS_REGION: Final = "AWS_REGION"
+
+# The SSE comment that carries full-stream timing, sent just before `data: [DONE]`.
+SSE_TIMING_PREFIX: Final = b": switchboard-timing "
+SSE_DONE: Final = b"data: [DONE]\n\n"

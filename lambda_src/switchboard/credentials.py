@@ -1,0 +1,79 @@
+"""Provider credentials, resolved lazily on first use: from the environment (`api_key_env`) or AWS
+Secrets Manager (`api_key_secret`, via Powertools parameters with an explicit max_age). Values are
+cached in-process and never logged; adapters receive them as plain arguments."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Mapping
+
+import orjson
+
+from switchboard.config import ProviderConfig
+from switchboard.errors import UpstreamAuthError
+
+SECRET_MAX_AGE_S = 300.0
+
+
+def fetch_secret(name: str) -> str:
+    """Blocking Secrets Manager read (run in a thread). Accepts a plain string or {"api_key": "..."}."""
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(name, max_age=int(SECRET_MAX_AGE_S))
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    if text.startswith("{"):
+        try:
+            parsed = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+        if isinstance(parsed, dict) and isinstance(parsed.get("api_key"), str):
+            return str(parsed["api_key"])
+    return text
+
+
+class Credentials:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        secret_fetcher: Callable[[str], str] = fetch_secret,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._env = os.environ if env is None else env
+        self._fetch = secret_fetcher
+        self._clock = clock
+        self._cache: dict[str, tuple[str | None, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, provider: ProviderConfig) -> str | None:
+        cached = self._cache.get(provider.name)
+        if cached is not None and cached[1] > self._clock():
+            return cached[0]
+        if provider.api_key_secret:
+            lock = self._locks.setdefault(provider.name, asyncio.Lock())
+            async with lock:  # one fetch per provider, however many requests are waiting
+                cached = self._cache.get(provider.name)
+                if cached is not None and cached[1] > self._clock():
+                    return cached[0]
+                try:
+                    value: str | None = await asyncio.to_thread(self._fetch, provider.api_key_secret)
+                except Exception:
+                    raise UpstreamAuthError(
+                        f"credential for provider {provider.name!r} could not be read from Secrets Manager"
+                    ) from None
+                self._cache[provider.name] = (value, self._clock() + SECRET_MAX_AGE_S)
+                return value
+        if provider.api_key_env:
+            value = self._env.get(provider.api_key_env) or None
+            if value is None:
+                raise UpstreamAuthError(
+                    f"provider {provider.name!r} has no credential ({provider.api_key_env} is not set)"
+                )
+        else:
+            value = None  # keyless upstream (local vLLM / Ollama) or the mock
+        self._cache[provider.name] = (value, float("inf"))
+        return value
+
+    def known_values(self) -> tuple[str, ...]:
+        return tuple(v for v, _ in self._cache.values() if v)

@@ -1,0 +1,56 @@
+"""The built-in configuration `switchboard serve` uses without `--config`: works offline with the
+`mock` provider, and adds real providers whose keys are present in the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from switchboard.config import Config, parse_config
+from switchboard.providers import registered_types
+
+# Providers added when their key is in the environment. Anthropic and Gemini are reached through
+# their OpenAI-compatible endpoints until their native adapters exist.
+_REAL: tuple[tuple[str, str, str, dict[str, list[str]]], ...] = (
+    (
+        "openai",
+        "OPENAI_API_KEY",
+        "https://api.openai.com/v1",
+        {"gpt-4o-mini": ["openai/gpt-4o-mini"], "gpt-4o": ["openai/gpt-4o"]},
+    ),
+    (
+        "anthropic",
+        "ANTHROPIC_API_KEY",
+        "https://api.anthropic.com/v1",
+        {"claude-sonnet-4-5": ["anthropic/claude-sonnet-4-5"], "claude-haiku-4-5": ["anthropic/claude-haiku-4-5"]},
+    ),
+    (
+        "gemini",
+        "GEMINI_API_KEY",
+        "https://generativelanguage.googleapis.com/v1beta/openai",
+        {"gemini-2.5-flash": ["gemini/gemini-2.5-flash"]},
+    ),
+)
+
+
+def demo_document(env: Mapping[str, str]) -> dict[str, Any]:
+    providers: dict[str, Any] = {"mock": {"type": "mock"}}
+    models: dict[str, Any] = {
+        "mock-echo": {"targets": ["mock/echo"]},
+        "mock-stream": {"targets": ["mock/stream-20-50"]},
+        "mock-tools": {"targets": ["mock/tools"]},
+        # a chain whose first target always fails: shows fallback and the attempts header
+        "mock-fallback": {"targets": ["mock/error-503", "mock/echo"]},
+        "mock-slow": {"targets": ["mock/delay-200"]},
+    }
+    for name, key_env, base_url, chains in _REAL:
+        if env.get(key_env):
+            providers[name] = {"type": "openai", "base_url": base_url, "api_key_env": key_env}
+            models.update({model: {"targets": targets} for model, targets in chains.items()})
+    return {"gateway": {}, "providers": providers, "models": models}
+
+
+def demo_config(env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    return parse_config(demo_document(env), known_types=registered_types(), env=env)

@@ -1,0 +1,242 @@
+"""The one error tree of Switchboard, mapped to HTTP at one boundary (`asgi.py` / `webapp.py`).
+
+    GatewayError                       every error a client can see; OpenAI-shaped JSON
+    ├── InvalidRequest        400      bad input found by the gateway (never reaches a provider)
+    │   ├── PayloadTooLarge   413
+    │   ├── UnsupportedMedia  415
+    │   └── UnknownModel      404
+    ├── RouteNotFound         404 / MethodNotAllowed 405
+    ├── UpstreamError                  one failed attempt at one provider target
+    │   ├── UpstreamClientError   4xx  the request itself is wrong: returned at once, never retried
+    │   ├── UpstreamAuthError     401/402/403 (or no credential): skip this target at once
+    │   ├── UpstreamRateLimited   429  next target; same target only after Retry-After (capped)
+    │   ├── UpstreamServerError   5xx  retry with backoff + jitter inside the budget, then next target
+    │   ├── UpstreamTimeout       504  as 5xx
+    │   ├── UpstreamConnectError  502  as 5xx
+    │   └── UpstreamProtocolError 502  malformed upstream answer; as 5xx
+    ├── AllTargetsFailed      429/502/503/504, the last meaningful class among the attempts
+    └── DeadlineExceeded      504      the request's single deadline ran out
+
+What routing does with a failure is a property of its class (`action`), so policy code never
+inspects status codes. Messages are written by Switchboard: raw upstream bodies never leave the
+process (see `safe_upstream_message`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import orjson
+
+Action = Literal["return", "skip", "rate_limited", "retry"]
+
+
+class GatewayError(Exception):
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    code: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self._code = code
+
+    @property
+    def error_code(self) -> str | None:
+        return self._code if self._code is not None else self.code
+
+    @property
+    def http_status(self) -> int:
+        return self.status
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return []
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.error_code,
+            }
+        }
+
+    def body(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMedia(InvalidRequest):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class UnknownModel(InvalidRequest):
+    status = 404
+    code = "model_not_found"
+
+
+class RouteNotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class UpstreamError(GatewayError):
+    """One failed attempt. `upstream_status` is what the provider said (None: no HTTP answer)."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+    action: ClassVar[Action] = "retry"
+    label: ClassVar[str] = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        upstream_status: int | None = None,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message, param=param, code=code)
+        self.upstream_status = upstream_status
+        self.retry_after_s = retry_after_s
+
+    def describe(self) -> str:
+        """A short, secret-free description of the attempt for the final error message."""
+        if self.upstream_status is not None:
+            return f"{self.upstream_status} {self.label}"
+        return self.label
+
+
+class UpstreamClientError(UpstreamError):
+    """The provider rejected the request itself (400/404/413/422): the client must change it."""
+
+    type = "invalid_request_error"
+    code = None
+    action = "return"
+    label = "rejected request"
+
+    @property
+    def http_status(self) -> int:
+        return self.upstream_status or 400
+
+
+class UpstreamAuthError(UpstreamError):
+    action = "skip"
+    label = "auth failed"
+    code = "upstream_auth_failed"
+
+
+class UpstreamRateLimited(UpstreamError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+    action = "rate_limited"
+    label = "rate limited"
+
+
+class UpstreamServerError(UpstreamError):
+    label = "server error"
+
+    @property
+    def http_status(self) -> int:
+        return 503 if self.upstream_status == 503 else 502
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    type = "timeout_error"
+    code = "upstream_timeout"
+    label = "timeout"
+
+
+class UpstreamConnectError(UpstreamError):
+    label = "connect error"
+    code = "upstream_unreachable"
+
+
+class UpstreamProtocolError(UpstreamError):
+    label = "malformed response"
+    code = "upstream_bad_response"
+
+
+class AllTargetsFailed(GatewayError):
+    """Every target failed; status and Retry-After come from the last meaningful failure."""
+
+    type = "upstream_error"
+    code = "all_targets_failed"
+
+    def __init__(self, message: str, *, status: int, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self._status = status
+        self.retry_after_s = retry_after_s
+
+    @property
+    def http_status(self) -> int:
+        return self._status
+
+    @property
+    def error_code(self) -> str | None:
+        return "rate_limit_exceeded" if self._status == 429 else self.code
+
+    def to_dict(self) -> dict[str, object]:
+        body = super().to_dict()
+        if self._status == 429:
+            body["error"]["type"] = "rate_limit_error"  # type: ignore[index]
+        elif self._status == 504:
+            body["error"]["type"] = "timeout_error"  # type: ignore[index]
+        return body
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        if self._status == 429:
+            seconds = max(1, round(self.retry_after_s or 1))
+            return [(b"retry-after", str(seconds).encode())]
+        return []
+
+
+class DeadlineExceeded(GatewayError):
+    status = 504
+    type = "timeout_error"
+    code = "deadline_exceeded"
+
+
+def safe_upstream_message(content: bytes, secrets: tuple[str, ...] = (), limit: int = 500) -> str | None:
+    """The provider's own `error.message`, parsed (never the raw body), cut and with secrets masked.
+
+    Only used for `UpstreamClientError`, where the message tells the caller what to fix
+    (e.g. "maximum context length is 128000 tokens").
+    """
+    try:
+        parsed = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    err = parsed.get("error") if isinstance(parsed, dict) else None
+    message = err.get("message") if isinstance(err, dict) else None
+    if not isinstance(message, str) or not message:
+        return None
+    message = message[:limit]
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    return message

@@ -1,0 +1,252 @@
+"""The executor: the only place that sends requests to providers.
+
+It walks a request's target chain, times every attempt (`Timing.upstream`), retries and falls back
+as `routing.decide` says, puts failing targets in cooldown, and holds one deadline per request.
+For streams it reads until the first event that carries output (start-up events are buffered), so
+an error before that point can still fall back; after it, the relay in `stream.py` takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from time import perf_counter
+from typing import TypeVar
+
+import httpx
+
+from switchboard.config import Config, ProviderConfig, Target
+from switchboard.credentials import Credentials
+from switchboard.errors import (
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamServerError,
+    UpstreamTimeout,
+)
+from switchboard.health import TargetHealth
+from switchboard.providers import provider_type
+from switchboard.providers.base import Adapter, UpstreamCall
+from switchboard.request_body import ChatRequest
+from switchboard.routing import decide, final_error
+from switchboard.sse import EventTooLarge, SSESplitter, carries_output, error_payload
+from switchboard.timing import Timing
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Completed:
+    content: bytes
+    target: Target
+
+
+@dataclass(slots=True)
+class StreamStart:
+    """A stream that has produced output: the relay sends `prefix`, then the rest of `chunks`."""
+
+    target: Target
+    adapter: Adapter
+    response: httpx.Response
+    chunks: AsyncIterator[bytes]
+    splitter: SSESplitter
+    prefix: list[bytes]
+
+
+def transport_error(exc: httpx.TransportError) -> UpstreamError:
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamTimeout("upstream timed out")
+    if isinstance(exc, httpx.ConnectError):
+        return UpstreamConnectError("cannot connect to upstream")
+    return UpstreamConnectError("upstream connection failed")
+
+
+class Executor:
+    def __init__(
+        self,
+        config: Config,
+        http_client: httpx.AsyncClient,
+        credentials: Credentials | None = None,
+        *,
+        health: TargetHealth | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.config = config
+        self.credentials = credentials or Credentials()
+        self.health = health or TargetHealth(config.routing)
+        self._sleep = sleep
+        self._rand = rand
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._own_clients: list[httpx.AsyncClient] = []
+        for name, provider in config.providers.items():
+            local = provider_type(provider.type).local_transport
+            if local is not None:
+                client = httpx.AsyncClient(transport=local())
+                self._own_clients.append(client)
+                self._clients[name] = client
+            else:
+                self._clients[name] = http_client
+
+    async def aclose(self) -> None:
+        for client in self._own_clients:
+            await client.aclose()
+
+    # ------------------------------------------------------------------ the chain
+
+    async def _run_chain(
+        self,
+        targets: tuple[Target, ...],
+        deadline_s: float,
+        timing: Timing,
+        attempt: Callable[[Target, float], Awaitable[T]],
+    ) -> T:
+        policy = self.config.routing
+        deadline = timing.start + deadline_s
+        retries_left = policy.retry_budget
+        failures: list[tuple[Target, UpstreamError]] = []
+        ordered = self.health.order(targets)
+        deadline_hit = False
+        for index, target in enumerate(ordered):
+            retries_on_target = 0
+            while True:
+                remaining = deadline - perf_counter()
+                if remaining <= 0:
+                    deadline_hit = True
+                    break
+                timing.attempts += 1
+                try:
+                    result = await attempt(target, remaining)
+                except UpstreamError as error:
+                    failures.append((target, error))
+                    if error.action != "return":
+                        self.health.failure(target)
+                    remaining = deadline - perf_counter()
+                    if remaining <= 0:
+                        deadline_hit = True
+                        break
+                    decision = decide(
+                        error,
+                        policy=policy,
+                        retries_left=retries_left,
+                        retries_on_target=retries_on_target,
+                        has_next=index + 1 < len(ordered),
+                        remaining_s=remaining,
+                        rand=self._rand,
+                    )
+                    if decision.action == "retry":
+                        retries_left -= 1
+                        retries_on_target += 1
+                        await self._sleep(decision.delay_s)
+                        continue
+                    if decision.action == "fail":
+                        raise final_error(failures, deadline_hit=False, deadline_ms=deadline_s * 1000) from None
+                    break  # next target
+                else:
+                    self.health.success(target)
+                    return result
+            if deadline_hit:
+                break
+        raise final_error(failures, deadline_hit=deadline_hit, deadline_ms=deadline_s * 1000)
+
+    async def _prepare(self, target: Target, request: ChatRequest, stream: bool) -> tuple[
+        ProviderConfig, Adapter, httpx.AsyncClient, httpx.Request, tuple[str, ...]
+    ]:
+        provider = self.config.providers[target.provider]
+        adapter = provider_type(provider.type).adapter
+        credential = await self.credentials.get(provider)
+        call = UpstreamCall(provider=provider, model=target.model, body=request.body, stream=stream, credential=credential)
+        secrets = (credential,) if credential else ()
+        return provider, adapter, self._clients[target.provider], adapter.build_request(call), secrets
+
+    def _attempt_timeout(self, provider: ProviderConfig, target: Target, remaining: float) -> float:
+        limit = target.timeout_ms or provider.timeout_ms
+        return min(remaining, limit / 1000.0) if limit else remaining
+
+    # ------------------------------------------------------------------ non-streaming
+
+    async def complete(
+        self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
+    ) -> Completed:
+        async def attempt(target: Target, remaining: float) -> Completed:
+            provider, adapter, client, http_request, secrets = await self._prepare(target, request, False)
+            started = perf_counter()
+            try:
+                async with asyncio.timeout(self._attempt_timeout(provider, target, remaining)):
+                    response = await client.send(http_request, stream=True)
+                    try:
+                        content = await response.aread()
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                raise UpstreamTimeout("upstream timed out") from None
+            except httpx.TransportError as exc:
+                raise transport_error(exc) from None
+            finally:
+                timing.upstream += perf_counter() - started
+            status = response.status_code
+            if not 200 <= status < 300:
+                raise adapter.map_error(status, response.headers, content, secrets)
+            body = adapter.parse_response(content)
+            if not _looks_like_json_object(body):
+                raise UpstreamProtocolError("upstream returned a malformed body", upstream_status=status)
+            return Completed(body, target)
+
+        return await self._run_chain(targets, deadline_s, timing, attempt)
+
+    # ------------------------------------------------------------------ streaming
+
+    async def open_stream(
+        self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
+    ) -> StreamStart:
+        async def attempt(target: Target, remaining: float) -> StreamStart:
+            provider, adapter, client, http_request, secrets = await self._prepare(target, request, True)
+            started = perf_counter()
+            response: httpx.Response | None = None
+            try:
+                async with asyncio.timeout(self._attempt_timeout(provider, target, remaining)):
+                    response = await client.send(http_request, stream=True)
+                    if not 200 <= response.status_code < 300:
+                        content = await response.aread()
+                        raise adapter.map_error(response.status_code, response.headers, content, secrets)
+                    return await self._read_until_output(target, adapter, response)
+            except TimeoutError:
+                raise UpstreamTimeout("upstream timed out before the first token") from None
+            except httpx.TransportError as exc:
+                raise transport_error(exc) from None
+            except BaseException:
+                if response is not None:
+                    await response.aclose()
+                raise
+            finally:
+                timing.upstream += perf_counter() - started
+
+        return await self._run_chain(targets, deadline_s, timing, attempt)
+
+    async def _read_until_output(self, target: Target, adapter: Adapter, response: httpx.Response) -> StreamStart:
+        chunks = response.aiter_raw()
+        splitter = SSESplitter()
+        prefix: list[bytes] = []
+        passthrough = adapter.passthrough_stream
+        try:
+            async for chunk in chunks:
+                committed = False
+                for raw_event in splitter.feed(chunk):
+                    for event in (raw_event,) if passthrough else adapter.translate_event(raw_event):
+                        if not committed:
+                            if error_payload(event) is not None:
+                                raise UpstreamServerError("upstream stream failed before the first token")
+                            committed = carries_output(event)
+                        prefix.append(event)
+                if committed:
+                    return StreamStart(target, adapter, response, chunks, splitter, prefix)
+        except EventTooLarge:
+            raise UpstreamProtocolError("upstream stream event too large") from None
+        raise UpstreamProtocolError("upstream stream ended before any output")
+
+
+def _looks_like_json_object(body: bytes) -> bool:
+    stripped = body.strip()
+    return stripped[:1] == b"{" and stripped[-1:] == b"}"

@@ -1,0 +1,37 @@
+"""Provider registry: one line per provider type.
+
+Adding a provider touches four places: its module here, one line in `_REGISTRY`, its fixtures
+folder under `tests/fixtures/providers/<id>/`, and its test file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from switchboard.providers.base import Adapter
+from switchboard.providers.mock import MockAdapter, MockUpstream
+from switchboard.providers.openai import OpenAIAdapter
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderType:
+    adapter: Adapter
+    local_transport: Callable[[], httpx.AsyncBaseTransport] | None = None
+    """Providers that answer in-process (the mock) get their own client over this transport."""
+
+
+_REGISTRY: dict[str, ProviderType] = {
+    "openai": ProviderType(OpenAIAdapter()),
+    "mock": ProviderType(MockAdapter(), local_transport=MockUpstream),
+}
+
+
+def registered_types() -> frozenset[str]:
+    return frozenset(_REGISTRY)
+
+
+def provider_type(name: str) -> ProviderType:
+    return _REGISTRY[name]

@@ -1,0 +1,103 @@
+"""The provider adapter contract.
+
+An adapter is pure translation: it builds the upstream `httpx.Request` for one call, turns a
+successful upstream body into an OpenAI Chat Completions body, turns one upstream stream event into
+OpenAI `chat.completion.chunk` events, and maps an upstream failure to an `UpstreamError`.
+It never owns a client, reads the environment, logs or times anything: the executor does that.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from switchboard.config import ProviderConfig
+from switchboard.errors import (
+    UpstreamAuthError,
+    UpstreamClientError,
+    UpstreamError,
+    UpstreamRateLimited,
+    UpstreamServerError,
+    UpstreamTimeout,
+    safe_upstream_message,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """Everything an adapter needs to build one upstream request."""
+
+    provider: ProviderConfig
+    model: str
+    body: Mapping[str, Any]
+    """The client's request body with Switchboard's own fields removed."""
+    stream: bool
+    credential: str | None
+
+
+class Adapter(Protocol):
+    passthrough_stream: bool
+    """True when upstream stream events already are OpenAI chunks and are relayed as bytes."""
+
+    def build_request(self, call: UpstreamCall) -> httpx.Request: ...
+
+    def parse_response(self, content: bytes) -> bytes:
+        """A successful upstream body -> an OpenAI chat.completion body (bytes)."""
+        ...
+
+    def translate_event(self, event: bytes) -> list[bytes]:
+        """One upstream SSE event -> zero or more OpenAI SSE events (`data: ...\\n\\n`)."""
+        ...
+
+    def map_error(self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]) -> UpstreamError:
+        ...
+
+
+def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds to wait from `retry-after-ms` (OpenAI, Azure) or `retry-after` (seconds or HTTP date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms) / 1000.0
+            if value >= 0 and value == value:  # rejects NaN
+                return value
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    if raw.isdigit():
+        return float(raw)
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def classify_status(
+    status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...] = ()
+) -> UpstreamError:
+    """The routing classification of an upstream HTTP failure (shared by every adapter)."""
+    if status == 429:
+        return UpstreamRateLimited(
+            "upstream rate limited", upstream_status=status, retry_after_s=parse_retry_after(headers)
+        )
+    if status in (401, 402, 403):
+        return UpstreamAuthError("upstream refused the credential", upstream_status=status)
+    if status == 408:
+        return UpstreamTimeout("upstream request timeout", upstream_status=status)
+    if 400 <= status < 500:
+        message = safe_upstream_message(content, secrets) or f"upstream rejected the request ({status})"
+        return UpstreamClientError(message, upstream_status=status)
+    if status == 504:
+        return UpstreamTimeout("upstream gateway timeout", upstream_status=status)
+    return UpstreamServerError(f"upstream error {status}", upstream_status=status)

@@ -1,0 +1,70 @@
+"""OpenAI and every OpenAI-compatible API (Groq, Mistral, Together, DeepSeek, vLLM, Ollama, Azure...).
+
+Requests and responses are passed through: only `model` is rewritten to the upstream model.
+Azure OpenAI: `auth_header = "api-key"`, `api_version = "..."`, and `azure_deployments = true` for the
+deployment-in-path URL form (`/openai/deployments/<deployment>/chat/completions`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from switchboard.config import ProviderConfig
+from switchboard.errors import UpstreamError
+from switchboard.providers.base import UpstreamCall, classify_status
+
+_JSON_HEADERS = (("content-type", "application/json"),)
+
+
+@lru_cache(maxsize=1024)
+def _url(provider: ProviderConfig, model: str, endpoint: str) -> httpx.URL:
+    if provider.azure_deployments:
+        path = f"/openai/deployments/{quote(model, safe='')}/{endpoint}"
+    else:
+        path = f"/{endpoint}"
+    url = httpx.URL(provider.base_url + path)
+    if provider.api_version:
+        url = url.copy_merge_params({"api-version": provider.api_version})
+    return url
+
+
+@lru_cache(maxsize=256)
+def _static_headers(provider: ProviderConfig, stream: bool) -> tuple[tuple[str, str], ...]:
+    accept = "text/event-stream" if stream else "application/json"
+    return (*_JSON_HEADERS, ("accept", accept), *provider.headers)
+
+
+def auth_headers(provider: ProviderConfig, credential: str | None) -> tuple[tuple[str, str], ...]:
+    if credential is None or provider.auth_header == "none":
+        return ()
+    if provider.auth_header == "authorization":
+        return (("authorization", f"Bearer {credential}"),)
+    return ((provider.auth_header, credential),)
+
+
+class OpenAIAdapter:
+    passthrough_stream = True
+    endpoint = "chat/completions"
+
+    def build_request(self, call: UpstreamCall) -> httpx.Request:
+        body = dict(call.body)
+        body["model"] = call.model
+        headers = [*_static_headers(call.provider, call.stream), *auth_headers(call.provider, call.credential)]
+        return httpx.Request(
+            "POST", _url(call.provider, call.model, self.endpoint), headers=headers, content=orjson.dumps(body)
+        )
+
+    def parse_response(self, content: bytes) -> bytes:
+        return content
+
+    def translate_event(self, event: bytes) -> list[bytes]:
+        return [event]
+
+    def map_error(
+        self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
+    ) -> UpstreamError:
+        return classify_status(status, headers, content, secrets)

@@ -1,0 +1,160 @@
+"""Strict parsing and validation of inbound request bodies (pure; no I/O).
+
+One `orjson` parse rejects invalid UTF-8, lone surrogates, NaN/Infinity and over-deep nesting; a
+second pass with the stdlib parser rejects duplicate keys (a body that means one thing to
+Switchboard and another to a provider). Switchboard's own routing fields are removed here so they
+never reach a provider, and fields that could choose an upstream URL, host or credential are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from switchboard.errors import InvalidRequest
+
+# Fields some gateways and SDKs use to pick an upstream or a credential. Never honoured: refused.
+FORBIDDEN_FIELDS: Final = frozenset(
+    {
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "api_host",
+        "azure_endpoint",
+        "azure_ad_token",
+        "organization",
+        "url",
+        "endpoint",
+        "host",
+        "headers",
+        "extra_headers",
+        "extra_query",
+        "custom_llm_provider",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region_name",
+        "vertex_credentials",
+        "vertex_project",
+        "vertex_location",
+    }
+)
+# Switchboard's own per-request routing fields: read here, stripped before the upstream call.
+ROUTING_FIELDS: Final = ("models", "provider_preferences", "timeout")
+MAX_CHAIN: Final = 10
+MAX_MODEL_NAME: Final = 256
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidRequest(f"duplicate key {key[:64]!r} in JSON body", code="invalid_json")
+            seen.add(key)
+    return result
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """Parse a request body that must be one JSON object; raise InvalidRequest (400) otherwise."""
+    if not raw:
+        raise InvalidRequest("request body is empty; expected a JSON object", code="invalid_json")
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"invalid JSON body: {str(exc)[:200]}", code="invalid_json") from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("request body must be a JSON object", code="invalid_json")
+    try:  # ~5 us for a typical chat body: cheap insurance against parser-differential tricks
+        json.loads(raw, object_pairs_hook=_no_duplicates)
+    except RecursionError:
+        raise InvalidRequest("JSON body is nested too deeply", code="invalid_json") from None
+    return parsed
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    body: dict[str, Any]
+    """The body to send upstream (routing fields removed; `model` rewritten per target later)."""
+    model: str
+    stream: bool
+    models: tuple[str, ...] | None = None
+    primary: str | None = None
+    fallback: tuple[str, ...] | None = None
+    timeout_s: float | None = None
+
+
+def _str_list(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise InvalidRequest(f"'{field}' must be a list of non-empty strings", param=field)
+    if len(value) > MAX_CHAIN:
+        raise InvalidRequest(f"'{field}' may name at most {MAX_CHAIN} entries", param=field)
+    return tuple(value)
+
+
+def parse_chat_request(raw: bytes) -> ChatRequest:
+    body = parse_json_object(raw)
+    forbidden = FORBIDDEN_FIELDS.intersection(body)
+    if forbidden:
+        name = sorted(forbidden)[0]
+        raise InvalidRequest(
+            f"'{name}' is not allowed: upstream URLs and credentials are set by the gateway's configuration",
+            param=name,
+            code="forbidden_field",
+        )
+    models = prefs = timeout = None
+    if "models" in body or "provider_preferences" in body or "timeout" in body:
+        models = body.pop("models", None)
+        prefs = body.pop("provider_preferences", None)
+        timeout = body.pop("timeout", None)
+
+    model = body.get("model")
+    if models is not None:
+        models = _str_list(models, "models")
+        if not models:
+            raise InvalidRequest("'models' must not be empty", param="models")
+        if model is None:
+            model = models[0]
+            body["model"] = model
+    if not isinstance(model, str) or not model or len(model) > MAX_MODEL_NAME:
+        raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
+
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' is required and must be a non-empty array", param="messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise InvalidRequest(f"'messages[{i}]' must be an object with a string 'role'", param=f"messages[{i}]")
+
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean", param="stream")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object", param="stream_options")
+
+    request = ChatRequest(body=body, model=model, stream=stream, models=models)
+    if prefs is not None:
+        if not isinstance(prefs, dict) or not set(prefs) <= {"primary", "fallback"}:
+            raise InvalidRequest(
+                "'provider_preferences' must be an object with 'primary' and/or 'fallback'",
+                param="provider_preferences",
+            )
+        primary = prefs.get("primary")
+        if primary is not None and (not isinstance(primary, str) or not primary):
+            raise InvalidRequest("'provider_preferences.primary' must be a string", param="provider_preferences")
+        request.primary = primary
+        if prefs.get("fallback") is not None:
+            request.fallback = _str_list(prefs["fallback"], "provider_preferences.fallback")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 86_400:
+            raise InvalidRequest("'timeout' must be a number of seconds > 0", param="timeout")
+        request.timeout_s = float(timeout)
+    return request

@@ -1,0 +1,120 @@
+"""Incremental Server-Sent Events framing: bytes in any chunking -> whole events.
+
+Events are returned as bytes in LF form, each ending with the blank line (`b"...\\n\\n"`), so a
+pass-through relay can forward them unchanged and flush each one as soon as it is complete.
+CRLF and lone CR line endings are normalised to LF (a CR at the end of a chunk waits for the next
+chunk, so a CRLF split across reads is still one line ending).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import orjson
+
+DEFAULT_MAX_EVENT_BYTES: Final = 8 * 1024 * 1024
+
+
+class EventTooLarge(ValueError):
+    """An upstream event grew past the limit without ending: the stream is cut cleanly."""
+
+
+class SSESplitter:
+    __slots__ = ("_buf", "_max")
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self._buf = b""
+        self._max = max_event_bytes
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buf + data if self._buf else data
+        held_cr = b""
+        if b"\r" in buf:
+            if buf.endswith(b"\r"):
+                buf, held_cr = buf[:-1], b"\r"
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        events: list[bytes] = []
+        start = 0
+        size = len(buf)
+        find = buf.find
+        while True:
+            while start < size and buf[start] == 10:  # blank lines between events are no-ops
+                start += 1
+            end = find(b"\n\n", start)
+            if end < 0:
+                break
+            events.append(buf[start : end + 2])
+            start = end + 2
+        self._buf = buf[start:] + held_cr
+        if len(self._buf) > self._max:
+            raise EventTooLarge(f"stream event larger than {self._max} bytes")
+        return events
+
+    def pending(self) -> bytes:
+        """Bytes of an incomplete event (non-empty at end of stream means a truncated event)."""
+        return self._buf.strip(b"\r\n")
+
+
+def event_data(event: bytes) -> bytes | None:
+    """The joined `data:` field of one event, or None for comment-only / data-less events."""
+    parts = []
+    for line in event.split(b"\n"):
+        if line.startswith(b"data:"):
+            value = line[5:]
+            parts.append(value[1:] if value.startswith(b" ") else value)
+    return b"\n".join(parts) if parts else None
+
+
+def is_done(event: bytes) -> bool:
+    return event.startswith(b"data: [DONE]") or event.startswith(b"data:[DONE]")
+
+
+def error_payload(event: bytes) -> dict[str, object] | None:
+    """The parsed `{"error": ...}` object if this event is an error event, else None (cheap check first)."""
+    head = event[:40]
+    if b"error" not in head:
+        return None
+    data = event_data(event)
+    if data is None:
+        return None
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(parsed, dict) and "error" in parsed:
+        return parsed
+    return None
+
+
+def carries_output(event: bytes) -> bool:
+    """True once an OpenAI chunk carries something the client must see (content, tool calls, a finish,
+    usage); False for start-up events (comments, role-only or empty deltas) that may be buffered so
+    an early error can still fall back to another target."""
+    data = event_data(event)
+    if data is None:
+        return False
+    if data.startswith(b"[DONE]"):
+        return True
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return True  # not ours to judge: relay it
+    if not isinstance(chunk, dict):
+        return True
+    if chunk.get("usage"):
+        return True
+    choices = chunk.get("choices")
+    if not isinstance(choices, list):
+        return True
+    for choice in choices:
+        if not isinstance(choice, dict):
+            return True
+        if choice.get("finish_reason") is not None:
+            return True
+        delta = choice.get("delta") or {}
+        if not isinstance(delta, dict):
+            return True
+        for key, value in delta.items():
+            if key != "role" and value not in (None, "", []):
+                return True
+    return False
