@@ -9,6 +9,7 @@
     ├── UpstreamError                  one failed attempt at one provider target
     │   ├── UpstreamClientError   4xx  the request itself is wrong: returned at once, never retried
     │   ├── UpstreamAuthError     401/402/403 (or no credential): skip this target at once
+    │   ├── UpstreamRedirected    3xx  never followed: skip this target at once
     │   ├── UpstreamRateLimited   429  next target; same target only after Retry-After (capped)
     │   ├── UpstreamServerError   5xx  retry with backoff + jitter inside the budget, then next target
     │   ├── UpstreamTimeout       504  as 5xx
@@ -146,6 +147,14 @@ class UpstreamAuthError(UpstreamError):
     action = "skip"
     label = "auth failed"
     code = "upstream_auth_failed"
+
+
+class UpstreamRedirected(UpstreamError):
+    """A 3xx: redirects are never followed (they could point anywhere), so the target is skipped."""
+
+    action = "skip"
+    label = "redirect (not followed)"
+    code = "upstream_redirect"
 
 
 class UpstreamRateLimited(UpstreamError):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from time import perf_counter
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import httpx
 
@@ -226,7 +226,9 @@ class Executor:
         return await self._run_chain(targets, deadline_s, timing, attempt)
 
     async def _read_until_output(self, target: Target, adapter: Adapter, response: httpx.Response) -> StreamStart:
-        chunks = response.aiter_raw()
+        # the raw stream, not aiter_raw(): no per-chunk bookkeeping, and it also iterates
+        # responses whose content is already in memory (MockTransport)
+        chunks = aiter(cast(AsyncIterable[bytes], response.stream))
         splitter = SSESplitter()
         prefix: list[bytes] = []
         passthrough = adapter.passthrough_stream

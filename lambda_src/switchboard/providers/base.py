@@ -22,6 +22,7 @@ from switchboard.errors import (
     UpstreamClientError,
     UpstreamError,
     UpstreamRateLimited,
+    UpstreamRedirected,
     UpstreamServerError,
     UpstreamTimeout,
     safe_upstream_message,
@@ -93,6 +94,8 @@ def classify_status(
         )
     if status in (401, 402, 403):
         return UpstreamAuthError("upstream refused the credential", upstream_status=status)
+    if 300 <= status < 400:
+        return UpstreamRedirected("upstream answered with a redirect", upstream_status=status)
     if status == 408:
         return UpstreamTimeout("upstream request timeout", upstream_status=status)
     if 400 <= status < 500:

@@ -1,0 +1,1 @@
+"""Development tools: a fake OpenAI-compatible upstream server for tests and benchmarks."""

@@ -1,0 +1,159 @@
+"""Shared test helpers: configs from dicts, apps over MockTransport upstreams, a real uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+
+from switchboard.app import create_app
+from switchboard.asgi import Gateway
+from switchboard.config import Config, parse_config
+from switchboard.credentials import Credentials
+from switchboard.providers import registered_types
+
+FAST_ROUTING = {"backoff_base_ms": 1, "backoff_cap_ms": 5, "cooldown_failures": 100}
+
+
+def make_config(document: dict[str, Any] | None = None, **sections: Any) -> Config:
+    doc: dict[str, Any] = {
+        "gateway": {"region": "test-region"},
+        "routing": dict(FAST_ROUTING),
+        "providers": {
+            "a": {"type": "openai", "base_url": "https://a.example/v1", "api_key_env": "A_KEY"},
+            "b": {"type": "openai", "base_url": "https://b.example/v1", "api_key_env": "B_KEY"},
+            "c": {"type": "openai", "base_url": "https://c.example/v1", "api_key_env": "C_KEY"},
+            "mock": {"type": "mock"},
+        },
+        "models": {
+            "chain": {"targets": ["a/model-a", "b/model-b"]},
+            "three": {"targets": ["a/model-a", "b/model-b", "c/model-c"]},
+            "solo": {"targets": ["a/model-a"]},
+            "echo": {"targets": ["mock/echo"]},
+        },
+    }
+    if document:
+        doc.update(document)
+    for name, value in sections.items():
+        doc[name] = {**doc.get(name, {}), **value}
+    return parse_config(doc, known_types=registered_types(), env={})
+
+
+KEYS = {"A_KEY": "sk-canary-a-0123456789", "B_KEY": "sk-canary-b-0123456789", "C_KEY": "sk-canary-c-0123456789"}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def build_app(config: Config, handler: Handler | None = None, **kwargs: Any) -> Gateway:
+    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler or _unreachable))
+    return create_app(config, http_client=upstream, credentials=Credentials(env=KEYS), **kwargs)
+
+
+def _unreachable(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"unexpected upstream call to {request.url}")
+
+
+def client_for(app: Gateway) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+
+def chat(model: str = "chain", text: str = "hi", **extra: Any) -> dict[str, Any]:
+    return {"model": model, "messages": [{"role": "user", "content": text}], **extra}
+
+
+def completion(content: str = "hello", model: str = "m") -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(status, content=orjson.dumps(body), headers={"content-type": "application/json", **(headers or {})})
+
+
+def error_response(status: int, message: str = "boom", headers: dict[str, str] | None = None) -> httpx.Response:
+    return json_response(status, {"error": {"message": message, "type": "x", "param": None, "code": None}}, headers)
+
+
+def chunk(content: str | None = None, *, role: bool = False, finish: str | None = None) -> bytes:
+    delta: dict[str, Any] = {}
+    if role:
+        delta = {"role": "assistant", "content": ""}
+    elif content is not None:
+        delta = {"content": content}
+    payload = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def sse_response(*events: bytes) -> httpx.Response:
+    return httpx.Response(200, content=b"".join(events), headers={"content-type": "text/event-stream"})
+
+
+def parse_sse(text: str) -> list[str]:
+    """The `data:` payloads of an SSE body, in order (comments dropped)."""
+    out = []
+    for event in text.replace("\r\n", "\n").split("\n\n"):
+        data = [line[5:].lstrip() for line in event.split("\n") if line.startswith("data:")]
+        if data:
+            out.append("\n".join(data))
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """Run `app` under a real uvicorn (httptools) on 127.0.0.1 in a thread; yields the base URL."""
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio", http="httptools",
+                            lifespan="on", log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in a thread, for servers the tests talk to from another thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
