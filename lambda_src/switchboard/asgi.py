@@ -21,7 +21,7 @@ import orjson
 
 from switchboard.config import Config
 from switchboard.constants import CT_JSON, CT_SSE
-from switchboard.errors import GatewayError, InvalidRequest, PayloadTooLarge, UnsupportedMedia
+from switchboard.errors import GatewayError, InvalidRequest, MethodNotAllowed, PayloadTooLarge, UnsupportedMedia
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, RequestRecord
 from switchboard.request_body import parse_chat_request
@@ -41,6 +41,7 @@ CHAT_PATH = "/v1/chat/completions"
 HEALTH_PATH = "/healthz"
 _REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _HEALTH_BODY = b'{"status":"ok"}'
+_ALLOWED = {CHAT_PATH: b"POST", HEALTH_PATH: b"GET, HEAD"}
 
 
 class ClientGone(Exception):
@@ -123,6 +124,10 @@ class Gateway:
                 return
             if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 await self._health(send)
+                return
+            if path in _ALLOWED:
+                error = MethodNotAllowed(f"method {scope['method'][:10]} not allowed on {path}")
+                await self._send_error(send, error, _request_id(None, None), Timing(), _ALLOWED[path])
                 return
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -319,10 +324,14 @@ class Gateway:
                 )
             )
 
-    async def _send_error(self, send: Send, exc: GatewayError, request_id: bytes, timing: Timing) -> None:
+    async def _send_error(
+        self, send: Send, exc: GatewayError, request_id: bytes, timing: Timing, allow: bytes | None = None
+    ) -> None:
         body = exc.body()
         headers = self._base_headers(request_id, CT_JSON)
         headers.append((b"content-length", b"%d" % len(body)))
+        if allow is not None:
+            headers.append((b"allow", allow))
         headers += exc.headers()
         headers += timing.headers(perf_counter())
         await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})

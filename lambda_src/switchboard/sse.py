@@ -2,8 +2,8 @@
 
 Events are returned as bytes in LF form, each ending with the blank line (`b"...\\n\\n"`), so a
 pass-through relay can forward them unchanged and flush each one as soon as it is complete.
-CRLF and lone CR line endings are normalised to LF (a CR at the end of a chunk waits for the next
-chunk, so a CRLF split across reads is still one line ending).
+CRLF and lone CR line endings are normalised to LF (after a chunk that ends in CR, a leading LF of
+the next chunk is dropped, so a CRLF split across reads is still one line ending).
 """
 
 from __future__ import annotations
@@ -20,19 +20,22 @@ class EventTooLarge(ValueError):
 
 
 class SSESplitter:
-    __slots__ = ("_buf", "_max")
+    __slots__ = ("_buf", "_max", "_skip_lf")
 
     def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._buf = b""
         self._max = max_event_bytes
+        self._skip_lf = False
 
     def feed(self, data: bytes) -> list[bytes]:
+        if self._skip_lf and data:  # the previous chunk ended in CR: an LF here belongs to that line ending
+            self._skip_lf = False
+            if data[:1] == b"\n":
+                data = data[1:]
+        if b"\r" in data:
+            self._skip_lf = data.endswith(b"\r")
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buf = self._buf + data if self._buf else data
-        held_cr = b""
-        if b"\r" in buf:
-            if buf.endswith(b"\r"):
-                buf, held_cr = buf[:-1], b"\r"
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         events: list[bytes] = []
         start = 0
         size = len(buf)
@@ -45,7 +48,7 @@ class SSESplitter:
                 break
             events.append(buf[start : end + 2])
             start = end + 2
-        self._buf = buf[start:] + held_cr
+        self._buf = buf[start:]
         if len(self._buf) > self._max:
             raise EventTooLarge(f"stream event larger than {self._max} bytes")
         return events

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from switchboard.config import ConfigError, load_config, parse_config, parse_target
+from switchboard.providers import registered_types
+
+TYPES = registered_types()
+
+
+def doc(**over):
+    base = {
+        "gateway": {"region": "local"},
+        "providers": {"openai": {"type": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"}},
+        "models": {"gpt-4o-mini": {"targets": ["openai/gpt-4o-mini"], "timeout_ms": 30000}},
+    }
+    base.update(over)
+    return base
+
+
+def test_issue_example_parses(tmp_path: Path) -> None:
+    path = tmp_path / "switchboard.toml"
+    path.write_text(
+        """
+[gateway]
+region = "local"
+
+[providers.openai]
+type = "openai"
+base_url = "https://api.openai.com/v1"
+api_key_env = "OPENAI_API_KEY"
+
+[providers.backup]
+type = "openai"
+base_url = "https://backup.example/v1/"
+api_key_env = "BACKUP_KEY"
+
+[models."gpt-4o-mini"]
+targets = ["openai/gpt-4o-mini", "backup/gpt-4o-mini"]
+timeout_ms = 30000
+"""
+    )
+    config = load_config(path, env={})
+    model = config.models["gpt-4o-mini"]
+    assert [t.id for t in model.targets] == ["openai/gpt-4o-mini", "backup/gpt-4o-mini"]
+    assert model.timeout_ms == 30000
+    assert config.providers["backup"].base_url == "https://backup.example/v1"
+    assert config.gateway.region == "local"
+
+
+def test_region_defaults_to_aws_region() -> None:
+    raw = doc(gateway={})
+    assert parse_config(raw, known_types=TYPES, env={"AWS_REGION": "eu-west-1"}).gateway.region == "eu-west-1"
+    assert parse_config(raw, known_types=TYPES, env={}).gateway.region == "local"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (doc(gatway={}), "(top level).gatway: unknown key"),
+        (doc(gateway={"regoin": "x"}), "gateway.regoin: unknown key"),
+        (doc(gateway={"max_body_bytes": "big"}), "gateway.max_body_bytes: expected an integer, got str"),
+        (doc(routing={"retry_budget": True}), "routing.retry_budget: expected an integer, got a boolean"),
+        (doc(routing={"retry_budget": -1}), "routing.retry_budget: must not be negative"),
+        (doc(providers={"openai": {"type": "nope", "base_url": "https://x"}}), "providers.openai.type: unknown provider type 'nope'"),
+        (doc(providers={"openai": {"base_url": "https://x"}}), "providers.openai.type: required"),
+        (doc(providers={"openai": {"type": "openai"}}), "providers.openai.base_url: required"),
+        (doc(providers={"openai": {"type": "openai", "base_url": "https://x/v1?key=1"}}), "must not contain a query"),
+        (doc(providers={"openai": {"type": "openai", "base_url": "https://x", "api_key": "sk-1"}}), "providers.openai.api_key: unknown key"),
+        (doc(providers={"openai": {"type": "openai", "base_url": "https://x", "auth_header": "cookie"}}), "providers.openai.auth_header"),
+        (doc(providers={"openai": {"type": "openai", "base_url": "https://x", "headers": {"x-a": "b\nc"}}}), "providers.openai.headers.x-a"),
+        (doc(models={}), "models: define at least one"),
+        (doc(models={"m": {"targets": []}}), 'models."m".targets: required'),
+        (doc(models={"m": {"targets": ["openai"]}}), 'models."m".targets[0]: \'openai\' is not'),
+        (doc(models={"m": {"targets": ["backup/x"]}}), "models.\"m\".targets[0]: provider 'backup' is not defined"),
+        (doc(models={"m": {"targets": ["openai/x"], "tragets": 1}}), 'models."m".tragets: unknown key'),
+        (doc(models={"m": {"targets": [{"timeout_ms": 5}]}}), 'models."m".targets[0].target: required'),
+        (doc(models={"m": {"targets": [3]}}), 'models."m".targets[0]: expected'),
+    ],
+)
+def test_errors_name_the_key(raw, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, known_types=TYPES, env={})
+    assert message in str(info.value)
+
+
+def test_target_splits_at_first_slash() -> None:
+    target = parse_target("together/meta-llama/Llama-3-70b")
+    assert (target.provider, target.model) == ("together", "meta-llama/Llama-3-70b")
+
+
+@pytest.mark.parametrize("spec", ["nope", "/model", "provider/", " p/m", "p/m\n"])
+def test_bad_targets(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_target(spec)
+
+
+def test_target_tables_and_azure_options() -> None:
+    raw = doc(
+        providers={
+            "azure": {
+                "type": "openai",
+                "base_url": "https://my.openai.azure.com",
+                "api_key_env": "AZURE_KEY",
+                "auth_header": "api-key",
+                "api_version": "2024-10-21",
+                "azure_deployments": True,
+                "headers": {"X-Team": "ml"},
+                "timeout_ms": 9000,
+            }
+        },
+        models={"m": {"targets": [{"target": "azure/gpt4o-deploy", "timeout_ms": 5000}]}},
+    )
+    config = parse_config(raw, known_types=TYPES, env={})
+    provider = config.providers["azure"]
+    assert provider.auth_header == "api-key" and provider.azure_deployments and provider.headers == (("x-team", "ml"),)
+    assert config.models["m"].targets[0].timeout_ms == 5000
+
+
+def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[gateway\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(bad)
+
+
+def test_demo_config_is_offline_and_adds_real_providers_by_env() -> None:
+    from switchboard.demo import demo_config
+
+    offline = demo_config(env={})
+    assert set(offline.providers) == {"mock"}
+    assert "mock-echo" in offline.models
+    online = demo_config(env={"OPENAI_API_KEY": "sk-x", "GEMINI_API_KEY": "g"})
+    assert {"mock", "openai", "gemini"} <= set(online.providers)
+    assert "gpt-4o-mini" in online.models
