@@ -77,16 +77,21 @@ async def read_body(receive: Receive, cap: int, content_length: bytes | None) ->
             return b"".join(parts)
 
 
-def _request_id(caller: bytes | None, lambda_context: bytes | None) -> bytes:
+def _request_id(caller: bytes | None, lambda_context: bytes | None, scope: Scope | None = None) -> bytes:
+    """The caller's `x-request-id` if it is sane; else Lambda's request id (from the Web Adapter's
+    `x-amzn-lambda-context` header, or Mangum's `aws.context`); else a fresh random id."""
     if caller is not None and _REQUEST_ID_RE.fullmatch(caller):
         return caller
+    rid: object = None
     if lambda_context is not None:
         try:
             rid = orjson.loads(lambda_context).get("request_id")
         except (orjson.JSONDecodeError, AttributeError):
             rid = None
-        if isinstance(rid, str) and _REQUEST_ID_RE.fullmatch(rid.encode()):
-            return rid.encode()
+    elif scope is not None and "aws.context" in scope:
+        rid = getattr(scope["aws.context"], "aws_request_id", None)
+    if isinstance(rid, str) and _REQUEST_ID_RE.fullmatch(rid.encode()):
+        return rid.encode()
     return os.urandom(12).hex().encode()
 
 
@@ -185,7 +190,7 @@ class Gateway:
                 caller = value
             elif name == b"x-amzn-lambda-context":
                 lambda_ctx = value
-        request_id = _request_id(caller, lambda_ctx)
+        request_id = _request_id(caller, lambda_ctx, scope)
 
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -218,7 +223,7 @@ class Gateway:
                 caller = value
             elif name == b"x-amzn-lambda-context":
                 lambda_ctx = value
-        request_id = _request_id(caller, lambda_ctx)
+        request_id = _request_id(caller, lambda_ctx, scope)
         status, outcome, model, stream = 500, "error", None, False
         target = None
         started = False

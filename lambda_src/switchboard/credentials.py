@@ -76,4 +76,5 @@ class Credentials:
         return value
 
     def known_values(self) -> tuple[str, ...]:
+        """Every credential resolved so far: masked in any upstream text passed to a client."""
         return tuple(v for v, _ in self._cache.values() if v)

@@ -25,9 +25,14 @@ process (see `safe_upstream_message`).
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Literal
 
 import orjson
+
+# Token shapes of common provider keys (OpenAI/Anthropic `sk-`, Groq `gsk_`, xAI, Google `AIza`,
+# bearer tokens): masked in any upstream message we pass on, even keys we do not know.
+_KEY_LIKE = re.compile(r"(?i)\b(?:sk|pk|rk|gsk|xai|AIza)[-_][-_A-Za-z0-9]{8,}|\bBearer\s+\S+")
 
 Action = Literal["return", "skip", "rate_limited", "retry"]
 
@@ -244,8 +249,7 @@ def safe_upstream_message(content: bytes, secrets: tuple[str, ...] = (), limit: 
     message = err.get("message") if isinstance(err, dict) else None
     if not isinstance(message, str) or not message:
         return None
-    message = message[:limit]
     for secret in secrets:
         if secret:
             message = message.replace(secret, "***")
-    return message
+    return _KEY_LIKE.sub("***", message)[:limit]

@@ -158,7 +158,7 @@ class Executor:
         adapter = provider_type(provider.type).adapter
         credential = await self.credentials.get(provider)
         call = UpstreamCall(provider=provider, model=target.model, body=request.body, stream=stream, credential=credential)
-        secrets = (credential,) if credential else ()
+        secrets = self.credentials.known_values()
         return provider, adapter, self._clients[target.provider], adapter.build_request(call), secrets
 
     def _attempt_timeout(self, provider: ProviderConfig, target: Target, remaining: float) -> float:

@@ -59,20 +59,26 @@ class EMFSink(MetricsSink):
         self._metrics = Metrics(namespace="Switchboard", service="gateway")
         self._region = region
         self._path = path
+        self._pending: list[RequestRecord] = []
         self._stream = stream if stream is not None else (open(path, "a", encoding="utf-8") if path else sys.stdout)  # noqa: SIM115
 
     def record(self, record: RequestRecord) -> None:
-        try:
-            asyncio.get_running_loop().call_soon(self._emit, record)
-        except RuntimeError:  # no loop (a sync caller): write now
-            self._emit(record)
+        self._pending.append(record)
+        if len(self._pending) == 1:
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:  # no loop (a sync caller): write now
+                self.flush()
 
-    def _emit(self, record: RequestRecord) -> None:
+    def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
         try:
-            self._stream.write(orjson.dumps(self.serialize(record)).decode() + "\n")
+            self._stream.write("".join(orjson.dumps(self.serialize(r)).decode() + "\n" for r in pending))
             self._stream.flush()
         except Exception:  # metrics must never break serving
-            log.warning("metrics record could not be written", exc_info=True)
+            log.warning("metrics records could not be written", exc_info=True)
 
     def serialize(self, record: RequestRecord) -> dict[str, Any]:
         m, unit = self._metrics, self._unit
@@ -99,6 +105,7 @@ class EMFSink(MetricsSink):
             m.clear_metrics()  # also clears dimensions and metadata
 
     def close(self) -> None:
+        self.flush()
         if self._path:
             self._stream.close()
 

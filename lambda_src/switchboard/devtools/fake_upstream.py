@@ -7,7 +7,8 @@ The request body's `model` selects the behaviour:
 - anything else: a fixed completion (`"ok"`), or 5 chunks when `stream` is true;
 - `stream-<n>-<ms>`: `<n>` chunks, one every `<ms>` ms; each chunk's content is the send time
   (`time.time_ns()`), so a client can measure the relay delay per chunk;
-- `status-<code>`: that HTTP status with an OpenAI error body.
+- `status-<code>`: that HTTP status with an OpenAI error body;
+- `delay-<ms>`: the fixed completion after `<ms>` ms.
 
 Run standalone: `python -m switchboard.devtools.fake_upstream --port 9000`.
 """
@@ -36,6 +37,7 @@ _COMPLETION = orjson.dumps(
 )
 _STREAM_RE = re.compile(rb'"model"\s*:\s*"stream-(\d+)-(\d+)"')
 _STATUS_RE = re.compile(rb'"model"\s*:\s*"status-(\d{3})"')
+_DELAY_RE = re.compile(rb'"model"\s*:\s*"delay-(\d+)"')
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error",
             502: "Bad Gateway", 503: "Service Unavailable"}
 
@@ -123,11 +125,23 @@ class _Connection(asyncio.Protocol):
         if b'"stream":true' in body.replace(b" ", b""):
             m = _STREAM_RE.search(body)
             count, delay = (int(m[1]), int(m[2])) if m else (5, 0)
-            task = asyncio.get_running_loop().create_task(self._stream(count, delay))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._spawn(self._stream(count, delay))
+            return
+        if m := _DELAY_RE.search(body):
+            self._spawn(self._delayed(int(m[1])))
             return
         self.transport.write(self._head(200, b"application/json", len(_COMPLETION)) + _COMPLETION)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _delayed(self, delay_ms: int) -> None:
+        await asyncio.sleep(delay_ms / 1000)
+        assert self.transport is not None
+        if not self.transport.is_closing():
+            self.transport.write(self._head(200, b"application/json", len(_COMPLETION)) + _COMPLETION)
 
     @staticmethod
     def _head(status: int, content_type: bytes, length: int | None) -> bytes:

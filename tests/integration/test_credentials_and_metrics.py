@@ -1,0 +1,119 @@
+"""Secrets Manager credentials (moto), the EMF metrics record, and secrets never leaving the process."""
+
+from __future__ import annotations
+
+import logging
+
+import boto3
+import httpx
+import orjson
+import pytest
+from moto import mock_aws
+from support import KEYS, build_app, chat, client_for, completion, error_response, json_response, make_config
+
+from switchboard.app import create_app
+from switchboard.credentials import Credentials, fetch_secret
+from switchboard.metrics import EMFSink
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        yield boto3.client("secretsmanager", region_name="us-east-1")
+
+
+async def test_provider_key_from_secrets_manager(aws) -> None:
+    aws.create_secret(Name="switchboard/openai", SecretString='{"api_key": "sk-from-secrets-manager"}')
+    aws.create_secret(Name="switchboard/plain", SecretString="sk-plain")
+    assert fetch_secret("switchboard/plain") == "sk-plain"
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["authorization"])
+        return json_response(200, completion())
+
+    config = make_config(providers={"sm": {"type": "openai", "base_url": "https://sm.example/v1", "api_key_secret": "switchboard/openai"}},
+                         models={"sm": {"targets": ["sm/x"]}})
+    app = create_app(config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    async with client_for(app) as client:
+        for _ in range(3):
+            assert (await client.post("/v1/chat/completions", json=chat("sm"))).status_code == 200
+    assert seen == ["Bearer sk-from-secrets-manager"] * 3
+
+
+async def test_unreadable_secret_skips_the_target(aws) -> None:
+    config = make_config(providers={"sm": {"type": "openai", "base_url": "https://sm.example/v1", "api_key_secret": "missing"}},
+                         models={"sm": {"targets": ["sm/x", "a/model-a"]}})
+    app = build_app(config, lambda request: json_response(200, completion()))
+    app.executor.credentials = Credentials(env=KEYS)
+    async with client_for(app) as client:
+        response = await client.post("/v1/chat/completions", json=chat("sm"))
+    assert response.status_code == 200 and response.headers["x-switchboard-provider"] == "a"
+
+
+async def test_secret_is_fetched_once_under_concurrency() -> None:
+    calls: list[str] = []
+
+    def fetch(name: str) -> str:
+        calls.append(name)
+        return "sk-x"
+
+    credentials = Credentials(env={}, secret_fetcher=fetch)
+    provider = make_config(providers={"sm": {"type": "openai", "base_url": "https://x", "api_key_secret": "s"}}).providers["sm"]
+    import asyncio
+
+    values = await asyncio.gather(*(credentials.get(provider) for _ in range(20)))
+    assert set(values) == {"sk-x"} and calls == ["s"]
+
+
+async def test_emf_record_per_request(tmp_path) -> None:
+    path = tmp_path / "metrics.jsonl"
+    sink = EMFSink("eu-west-1", path=str(path))
+    app = build_app(make_config(), lambda request: json_response(200, completion()), metrics=sink)
+    async with client_for(app) as client:
+        await client.post("/v1/chat/completions", json=chat())
+        await client.post("/v1/chat/completions", json=chat("nope"))
+    await app.aclose()
+    records = [orjson.loads(line) for line in path.read_text().splitlines()]
+    assert len(records) == 2
+    ok, missing = records
+    directive = ok["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "Switchboard"
+    assert directive["Dimensions"] == [["region", "service"]]
+    names = {m["Name"] for m in directive["Metrics"]}
+    assert {"Requests", "OverheadMs", "UpstreamMs", "TotalMs"} <= names
+    assert ok["region"] == "eu-west-1" and ok["status"] == 200 and ok["provider"] == "a"
+    assert missing["status"] == 404 and "Errors4xx" in {m["Name"] for m in missing["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+
+
+async def test_canary_secrets_never_leave(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """P2: provider keys planted as canaries appear in no response body, header, log line or metric."""
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "metrics.jsonl"
+    leaky = "error for key " + KEYS["A_KEY"] + " and " + KEYS["B_KEY"]
+    answers = {"a": [error_response(400, leaky), error_response(401, leaky), error_response(500, leaky)],
+               "b": [error_response(503, leaky)]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        queue = answers[request.url.host[0]]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    app = build_app(make_config(), handler, metrics=EMFSink("r", path=str(path)))
+    seen: list[str] = []
+    async with client_for(app) as client:
+        for body in (chat(), chat(), chat(), chat(stream=True)):
+            response = await client.post("/v1/chat/completions", json=body)
+            seen.append(response.text)
+            seen.extend(f"{k}: {v}" for k, v in response.headers.items())
+    await app.aclose()
+    seen.append(path.read_text())
+    seen.extend(r.getMessage() for r in caplog.records)
+    blob = "\n".join(seen)
+    for key in KEYS.values():
+        for fragment in (key, key[-12:], key[:14]):
+            assert fragment not in blob
