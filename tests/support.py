@@ -47,7 +47,11 @@ def make_config(document: dict[str, Any] | None = None, **sections: Any) -> Conf
     return parse_config(doc, known_types=registered_types(), env={})
 
 
-KEYS = {"A_KEY": "sk-canary-a-0123456789", "B_KEY": "sk-canary-b-0123456789", "C_KEY": "sk-canary-c-0123456789"}
+KEYS = {
+    "A_KEY": "sk-canary-a-0123456789",
+    "B_KEY": "sk-canary-b-0123456789",
+    "C_KEY": "sk-canary-c-0123456789",
+}
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -75,17 +79,25 @@ def completion(content: str = "hello", model: str = "m") -> dict[str, Any]:
         "object": "chat.completion",
         "created": 1,
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
     }
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
-    return httpx.Response(status, content=orjson.dumps(body), headers={"content-type": "application/json", **(headers or {})})
+    return httpx.Response(
+        status, content=orjson.dumps(body), headers={"content-type": "application/json", **(headers or {})}
+    )
 
 
-def error_response(status: int, message: str = "boom", headers: dict[str, str] | None = None) -> httpx.Response:
-    return json_response(status, {"error": {"message": message, "type": "x", "param": None, "code": None}}, headers)
+def error_response(
+    status: int, message: str = "boom", headers: dict[str, str] | None = None
+) -> httpx.Response:
+    return json_response(
+        status, {"error": {"message": message, "type": "x", "param": None, "code": None}}, headers
+    )
 
 
 def chunk(content: str | None = None, *, role: bool = False, finish: str | None = None) -> bytes:
@@ -128,8 +140,16 @@ def free_port() -> int:
 def serve_in_thread(app: Any) -> Iterator[str]:
     """Run `app` under a real uvicorn (httptools) on 127.0.0.1 in a thread; yields the base URL."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, loop="asyncio", http="httptools",
-                            lifespan="on", log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        loop="asyncio",
+        http="httptools",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -21,7 +21,13 @@ import orjson
 
 from switchboard.config import Config
 from switchboard.constants import CT_JSON, CT_SSE
-from switchboard.errors import GatewayError, InvalidRequest, MethodNotAllowed, PayloadTooLarge, UnsupportedMedia
+from switchboard.errors import (
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMedia,
+)
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, RequestRecord
 from switchboard.request_body import parse_chat_request
@@ -303,7 +309,10 @@ class Gateway:
             status, outcome = 500, "internal_error"
             if not started:
                 await self._send_error(
-                    send, GatewayError(f"internal error (request id {request_id.decode()})"), request_id, timing
+                    send,
+                    GatewayError(f"internal error (request id {request_id.decode()})"),
+                    request_id,
+                    timing,
                 )
         finally:
             started_complete = True
@@ -323,7 +332,9 @@ class Gateway:
                     overhead_ms=timing.overhead_ms(now),
                     upstream_ms=timing.upstream_ms(),
                     total_ms=timing.total_ms(now),
-                    ttft_ms=None if timing.first_token is None else (timing.first_token - timing.start) * 1000,
+                    ttft_ms=None
+                    if timing.first_token is None
+                    else (timing.first_token - timing.start) * 1000,
                     request_id=request_id.decode(),
                     outcome=outcome,
                 )

@@ -14,7 +14,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard AI API gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the gateway")
-    serve.add_argument("--config", help="TOML configuration file (default: $SWITCHBOARD_CONFIG or the built-in demo)")
+    serve.add_argument(
+        "--config", help="TOML configuration file (default: $SWITCHBOARD_CONFIG or the built-in demo)"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])

@@ -103,7 +103,9 @@ def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> No
             raise ConfigError(f"{where}.{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-def _get(section: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any) -> Any:
+def _get(
+    section: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, default: Any
+) -> Any:
     if key not in section:
         return default
     value = section[key]
@@ -112,7 +114,7 @@ def _get(section: Mapping[str, Any], key: str, kind: type | tuple[type, ...], wh
         raise ConfigError(f"{where}.{key}: expected {_kind_name(kind)}, got a boolean")
     if not isinstance(value, kind):
         raise ConfigError(f"{where}.{key}: expected {_kind_name(kind)}, got {type(value).__name__}")
-    if kind is int and value < 0:
+    if kind is int and isinstance(value, int) and value < 0:
         raise ConfigError(f"{where}.{key}: must not be negative")
     return value
 
@@ -164,7 +166,7 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
 
 def _routing(raw: Mapping[str, Any]) -> RoutingPolicy:
     where = "routing"
-    names = set(RoutingPolicy.__slots__)  # type: ignore[attr-defined]
+    names = set(RoutingPolicy.__slots__)
     _check_keys(raw, names, where)
     defaults = RoutingPolicy()
     values = {name: _get(raw, name, int, where, getattr(defaults, name)) for name in names}
@@ -199,7 +201,9 @@ def _provider(name: str, raw: Any, known_types: frozenset[str]) -> ProviderConfi
     if ptype is None:
         raise ConfigError(f"{where}.type: required (one of: {', '.join(sorted(known_types))})")
     if ptype not in known_types:
-        raise ConfigError(f"{where}.type: unknown provider type {ptype!r} (known: {', '.join(sorted(known_types))})")
+        raise ConfigError(
+            f"{where}.type: unknown provider type {ptype!r} (known: {', '.join(sorted(known_types))})"
+        )
     base_url = _get(raw, "base_url", str, where, "")
     if ptype != "mock":
         if not base_url.startswith(("https://", "http://")):
@@ -264,7 +268,9 @@ def _model(name: str, raw: Any, providers: Mapping[str, ProviderConfig]) -> Mode
         if target.provider not in providers:
             raise ConfigError(f"{twhere}: provider {target.provider!r} is not defined in [providers]")
         targets.append(target)
-    return ModelConfig(name=name, targets=tuple(targets), timeout_ms=_get(raw, "timeout_ms", int, where, None))
+    return ModelConfig(
+        name=name, targets=tuple(targets), timeout_ms=_get(raw, "timeout_ms", int, where, None)
+    )
 
 
 def parse_config(

@@ -21,7 +21,7 @@ def fetch_secret(name: str) -> str:
     """Blocking Secrets Manager read (run in a thread). Accepts a plain string or {"api_key": "..."}."""
     from aws_lambda_powertools.utilities import parameters
 
-    value = parameters.get_secret(name, max_age=int(SECRET_MAX_AGE_S))
+    value: object = parameters.get_secret(name, max_age=int(SECRET_MAX_AGE_S))
     text = value.decode() if isinstance(value, bytes) else str(value)
     if text.startswith("{"):
         try:

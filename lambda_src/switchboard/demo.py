@@ -23,7 +23,10 @@ _REAL: tuple[tuple[str, str, str, dict[str, list[str]]], ...] = (
         "anthropic",
         "ANTHROPIC_API_KEY",
         "https://api.anthropic.com/v1",
-        {"claude-sonnet-4-5": ["anthropic/claude-sonnet-4-5"], "claude-haiku-4-5": ["anthropic/claude-haiku-4-5"]},
+        {
+            "claude-sonnet-4-5": ["anthropic/claude-sonnet-4-5"],
+            "claude-haiku-4-5": ["anthropic/claude-haiku-4-5"],
+        },
     ),
     (
         "gemini",

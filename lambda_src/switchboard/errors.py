@@ -111,7 +111,7 @@ class UpstreamError(GatewayError):
 
     status = 502
     type = "upstream_error"
-    code = "upstream_error"
+    code: ClassVar[str | None] = "upstream_error"
     action: ClassVar[Action] = "retry"
     label: ClassVar[str] = "error"
 

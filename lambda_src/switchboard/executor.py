@@ -142,7 +142,9 @@ class Executor:
                         await self._sleep(decision.delay_s)
                         continue
                     if decision.action == "fail":
-                        raise final_error(failures, deadline_hit=False, deadline_ms=deadline_s * 1000) from None
+                        raise final_error(
+                            failures, deadline_hit=False, deadline_ms=deadline_s * 1000
+                        ) from None
                     break  # next target
                 else:
                     self.health.success(target)
@@ -151,13 +153,15 @@ class Executor:
                 break
         raise final_error(failures, deadline_hit=deadline_hit, deadline_ms=deadline_s * 1000)
 
-    async def _prepare(self, target: Target, request: ChatRequest, stream: bool) -> tuple[
-        ProviderConfig, Adapter, httpx.AsyncClient, httpx.Request, tuple[str, ...]
-    ]:
+    async def _prepare(
+        self, target: Target, request: ChatRequest, stream: bool
+    ) -> tuple[ProviderConfig, Adapter, httpx.AsyncClient, httpx.Request, tuple[str, ...]]:
         provider = self.config.providers[target.provider]
         adapter = provider_type(provider.type).adapter
         credential = await self.credentials.get(provider)
-        call = UpstreamCall(provider=provider, model=target.model, body=request.body, stream=stream, credential=credential)
+        call = UpstreamCall(
+            provider=provider, model=target.model, body=request.body, stream=stream, credential=credential
+        )
         secrets = self.credentials.known_values()
         return provider, adapter, self._clients[target.provider], adapter.build_request(call), secrets
 
@@ -225,7 +229,9 @@ class Executor:
 
         return await self._run_chain(targets, deadline_s, timing, attempt)
 
-    async def _read_until_output(self, target: Target, adapter: Adapter, response: httpx.Response) -> StreamStart:
+    async def _read_until_output(
+        self, target: Target, adapter: Adapter, response: httpx.Response
+    ) -> StreamStart:
         # the raw stream, not aiter_raw(): no per-chunk bookkeeping, and it also iterates
         # responses whose content is already in memory (MockTransport)
         chunks = aiter(cast(AsyncIterable[bytes], response.stream))

@@ -60,7 +60,9 @@ class EMFSink(MetricsSink):
         self._region = region
         self._path = path
         self._pending: list[RequestRecord] = []
-        self._stream = stream if stream is not None else (open(path, "a", encoding="utf-8") if path else sys.stdout)  # noqa: SIM115
+        self._stream = (
+            stream if stream is not None else (open(path, "a", encoding="utf-8") if path else sys.stdout)  # noqa: SIM115
+        )
 
     def record(self, record: RequestRecord) -> None:
         self._pending.append(record)
@@ -97,7 +99,16 @@ class EMFSink(MetricsSink):
             m.add_metric(name="Errors4xx", unit=unit.Count, value=1)
         if record.outcome not in ("ok", "done"):
             m.add_metric(name="StreamErrors" if record.stream else "Failures", unit=unit.Count, value=1)
-        for key in ("route", "status", "model", "provider", "upstream_model", "stream", "request_id", "outcome"):
+        for key in (
+            "route",
+            "status",
+            "model",
+            "provider",
+            "upstream_model",
+            "stream",
+            "request_id",
+            "outcome",
+        ):
             m.add_metadata(key=key, value=getattr(record, key))
         try:
             return dict(m.serialize_metric_set())

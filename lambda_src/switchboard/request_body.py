@@ -129,7 +129,9 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         raise InvalidRequest("'messages' is required and must be a non-empty array", param="messages")
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise InvalidRequest(f"'messages[{i}]' must be an object with a string 'role'", param=f"messages[{i}]")
+            raise InvalidRequest(
+                f"'messages[{i}]' must be an object with a string 'role'", param=f"messages[{i}]"
+            )
 
     stream = body.get("stream", False)
     if stream is None:
@@ -149,7 +151,9 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             )
         primary = prefs.get("primary")
         if primary is not None and (not isinstance(primary, str) or not primary):
-            raise InvalidRequest("'provider_preferences.primary' must be a string", param="provider_preferences")
+            raise InvalidRequest(
+                "'provider_preferences.primary' must be a string", param="provider_preferences"
+            )
         request.primary = primary
         if prefs.get("fallback") is not None:
             request.fallback = _str_list(prefs["fallback"], "provider_preferences.fallback")

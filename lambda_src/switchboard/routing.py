@@ -73,7 +73,7 @@ def deadline_ms(config: Config, request: ChatRequest) -> float:
 
 def backoff_s(retry_number: int, policy: RoutingPolicy, rand: Callable[[], float]) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**n)]."""
-    ceiling = min(policy.backoff_cap_ms, policy.backoff_base_ms * (2**retry_number))
+    ceiling = min(policy.backoff_cap_ms, policy.backoff_base_ms << min(retry_number, 30))
     return rand() * ceiling / 1000.0
 
 

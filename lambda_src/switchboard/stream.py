@@ -46,7 +46,9 @@ def _collect(events: list[bytes], timing: Timing, batch: _Batch, secrets: tuple[
             return
         upstream_error = error_payload(event)
         if upstream_error is not None:
-            detail = safe_upstream_message(orjson.dumps(upstream_error), secrets) or "upstream reported an error"
+            detail = (
+                safe_upstream_message(orjson.dumps(upstream_error), secrets) or "upstream reported an error"
+            )
             batch.error = error_event(f"stream interrupted: {detail}", "stream_interrupted")
             return
         if event[:1] != b":":
@@ -92,7 +94,9 @@ async def relay(
                     if batch.done or batch.error:
                         break
                     if batch.out:
-                        await send({"type": "http.response.body", "body": b"".join(batch.out), "more_body": True})
+                        await send(
+                            {"type": "http.response.body", "body": b"".join(batch.out), "more_body": True}
+                        )
                         batch.out.clear()
         if batch.done:
             outcome = "done"
@@ -105,7 +109,9 @@ async def relay(
         tail = b"".join(batch.out) + tail if batch.out else tail
     except TimeoutError:
         outcome = "stalled"
-        tail = error_event(f"upstream stream stalled for {idle_timeout_s:.0f} s", "stream_timeout", "timeout_error")
+        tail = error_event(
+            f"upstream stream stalled for {idle_timeout_s:.0f} s", "stream_timeout", "timeout_error"
+        )
     except httpx.TransportError:
         outcome = "lost"
         tail = error_event("upstream connection lost mid-stream", "stream_interrupted")

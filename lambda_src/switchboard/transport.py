@@ -9,7 +9,6 @@ SSE event can be flushed the moment it is complete. Redirects are never followed
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -87,12 +86,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
             )
         except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(f"cannot connect to upstream: {type(exc).__name__}", request=request) from None
+            raise httpx.ConnectError(
+                f"cannot connect to upstream: {type(exc).__name__}", request=request
+            ) from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionError) as exc:
             raise httpx.RemoteProtocolError(f"upstream connection failed: {type(exc).__name__}") from None
         except aiohttp.ClientResponseError as exc:
             raise httpx.RemoteProtocolError(f"invalid upstream response: {type(exc).__name__}") from None
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise httpx.ConnectTimeout(f"upstream connect timeout: {type(exc).__name__}") from None
         return httpx.Response(
             response.status,

@@ -20,16 +20,18 @@ CREATED = 1_700_000_000
 
 def _error_response(exc: GatewayError) -> Response:
     return Response(
-        exc.body(), status_code=exc.http_status, media_type="application/json", headers=dict(
-            (k.decode(), v.decode()) for k, v in exc.headers()
-        )
+        exc.body(),
+        status_code=exc.http_status,
+        media_type="application/json",
+        headers=dict((k.decode(), v.decode()) for k, v in exc.headers()),
     )
 
 
 def create_web_app(config: Config) -> FastAPI:
     app = FastAPI(title="Switchboard", version=__version__, redoc_url=None)
     model_cards = {
-        name: {"id": name, "object": "model", "created": CREATED, "owned_by": "switchboard"} for name in config.models
+        name: {"id": name, "object": "model", "created": CREATED, "owned_by": "switchboard"}
+        for name in config.models
     }
 
     @app.get("/v1/models")
@@ -52,7 +54,9 @@ def create_web_app(config: Config) -> FastAPI:
         if exc.status_code == 404:
             return _error_response(RouteNotFound(f"no route for {request.method} {request.url.path[:200]}"))
         if exc.status_code == 405:
-            return _error_response(MethodNotAllowed(f"method {request.method} not allowed on {request.url.path[:200]}"))
+            return _error_response(
+                MethodNotAllowed(f"method {request.method} not allowed on {request.url.path[:200]}")
+            )
         err = InvalidRequest(str(exc.detail)[:200])
         return Response(err.body(), status_code=exc.status_code, media_type="application/json")
 
@@ -60,7 +64,9 @@ def create_web_app(config: Config) -> FastAPI:
     async def validation_error(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return _error_response(InvalidRequest(f"invalid request: {first.get('msg', 'validation failed')}", param=param))
+        return _error_response(
+            InvalidRequest(f"invalid request: {first.get('msg', 'validation failed')}", param=param)
+        )
 
     @app.exception_handler(Exception)
     async def unhandled(_: Request, exc: Exception) -> Response:

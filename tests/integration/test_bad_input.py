@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from support import build_app, client_for, make_config
 
 pytestmark = pytest.mark.anyio
@@ -19,11 +20,34 @@ CORPUS: list[tuple[str, bytes, int]] = [
     ("lone surrogate", b'{"model": "chain", "messages": [{"role": "user", "content": "\\ud800"}]}', 400),
     ("invalid utf-8", b'{"model": "chain", "messages": [{"role": "user", "content": "\xff\xfe"}]}', 400),
     ("NaN", b'{"model": "chain", "temperature": NaN, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("Infinity", b'{"model": "chain", "temperature": Infinity, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("huge exponent", b'{"model": "chain", "temperature": 1e999, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("duplicate keys", b'{"model": "chain", "model": "solo", "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("nested duplicate", b'{"model": "chain", "messages": [{"role": "user", "role": "system", "content": "x"}]}', 400),
-    ("deep nesting", b'{"model": "chain", "messages": [{"role": "user", "content": "x"}], "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400),
+    (
+        "Infinity",
+        b'{"model": "chain", "temperature": Infinity, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "huge exponent",
+        b'{"model": "chain", "temperature": 1e999, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "duplicate keys",
+        b'{"model": "chain", "model": "solo", "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "nested duplicate",
+        b'{"model": "chain", "messages": [{"role": "user", "role": "system", "content": "x"}]}',
+        400,
+    ),
+    (
+        "deep nesting",
+        b'{"model": "chain", "messages": [{"role": "user", "content": "x"}], "x": '
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}",
+        400,
+    ),
     ("missing messages", b'{"model": "chain"}', 400),
     ("empty messages", b'{"model": "chain", "messages": []}', 400),
     ("messages wrong type", b'{"model": "chain", "messages": "hi"}', 400),
@@ -32,21 +56,81 @@ CORPUS: list[tuple[str, bytes, int]] = [
     ("missing model", b'{"messages": [{"role": "user", "content": "x"}]}', 400),
     ("model wrong type", b'{"model": 5, "messages": [{"role": "user", "content": "x"}]}', 400),
     ("unknown model", b'{"model": "nope", "messages": [{"role": "user", "content": "x"}]}', 404),
-    ("stream wrong type", b'{"model": "chain", "stream": "yes", "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("stream_options wrong", b'{"model": "chain", "stream": true, "stream_options": 3, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("api_base", b'{"model": "chain", "api_base": "http://169.254.169.254", "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("base_url", b'{"model": "chain", "base_url": "http://evil", "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("api_key", b'{"model": "chain", "api_key": "sk-x", "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("extra_headers", b'{"model": "chain", "extra_headers": {"host": "evil"}, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("models wrong type", b'{"model": "chain", "models": "solo", "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("models unknown", b'{"model": "chain", "models": ["nope"], "messages": [{"role": "user", "content": "x"}]}', 404),
-    ("models too many", b'{"model": "chain", "models": ["solo","solo","solo","solo","solo","solo","solo","solo","solo","solo","solo"], "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("prefs wrong", b'{"model": "chain", "provider_preferences": {"url": "x"}, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("prefs unknown provider", b'{"model": "chain", "provider_preferences": {"primary": "zzz"}, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("prefs no target", b'{"model": "chain", "provider_preferences": {"primary": "c", "fallback": []}, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("timeout negative", b'{"model": "chain", "timeout": -1, "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("timeout string", b'{"model": "chain", "timeout": "5", "messages": [{"role": "user", "content": "x"}]}', 400),
-    ("timeout bool", b'{"model": "chain", "timeout": true, "messages": [{"role": "user", "content": "x"}]}', 400),
+    (
+        "stream wrong type",
+        b'{"model": "chain", "stream": "yes", "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "stream_options wrong",
+        b'{"model": "chain", "stream": true, "stream_options": 3, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "api_base",
+        b'{"model": "chain", "api_base": "http://169.254.169.254", "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "base_url",
+        b'{"model": "chain", "base_url": "http://evil", "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "api_key",
+        b'{"model": "chain", "api_key": "sk-x", "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "extra_headers",
+        b'{"model": "chain", "extra_headers": {"host": "evil"}, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "models wrong type",
+        b'{"model": "chain", "models": "solo", "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "models unknown",
+        b'{"model": "chain", "models": ["nope"], "messages": [{"role": "user", "content": "x"}]}',
+        404,
+    ),
+    (
+        "models too many",
+        b'{"model": "chain", "models": ["solo","solo","solo","solo","solo","solo","solo","solo","solo","solo","solo"], "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "prefs wrong",
+        b'{"model": "chain", "provider_preferences": {"url": "x"}, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "prefs unknown provider",
+        b'{"model": "chain", "provider_preferences": {"primary": "zzz"}, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "prefs no target",
+        b'{"model": "chain", "provider_preferences": {"primary": "c", "fallback": []}, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "timeout negative",
+        b'{"model": "chain", "timeout": -1, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "timeout string",
+        b'{"model": "chain", "timeout": "5", "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
+    (
+        "timeout bool",
+        b'{"model": "chain", "timeout": true, "messages": [{"role": "user", "content": "x"}]}',
+        400,
+    ),
 ]
 
 
@@ -58,7 +142,9 @@ def _never(request: httpx.Request) -> httpx.Response:
 async def test_bad_body_is_a_clean_4xx(name: str, body: bytes, status: int) -> None:
     app = build_app(make_config(), _never)
     async with client_for(app) as client:
-        response = await client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+        response = await client.post(
+            "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+        )
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert set(error) == {"message", "type", "param", "code"}
@@ -86,7 +172,9 @@ async def test_body_over_cap_is_413() -> None:
 async def test_wrong_content_type_is_415() -> None:
     app = build_app(make_config(), _never)
     async with client_for(app) as client:
-        response = await client.post("/v1/chat/completions", content=GOOD, headers={"content-type": "multipart/form-data"})
+        response = await client.post(
+            "/v1/chat/completions", content=GOOD, headers={"content-type": "multipart/form-data"}
+        )
     assert response.status_code == 415
 
 
@@ -100,15 +188,26 @@ async def test_bad_content_length_is_400() -> None:
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "headers": [(b"content-length", b"-1")]}
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/chat/completions",
+        "headers": [(b"content-length", b"-1")],
+    }
     await app(scope, receive, send)
     assert sent[0]["status"] == 400
 
 
 @pytest.mark.parametrize(
     ("method", "path", "status"),
-    [("GET", "/v1/chat/completions", 405), ("PUT", "/v1/models", 405), ("GET", "/nope", 404), ("GET", "/v1/models/nope", 404),
-     ("POST", "/v1/../etc/passwd", 404), ("DELETE", "/healthz", 405)],
+    [
+        ("GET", "/v1/chat/completions", 405),
+        ("PUT", "/v1/models", 405),
+        ("GET", "/nope", 404),
+        ("GET", "/v1/models/nope", 404),
+        ("POST", "/v1/../etc/passwd", 404),
+        ("DELETE", "/healthz", 405),
+    ],
 )
 async def test_odd_routes_and_methods_are_openai_shaped(method: str, path: str, status: int) -> None:
     app = build_app(make_config(), _never)
@@ -121,5 +220,7 @@ async def test_odd_routes_and_methods_are_openai_shaped(method: str, path: str, 
 async def test_hostile_request_id_is_replaced() -> None:
     app = build_app(make_config(), _never)
     async with client_for(app) as client:
-        response = await client.post("/v1/chat/completions", content=b"{}", headers={"x-request-id": "a" * 500})
+        response = await client.post(
+            "/v1/chat/completions", content=b"{}", headers={"x-request-id": "a" * 500}
+        )
     assert response.headers["x-request-id"] != "a" * 500

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import orjson
 import pytest
+
 from support import (
     build_app,
     chat,
@@ -134,22 +135,28 @@ async def test_client_errors_are_returned_as_is(status: int) -> None:
 
 @pytest.mark.parametrize("status", [401, 402, 403])
 async def test_auth_failure_skips_target_at_once(status: int) -> None:
-    upstream = Recorder(a=[error_response(status, "Incorrect API key sk-canary-a-0123456789")],
-                        b=[json_response(200, completion())])
+    upstream = Recorder(
+        a=[error_response(status, "Incorrect API key sk-canary-a-0123456789")],
+        b=[json_response(200, completion())],
+    )
     response = await post(build_app(make_config(), upstream), chat())
     assert response.status_code == 200
     assert upstream.hosts() == ["a", "b"]
 
 
 async def test_429_moves_to_next_target() -> None:
-    upstream = Recorder(a=[error_response(429, headers={"retry-after": "30"})], b=[json_response(200, completion())])
+    upstream = Recorder(
+        a=[error_response(429, headers={"retry-after": "30"})], b=[json_response(200, completion())]
+    )
     response = await post(build_app(make_config(), upstream), chat())
     assert response.status_code == 200
     assert upstream.hosts() == ["a", "b"]
 
 
 async def test_429_on_last_target_honours_retry_after_ms() -> None:
-    upstream = Recorder(a=[error_response(429, headers={"retry-after-ms": "40"}), json_response(200, completion())])
+    upstream = Recorder(
+        a=[error_response(429, headers={"retry-after-ms": "40"}), json_response(200, completion())]
+    )
     loop = asyncio.get_running_loop()
     started = loop.time()
     response = await post(build_app(make_config(), upstream), chat("solo"))
@@ -159,8 +166,10 @@ async def test_429_on_last_target_honours_retry_after_ms() -> None:
 
 
 async def test_429_everywhere_returns_429_with_retry_after() -> None:
-    upstream = Recorder(a=[error_response(429, headers={"retry-after": "120"})],
-                        b=[error_response(429, headers={"retry-after": "120"})])
+    upstream = Recorder(
+        a=[error_response(429, headers={"retry-after": "120"})],
+        b=[error_response(429, headers={"retry-after": "120"})],
+    )
     response = await post(build_app(make_config(), upstream), chat())
     assert response.status_code == 429
     assert response.headers["retry-after"] == "120"
@@ -169,8 +178,9 @@ async def test_429_everywhere_returns_429_with_retry_after() -> None:
 
 
 async def test_all_targets_fail_names_attempts_without_upstream_bodies() -> None:
-    upstream = Recorder(a=[error_response(500, "secret internals sk-canary-a-0123456789")],
-                        b=[httpx.ConnectError("refused")])
+    upstream = Recorder(
+        a=[error_response(500, "secret internals sk-canary-a-0123456789")], b=[httpx.ConnectError("refused")]
+    )
     response = await post(build_app(make_config(), upstream), chat())
     assert response.status_code == 502
     message = response.json()["error"]["message"]
@@ -221,8 +231,10 @@ async def test_per_target_timeout_falls_back() -> None:
 
 
 async def test_missing_credential_skips_target() -> None:
-    config = make_config(providers={"d": {"type": "openai", "base_url": "https://d.example/v1", "api_key_env": "NOPE"}},
-                         models={"dchain": {"targets": ["d/x", "a/model-a"]}})
+    config = make_config(
+        providers={"d": {"type": "openai", "base_url": "https://d.example/v1", "api_key_env": "NOPE"}},
+        models={"dchain": {"targets": ["d/x", "a/model-a"]}},
+    )
     upstream = Recorder(a=[json_response(200, completion())])
     response = await post(build_app(config, upstream), chat("dchain"))
     assert response.status_code == 200
@@ -251,7 +263,9 @@ async def test_models_override_replaces_chain() -> None:
 
 
 async def test_provider_preferences_reorder_and_restrict() -> None:
-    upstream = Recorder(a=[json_response(200, completion())], b=[error_response(500)], c=[json_response(200, completion())])
+    upstream = Recorder(
+        a=[json_response(200, completion())], b=[error_response(500)], c=[json_response(200, completion())]
+    )
     body = chat("three", provider_preferences={"primary": "c", "fallback": ["b"]})
     response = await post(build_app(make_config(), upstream), body)
     assert response.status_code == 200
@@ -259,15 +273,19 @@ async def test_provider_preferences_reorder_and_restrict() -> None:
 
 
 async def test_upstream_redirects_are_not_followed() -> None:
-    upstream = Recorder(a=[httpx.Response(302, headers={"location": "http://169.254.169.254/"})],
-                        b=[json_response(200, completion())])
+    upstream = Recorder(
+        a=[httpx.Response(302, headers={"location": "http://169.254.169.254/"})],
+        b=[json_response(200, completion())],
+    )
     response = await post(build_app(make_config(), upstream), chat())
     assert upstream.hosts() == ["a", "b"]  # a redirect is never followed; the target is skipped
     assert response.status_code == 200
 
 
 async def test_malformed_upstream_body_falls_back() -> None:
-    upstream = Recorder(a=[httpx.Response(200, content=b'{"id": "trunc')], b=[json_response(200, completion())])
+    upstream = Recorder(
+        a=[httpx.Response(200, content=b'{"id": "trunc')], b=[json_response(200, completion())]
+    )
     response = await post(build_app(make_config(), upstream), chat())
     assert response.status_code == 200
     assert upstream.hosts() == ["a", "a", "b"]
@@ -277,7 +295,13 @@ async def test_malformed_upstream_body_falls_back() -> None:
 
 
 async def test_stream_relays_events_and_timing_comment_before_done() -> None:
-    upstream = Recorder(a=[sse_response(chunk(role=True), chunk("Hel"), chunk("lo"), chunk(finish="stop"), b"data: [DONE]\n\n")])
+    upstream = Recorder(
+        a=[
+            sse_response(
+                chunk(role=True), chunk("Hel"), chunk("lo"), chunk(finish="stop"), b"data: [DONE]\n\n"
+            )
+        ]
+    )
     response = await post(build_app(make_config(), upstream), chat(stream=True))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -295,8 +319,13 @@ async def test_stream_relays_events_and_timing_comment_before_done() -> None:
 
 async def test_stream_error_before_output_falls_back() -> None:
     # start-up events (role chunk, comment) are buffered, so the error can still fall back
-    early_error = sse_response(b": keep-alive\n\n", chunk(role=True), b'data: {"error": {"message": "overloaded"}}\n\n')
-    upstream = Recorder(a=[early_error], b=[sse_response(chunk(role=True), chunk("ok"), chunk(finish="stop"), b"data: [DONE]\n\n")])
+    early_error = sse_response(
+        b": keep-alive\n\n", chunk(role=True), b'data: {"error": {"message": "overloaded"}}\n\n'
+    )
+    upstream = Recorder(
+        a=[early_error],
+        b=[sse_response(chunk(role=True), chunk("ok"), chunk(finish="stop"), b"data: [DONE]\n\n")],
+    )
     response = await post(build_app(make_config(routing={"retry_budget": 0}), upstream), chat(stream=True))
     assert response.status_code == 200
     assert upstream.hosts() == ["a", "b"]
@@ -314,7 +343,9 @@ async def test_stream_status_error_falls_back() -> None:
 
 
 async def test_stream_ending_without_output_falls_back() -> None:
-    upstream = Recorder(a=[sse_response(chunk(role=True))], b=[sse_response(chunk("ok"), b"data: [DONE]\n\n")])
+    upstream = Recorder(
+        a=[sse_response(chunk(role=True))], b=[sse_response(chunk("ok"), b"data: [DONE]\n\n")]
+    )
     response = await post(build_app(make_config(routing={"retry_budget": 0}), upstream), chat(stream=True))
     assert upstream.hosts() == ["a", "b"]
     assert parse_sse(response.text)[-1] == "[DONE]"
@@ -326,8 +357,10 @@ async def test_mid_stream_failure_ends_with_error_event_and_no_done() -> None:
             yield chunk(role=True) + chunk("partial")
             raise httpx.ReadError("connection reset")
 
-    upstream = Recorder(a=[httpx.Response(200, stream=Cut(), headers={"content-type": "text/event-stream"})],
-                        b=[sse_response(chunk("never"), b"data: [DONE]\n\n")])
+    upstream = Recorder(
+        a=[httpx.Response(200, stream=Cut(), headers={"content-type": "text/event-stream"})],
+        b=[sse_response(chunk("never"), b"data: [DONE]\n\n")],
+    )
     response = await post(build_app(make_config(), upstream), chat(stream=True))
     assert response.status_code == 200
     data = parse_sse(response.text)
@@ -337,7 +370,13 @@ async def test_mid_stream_failure_ends_with_error_event_and_no_done() -> None:
 
 
 async def test_mid_stream_upstream_error_event_is_replaced() -> None:
-    upstream = Recorder(a=[sse_response(chunk("partial"), b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n')])
+    upstream = Recorder(
+        a=[
+            sse_response(
+                chunk("partial"), b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
+            )
+        ]
+    )
     response = await post(build_app(make_config(), upstream), chat(stream=True))
     data = parse_sse(response.text)
     assert "[DONE]" not in data

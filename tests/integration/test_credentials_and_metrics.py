@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 from moto import mock_aws
-from support import KEYS, build_app, chat, client_for, completion, error_response, json_response, make_config
 
+from support import KEYS, build_app, chat, client_for, completion, error_response, json_response, make_config
 from switchboard.app import create_app
 from switchboard.credentials import Credentials, fetch_secret
 from switchboard.metrics import EMFSink
@@ -37,8 +37,16 @@ async def test_provider_key_from_secrets_manager(aws) -> None:
         seen.append(request.headers["authorization"])
         return json_response(200, completion())
 
-    config = make_config(providers={"sm": {"type": "openai", "base_url": "https://sm.example/v1", "api_key_secret": "switchboard/openai"}},
-                         models={"sm": {"targets": ["sm/x"]}})
+    config = make_config(
+        providers={
+            "sm": {
+                "type": "openai",
+                "base_url": "https://sm.example/v1",
+                "api_key_secret": "switchboard/openai",
+            }
+        },
+        models={"sm": {"targets": ["sm/x"]}},
+    )
     app = create_app(config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
     async with client_for(app) as client:
         for _ in range(3):
@@ -47,8 +55,12 @@ async def test_provider_key_from_secrets_manager(aws) -> None:
 
 
 async def test_unreadable_secret_skips_the_target(aws) -> None:
-    config = make_config(providers={"sm": {"type": "openai", "base_url": "https://sm.example/v1", "api_key_secret": "missing"}},
-                         models={"sm": {"targets": ["sm/x", "a/model-a"]}})
+    config = make_config(
+        providers={
+            "sm": {"type": "openai", "base_url": "https://sm.example/v1", "api_key_secret": "missing"}
+        },
+        models={"sm": {"targets": ["sm/x", "a/model-a"]}},
+    )
     app = build_app(config, lambda request: json_response(200, completion()))
     app.executor.credentials = Credentials(env=KEYS)
     async with client_for(app) as client:
@@ -64,7 +76,9 @@ async def test_secret_is_fetched_once_under_concurrency() -> None:
         return "sk-x"
 
     credentials = Credentials(env={}, secret_fetcher=fetch)
-    provider = make_config(providers={"sm": {"type": "openai", "base_url": "https://x", "api_key_secret": "s"}}).providers["sm"]
+    provider = make_config(
+        providers={"sm": {"type": "openai", "base_url": "https://x", "api_key_secret": "s"}}
+    ).providers["sm"]
     import asyncio
 
     values = await asyncio.gather(*(credentials.get(provider) for _ in range(20)))
@@ -88,7 +102,9 @@ async def test_emf_record_per_request(tmp_path) -> None:
     names = {m["Name"] for m in directive["Metrics"]}
     assert {"Requests", "OverheadMs", "UpstreamMs", "TotalMs"} <= names
     assert ok["region"] == "eu-west-1" and ok["status"] == 200 and ok["provider"] == "a"
-    assert missing["status"] == 404 and "Errors4xx" in {m["Name"] for m in missing["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
+    assert missing["status"] == 404 and "Errors4xx" in {
+        m["Name"] for m in missing["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
 
 
 async def test_canary_secrets_never_leave(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
@@ -96,8 +112,10 @@ async def test_canary_secrets_never_leave(tmp_path, caplog: pytest.LogCaptureFix
     caplog.set_level(logging.DEBUG)
     path = tmp_path / "metrics.jsonl"
     leaky = "error for key " + KEYS["A_KEY"] + " and " + KEYS["B_KEY"]
-    answers = {"a": [error_response(400, leaky), error_response(401, leaky), error_response(500, leaky)],
-               "b": [error_response(503, leaky)]}
+    answers = {
+        "a": [error_response(400, leaky), error_response(401, leaky), error_response(500, leaky)],
+        "b": [error_response(503, leaky)],
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
         queue = answers[request.url.host[0]]

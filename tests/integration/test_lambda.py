@@ -16,12 +16,15 @@ from types import SimpleNamespace
 import httpx
 import orjson
 import pytest
+
 from support import free_port, parse_sse
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def url_event(body: dict, path: str = "/v1/chat/completions", method: str = "POST", b64: bool = False) -> dict:
+def url_event(
+    body: dict, path: str = "/v1/chat/completions", method: str = "POST", b64: bool = False
+) -> dict:
     raw = orjson.dumps(body)
     return {
         "version": "2.0",
@@ -34,7 +37,13 @@ def url_event(body: dict, path: str = "/v1/chat/completions", method: str = "POS
             "apiId": "abc123",
             "domainName": "abc123.lambda-url.eu-west-1.on.aws",
             "domainPrefix": "abc123",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9", "userAgent": "test"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.9",
+                "userAgent": "test",
+            },
             "requestId": "fn-url-req-1",
             "routeKey": "$default",
             "stage": "$default",
@@ -67,11 +76,15 @@ def handler():
                 os.environ[key] = value
 
 
-CONTEXT = SimpleNamespace(aws_request_id="lambda-req-42", function_name="switchboard", get_remaining_time_in_millis=lambda: 30000)
+CONTEXT = SimpleNamespace(
+    aws_request_id="lambda-req-42", function_name="switchboard", get_remaining_time_in_millis=lambda: 30000
+)
 
 
 def test_mangum_non_stream(handler) -> None:
-    result = handler(url_event({"model": "mock-echo", "messages": [{"role": "user", "content": "hi"}]}), CONTEXT)
+    result = handler(
+        url_event({"model": "mock-echo", "messages": [{"role": "user", "content": "hi"}]}), CONTEXT
+    )
     assert result["statusCode"] == 200
     body = orjson.loads(result["body"])
     assert body["choices"][0]["message"]["content"] == "echo: hi"
@@ -82,7 +95,9 @@ def test_mangum_non_stream(handler) -> None:
 
 
 def test_mangum_stream_comes_back_buffered(handler) -> None:
-    event = url_event({"model": "mock-fallback", "stream": True, "messages": [{"role": "user", "content": "a b"}]}, b64=True)
+    event = url_event(
+        {"model": "mock-fallback", "stream": True, "messages": [{"role": "user", "content": "a b"}]}, b64=True
+    )
     result = handler(event, CONTEXT)
     assert result["statusCode"] == 200
     assert result["headers"]["content-type"].startswith("text/event-stream")
@@ -111,8 +126,12 @@ def test_run_sh_serves_like_the_web_adapter_expects(tmp_path: Path) -> None:
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     env.pop("SWITCHBOARD_CONFIG", None)
-    process = subprocess.Popen(["bash", str(ROOT / "lambda_src" / "run.sh")], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["bash", str(ROOT / "lambda_src" / "run.sh")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -123,7 +142,9 @@ def test_run_sh_serves_like_the_web_adapter_expects(tmp_path: Path) -> None:
                 pass
             assert time.monotonic() < deadline, "run.sh did not become ready"
             time.sleep(0.05)
-        lambda_context = orjson.dumps({"request_id": "lwa-req-7", "deadline": 0, "invoked_function_arn": "arn:x"}).decode()
+        lambda_context = orjson.dumps(
+            {"request_id": "lwa-req-7", "deadline": 0, "invoked_function_arn": "arn:x"}
+        ).decode()
         response = httpx.post(
             f"http://127.0.0.1:{port}/v1/chat/completions",
             json={"model": "mock-echo", "messages": [{"role": "user", "content": "hi"}]},

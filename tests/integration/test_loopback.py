@@ -9,8 +9,8 @@ import time
 import httpx
 import orjson
 import pytest
-from support import loop_thread, make_config, parse_sse, serve_in_thread
 
+from support import loop_thread, make_config, parse_sse, serve_in_thread
 from switchboard.app import create_app
 from switchboard.credentials import Credentials
 from switchboard.devtools.fake_upstream import FakeUpstream
@@ -46,12 +46,17 @@ def loopback_config(port: int, **routing):
 
 
 def gateway(port: int, **routing):
-    return create_app(loopback_config(port, **routing), credentials=Credentials(env={"A_KEY": "sk-canary-a-0123456789"}))
+    return create_app(
+        loopback_config(port, **routing), credentials=Credentials(env={"A_KEY": "sk-canary-a-0123456789"})
+    )
 
 
 def test_non_stream_through_aiohttp_transport(upstream: FakeUpstream) -> None:
     with serve_in_thread(gateway(upstream.port)) as base:
-        response = httpx.post(f"{base}/v1/chat/completions", json={"model": "live", "messages": [{"role": "user", "content": "x"}]})
+        response = httpx.post(
+            f"{base}/v1/chat/completions",
+            json={"model": "live", "messages": [{"role": "user", "content": "x"}]},
+        )
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == "ok"
     assert response.headers["x-switchboard-provider"] == "up"
@@ -59,7 +64,10 @@ def test_non_stream_through_aiohttp_transport(upstream: FakeUpstream) -> None:
 
 def test_connect_error_falls_back(upstream: FakeUpstream) -> None:
     with serve_in_thread(gateway(upstream.port)) as base:
-        response = httpx.post(f"{base}/v1/chat/completions", json={"model": "dead-first", "messages": [{"role": "user", "content": "x"}]})
+        response = httpx.post(
+            f"{base}/v1/chat/completions",
+            json={"model": "dead-first", "messages": [{"role": "user", "content": "x"}]},
+        )
     assert response.status_code == 200
     assert response.headers["x-switchboard-provider"] == "up"
     assert int(response.headers["x-switchboard-attempts"]) >= 2
@@ -67,22 +75,31 @@ def test_connect_error_falls_back(upstream: FakeUpstream) -> None:
 
 def test_upstream_503_is_reported_as_503(upstream: FakeUpstream) -> None:
     with serve_in_thread(gateway(upstream.port, retry_budget=0)) as base:
-        response = httpx.post(f"{base}/v1/chat/completions", json={"model": "broken", "messages": [{"role": "user", "content": "x"}]})
+        response = httpx.post(
+            f"{base}/v1/chat/completions",
+            json={"model": "broken", "messages": [{"role": "user", "content": "x"}]},
+        )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "all_targets_failed"
 
 
 def test_stream_chunks_arrive_incrementally(upstream: FakeUpstream) -> None:
     arrivals: list[tuple[float, str]] = []
-    with serve_in_thread(gateway(upstream.port)) as base, httpx.stream(
-        "POST", f"{base}/v1/chat/completions",
-        json={"model": "slow", "stream": True, "messages": [{"role": "user", "content": "x"}]},
-    ) as response:
+    with (
+        serve_in_thread(gateway(upstream.port)) as base,
+        httpx.stream(
+            "POST",
+            f"{base}/v1/chat/completions",
+            json={"model": "slow", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+        ) as response,
+    ):
         started = time.monotonic()
         for line in response.iter_lines():
             if line.startswith("data: "):
                 arrivals.append((time.monotonic() - started, line[6:]))
-    contents = [(t, orjson.loads(d)["choices"][0]["delta"].get("content")) for t, d in arrivals if d != "[DONE]"]
+    contents = [
+        (t, orjson.loads(d)["choices"][0]["delta"].get("content")) for t, d in arrivals if d != "[DONE]"
+    ]
     stamped = [t for t, c in contents if c]
     assert len(stamped) == 3
     # chunks are 150 ms apart upstream; each one must reach the client on its own, not at the end
@@ -94,7 +111,8 @@ def test_stream_chunks_arrive_incrementally(upstream: FakeUpstream) -> None:
 def test_client_disconnect_closes_upstream_connection(upstream: FakeUpstream) -> None:
     with serve_in_thread(gateway(upstream.port)) as base:
         with httpx.stream(
-            "POST", f"{base}/v1/chat/completions",
+            "POST",
+            f"{base}/v1/chat/completions",
             json={"model": "long", "stream": True, "messages": [{"role": "user", "content": "x"}]},
         ) as response:
             for line in response.iter_lines():
@@ -117,8 +135,11 @@ def test_non_stream_disconnect_cancels_upstream(upstream: FakeUpstream) -> None:
         left_at = 0.0
         with pytest.raises(httpx.ReadTimeout):
             left_at = time.monotonic() + 0.3
-            httpx.post(f"{base}/v1/chat/completions", timeout=0.3,
-                       json={"model": "delay", "messages": [{"role": "user", "content": "x"}]})
+            httpx.post(
+                f"{base}/v1/chat/completions",
+                timeout=0.3,
+                json={"model": "delay", "messages": [{"role": "user", "content": "x"}]},
+            )
         deadline = time.monotonic() + 2.0
         while not upstream.closed_at and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -130,8 +151,10 @@ def test_non_stream_disconnect_cancels_upstream(upstream: FakeUpstream) -> None:
 
 def test_sse_timing_comment_over_the_wire(upstream: FakeUpstream) -> None:
     with serve_in_thread(gateway(upstream.port)) as base:
-        response = httpx.post(f"{base}/v1/chat/completions",
-                              json={"model": "live", "stream": True, "messages": [{"role": "user", "content": "x"}]})
+        response = httpx.post(
+            f"{base}/v1/chat/completions",
+            json={"model": "live", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+        )
     assert parse_sse(response.text)[-1] == "[DONE]"
     comment = [line for line in response.text.splitlines() if line.startswith(": switchboard-timing")]
     assert len(comment) == 1

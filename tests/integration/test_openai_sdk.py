@@ -8,8 +8,8 @@ import asyncio
 import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from support import make_config, serve_in_thread
 
+from support import make_config, serve_in_thread
 from switchboard.app import create_app
 from switchboard.credentials import Credentials
 
@@ -85,7 +85,12 @@ def test_async_streaming(base_url: str) -> None:
 
 
 def test_tool_calls_round_trip(client: openai.OpenAI) -> None:
-    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+        }
+    ]
     completion = client.chat.completions.create(model="tools", messages=MESSAGES, tools=tools)
     call = completion.choices[0].message.tool_calls[0]
     assert call.function.name == "lookup" and call.function.arguments == '{"echo":"hello world"}'
@@ -110,7 +115,9 @@ def test_models_list(client: openai.OpenAI) -> None:
         ("down", openai.InternalServerError, 503),
     ],
 )
-def test_error_statuses_map_to_sdk_exceptions(client: openai.OpenAI, model: str, exception: type, status: int) -> None:
+def test_error_statuses_map_to_sdk_exceptions(
+    client: openai.OpenAI, model: str, exception: type, status: int
+) -> None:
     with pytest.raises(exception) as info:
         client.chat.completions.create(model=model, messages=MESSAGES)
     assert info.value.status_code == status  # type: ignore[attr-defined]

@@ -13,7 +13,13 @@ TYPES = registered_types()
 def doc(**over):
     base = {
         "gateway": {"region": "local"},
-        "providers": {"openai": {"type": "openai", "base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"}},
+        "providers": {
+            "openai": {
+                "type": "openai",
+                "base_url": "https://api.openai.com/v1",
+                "api_key_env": "OPENAI_API_KEY",
+            }
+        },
         "models": {"gpt-4o-mini": {"targets": ["openai/gpt-4o-mini"], "timeout_ms": 30000}},
     }
     base.update(over)
@@ -64,17 +70,37 @@ def test_region_defaults_to_aws_region() -> None:
         (doc(gateway={"max_body_bytes": "big"}), "gateway.max_body_bytes: expected an integer, got str"),
         (doc(routing={"retry_budget": True}), "routing.retry_budget: expected an integer, got a boolean"),
         (doc(routing={"retry_budget": -1}), "routing.retry_budget: must not be negative"),
-        (doc(providers={"openai": {"type": "nope", "base_url": "https://x"}}), "providers.openai.type: unknown provider type 'nope'"),
+        (
+            doc(providers={"openai": {"type": "nope", "base_url": "https://x"}}),
+            "providers.openai.type: unknown provider type 'nope'",
+        ),
         (doc(providers={"openai": {"base_url": "https://x"}}), "providers.openai.type: required"),
         (doc(providers={"openai": {"type": "openai"}}), "providers.openai.base_url: required"),
-        (doc(providers={"openai": {"type": "openai", "base_url": "https://x/v1?key=1"}}), "must not contain a query"),
-        (doc(providers={"openai": {"type": "openai", "base_url": "https://x", "api_key": "sk-1"}}), "providers.openai.api_key: unknown key"),
-        (doc(providers={"openai": {"type": "openai", "base_url": "https://x", "auth_header": "cookie"}}), "providers.openai.auth_header"),
-        (doc(providers={"openai": {"type": "openai", "base_url": "https://x", "headers": {"x-a": "b\nc"}}}), "providers.openai.headers.x-a"),
+        (
+            doc(providers={"openai": {"type": "openai", "base_url": "https://x/v1?key=1"}}),
+            "must not contain a query",
+        ),
+        (
+            doc(providers={"openai": {"type": "openai", "base_url": "https://x", "api_key": "sk-1"}}),
+            "providers.openai.api_key: unknown key",
+        ),
+        (
+            doc(providers={"openai": {"type": "openai", "base_url": "https://x", "auth_header": "cookie"}}),
+            "providers.openai.auth_header",
+        ),
+        (
+            doc(
+                providers={"openai": {"type": "openai", "base_url": "https://x", "headers": {"x-a": "b\nc"}}}
+            ),
+            "providers.openai.headers.x-a",
+        ),
         (doc(models={}), "models: define at least one"),
         (doc(models={"m": {"targets": []}}), 'models."m".targets: required'),
-        (doc(models={"m": {"targets": ["openai"]}}), 'models."m".targets[0]: \'openai\' is not'),
-        (doc(models={"m": {"targets": ["backup/x"]}}), "models.\"m\".targets[0]: provider 'backup' is not defined"),
+        (doc(models={"m": {"targets": ["openai"]}}), "models.\"m\".targets[0]: 'openai' is not"),
+        (
+            doc(models={"m": {"targets": ["backup/x"]}}),
+            "models.\"m\".targets[0]: provider 'backup' is not defined",
+        ),
         (doc(models={"m": {"targets": ["openai/x"], "tragets": 1}}), 'models."m".tragets: unknown key'),
         (doc(models={"m": {"targets": [{"timeout_ms": 5}]}}), 'models."m".targets[0].target: required'),
         (doc(models={"m": {"targets": [3]}}), 'models."m".targets[0]: expected'),
@@ -115,7 +141,11 @@ def test_target_tables_and_azure_options() -> None:
     )
     config = parse_config(raw, known_types=TYPES, env={})
     provider = config.providers["azure"]
-    assert provider.auth_header == "api-key" and provider.azure_deployments and provider.headers == (("x-team", "ml"),)
+    assert (
+        provider.auth_header == "api-key"
+        and provider.azure_deployments
+        and provider.headers == (("x-team", "ml"),)
+    )
     assert config.models["m"].targets[0].timeout_ms == 5000
 
 

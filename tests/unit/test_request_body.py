@@ -23,7 +23,9 @@ def test_models_without_model_uses_first() -> None:
 
 
 def test_stream_null_means_false() -> None:
-    assert parse_chat_request(b'{"model": "m", "stream": null, "messages": [{"role": "user"}]}').stream is False
+    assert (
+        parse_chat_request(b'{"model": "m", "stream": null, "messages": [{"role": "user"}]}').stream is False
+    )
 
 
 def test_key_order_and_whitespace_do_not_matter() -> None:

@@ -21,7 +21,7 @@ from switchboard.health import TargetHealth
 from switchboard.providers import registered_types
 from switchboard.providers.base import classify_status, parse_retry_after
 from switchboard.request_body import ChatRequest
-from switchboard.routing import backoff_s, decide, deadline_ms, final_error, plan_targets
+from switchboard.routing import backoff_s, deadline_ms, decide, final_error, plan_targets
 
 POLICY = RoutingPolicy()
 A, B = Target("a", "m1"), Target("b", "m2")
@@ -86,8 +86,15 @@ def test_backoff_full_jitter_bounds() -> None:
 
 
 def d(error, *, retries_left=2, on_target=0, has_next=True, remaining=30.0):
-    return decide(error, policy=POLICY, retries_left=retries_left, retries_on_target=on_target,
-                  has_next=has_next, remaining_s=remaining, rand=lambda: 0.5)
+    return decide(
+        error,
+        policy=POLICY,
+        retries_left=retries_left,
+        retries_on_target=on_target,
+        has_next=has_next,
+        remaining_s=remaining,
+        rand=lambda: 0.5,
+    )
 
 
 def test_decide_matrix() -> None:
@@ -122,8 +129,18 @@ def test_final_error_classes() -> None:
     assert isinstance(result, AllTargetsFailed) and result.http_status == 429
     assert (b"retry-after", b"7") in result.headers()
     assert final_error([(A, UpstreamTimeout("t"))], deadline_hit=False, deadline_ms=1).http_status == 504
-    assert final_error([(A, UpstreamServerError("s", upstream_status=503))], deadline_hit=False, deadline_ms=1).http_status == 503
-    assert final_error([(A, UpstreamServerError("s", upstream_status=500))], deadline_hit=False, deadline_ms=1).http_status == 502
+    assert (
+        final_error(
+            [(A, UpstreamServerError("s", upstream_status=503))], deadline_hit=False, deadline_ms=1
+        ).http_status
+        == 503
+    )
+    assert (
+        final_error(
+            [(A, UpstreamServerError("s", upstream_status=500))], deadline_hit=False, deadline_ms=1
+        ).http_status
+        == 502
+    )
     assert final_error([(A, auth)], deadline_hit=False, deadline_ms=1).http_status == 502
     assert isinstance(final_error([(A, auth)], deadline_hit=True, deadline_ms=1), DeadlineExceeded)
     client = UpstreamClientError("bad", upstream_status=422)
@@ -132,10 +149,23 @@ def test_final_error_classes() -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(400, UpstreamClientError), (404, UpstreamClientError), (413, UpstreamClientError), (422, UpstreamClientError),
-     (401, UpstreamAuthError), (402, UpstreamAuthError), (403, UpstreamAuthError), (429, UpstreamRateLimited),
-     (408, UpstreamTimeout), (500, UpstreamServerError), (502, UpstreamServerError), (503, UpstreamServerError),
-     (529, UpstreamServerError), (504, UpstreamTimeout), (301, UpstreamRedirected)],
+    [
+        (400, UpstreamClientError),
+        (404, UpstreamClientError),
+        (413, UpstreamClientError),
+        (422, UpstreamClientError),
+        (401, UpstreamAuthError),
+        (402, UpstreamAuthError),
+        (403, UpstreamAuthError),
+        (429, UpstreamRateLimited),
+        (408, UpstreamTimeout),
+        (500, UpstreamServerError),
+        (502, UpstreamServerError),
+        (503, UpstreamServerError),
+        (529, UpstreamServerError),
+        (504, UpstreamTimeout),
+        (301, UpstreamRedirected),
+    ],
 )
 def test_classify_status(status: int, kind: type) -> None:
     assert type(classify_status(status, httpx.Headers(), b"{}")) is kind
@@ -145,14 +175,19 @@ def test_client_error_message_is_parsed_and_masked() -> None:
     body = b'{"error": {"message": "bad key sk-secret-1 in request"}}'
     error = classify_status(400, httpx.Headers(), body, ("sk-secret-1",))
     assert error.message == "bad key *** in request"
-    assert classify_status(400, httpx.Headers(), b"<html>oops</html>").message == "upstream rejected the request (400)"
+    assert (
+        classify_status(400, httpx.Headers(), b"<html>oops</html>").message
+        == "upstream rejected the request (400)"
+    )
 
 
 def test_retry_after_parsing() -> None:
     assert parse_retry_after(httpx.Headers({"retry-after-ms": "250"})) == 0.25
     assert parse_retry_after(httpx.Headers({"retry-after": "3"})) == 3.0
     assert parse_retry_after(httpx.Headers({"retry-after-ms": "nan", "retry-after": "2"})) == 2.0
-    date = parse_retry_after(httpx.Headers({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}), now=1445412470.0)
+    date = parse_retry_after(
+        httpx.Headers({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}), now=1445412470.0
+    )
     assert date == pytest.approx(10.0)
     assert parse_retry_after(httpx.Headers({"retry-after": "soon"})) is None
     assert parse_retry_after(httpx.Headers()) is None

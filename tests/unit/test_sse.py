@@ -8,7 +8,7 @@ from switchboard.sse import EventTooLarge, SSESplitter, carries_output, error_pa
 
 EVENTS = [
     b'data: {"choices": [{"delta": {"role": "assistant", "content": ""}}]}\n\n',
-    ': keep-alive\n\n'.encode(),
+    b": keep-alive\n\n",
     'data: {"choices": [{"delta": {"content": "h\u00e9llo \u4e16\u754c \U0001f600"}}]}\n\n'.encode(),
     b"event: message\ndata: line one\ndata: line two\n\n",
     b"data: [DONE]\n\n",
@@ -34,7 +34,10 @@ def test_any_rechunking_yields_the_same_events(cuts: list[int]) -> None:
     assert split_all(WHOLE, cuts) == EVENTS
 
 
-@given(st.lists(st.integers(min_value=0, max_value=len(WHOLE) * 2), max_size=40), st.sampled_from([b"\r\n", b"\r", b"\n"]))
+@given(
+    st.lists(st.integers(min_value=0, max_value=len(WHOLE) * 2), max_size=40),
+    st.sampled_from([b"\r\n", b"\r", b"\n"]),
+)
 @settings(max_examples=300, deadline=None)
 def test_line_ending_variants_and_rechunking(cuts: list[int], newline: bytes) -> None:
     data = WHOLE.replace(b"\n", newline)

@@ -30,7 +30,12 @@ _COMPLETION = orjson.dumps(
         "created": 1_700_000_000,
         "model": "fake",
         "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "logprobs": None, "finish_reason": "stop"}
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": "ok"},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
         ],
         "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
     }
@@ -38,12 +43,21 @@ _COMPLETION = orjson.dumps(
 _STREAM_RE = re.compile(rb'"model"\s*:\s*"stream-(\d+)-(\d+)"')
 _STATUS_RE = re.compile(rb'"model"\s*:\s*"status-(\d{3})"')
 _DELAY_RE = re.compile(rb'"model"\s*:\s*"delay-(\d+)"')
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error",
-            502: "Bad Gateway", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 
 
 def _chunk_event(content: str | None, finish: str | None = None, role: bool = False) -> bytes:
-    delta: dict[str, Any] = {"role": "assistant", "content": ""} if role else ({"content": content} if content else {})
+    delta: dict[str, Any] = (
+        {"role": "assistant", "content": ""} if role else ({"content": content} if content else {})
+    )
     payload = {
         "id": "chatcmpl-fake",
         "object": "chat.completion.chunk",
@@ -104,7 +118,9 @@ class _Connection(asyncio.Protocol):
             length = 0
             marker = head.find(b"content-length:")
             if marker >= 0:
-                length = int(head[marker + 15 : head.find(b"\r\n", marker) if head.find(b"\r\n", marker) > 0 else None])
+                length = int(
+                    head[marker + 15 : head.find(b"\r\n", marker) if head.find(b"\r\n", marker) > 0 else None]
+                )
             if len(self.buf) < end + 4 + length:
                 return
             body = self.buf[end + 4 : end + 4 + length]
@@ -119,7 +135,9 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         if m := _STATUS_RE.search(body):
             code = int(m[1])
-            payload = orjson.dumps({"error": {"message": f"fake {code}", "type": "server_error", "param": None, "code": None}})
+            payload = orjson.dumps(
+                {"error": {"message": f"fake {code}", "type": "server_error", "param": None, "code": None}}
+            )
             self.transport.write(self._head(code, b"application/json", len(payload)) + payload)
             return
         if b'"stream":true' in body.replace(b" ", b""):

@@ -55,8 +55,9 @@ class Adapter(Protocol):
         """One upstream SSE event -> zero or more OpenAI SSE events (`data: ...\\n\\n`)."""
         ...
 
-    def map_error(self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]) -> UpstreamError:
-        ...
+    def map_error(
+        self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
+    ) -> UpstreamError: ...
 
 
 def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
@@ -78,8 +79,6 @@ def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 

@@ -145,7 +145,9 @@ class MockUpstream(httpx.AsyncBaseTransport):
                     "system_fingerprint": "fp_mock",
                 }
             )
-        return httpx.Response(200, headers={"content-type": "application/json"}, content=content, request=request)
+        return httpx.Response(
+            200, headers={"content-type": "application/json"}, content=content, request=request
+        )
 
     @staticmethod
     def _error(status: int, model: str) -> httpx.Response:
@@ -170,7 +172,11 @@ class MockUpstream(httpx.AsyncBaseTransport):
             return None
         function = tools[0].get("function", {}) if isinstance(tools[0], dict) else {}
         arguments = orjson.dumps({"echo": _last_user_text(messages)}).decode()
-        return {"id": "call_mock_1", "type": "function", "function": {"name": function.get("name", ""), "arguments": arguments}}
+        return {
+            "id": "call_mock_1",
+            "type": "function",
+            "function": {"name": function.get("name", ""), "arguments": arguments},
+        }
 
     @staticmethod
     async def _stream(
@@ -185,7 +191,10 @@ class MockUpstream(httpx.AsyncBaseTransport):
         if tool_call:
             args = tool_call["function"]["arguments"]
             half = len(args) // 2
-            first = {**tool_call, "function": {"name": tool_call["function"]["name"], "arguments": args[:half]}}
+            first = {
+                **tool_call,
+                "function": {"name": tool_call["function"]["name"], "arguments": args[:half]},
+            }
             yield _chunk(rid, model, {"tool_calls": [{"index": 0, **first}]})
             yield _chunk(rid, model, {"tool_calls": [{"index": 0, "function": {"arguments": args[half:]}}]})
         else:
@@ -197,8 +206,14 @@ class MockUpstream(httpx.AsyncBaseTransport):
             raise httpx.RemoteProtocolError("mock: connection dropped mid-stream")
         yield _chunk(rid, model, {}, "tool_calls" if tool_call else "stop")
         if usage is not None:
-            payload = {"id": rid, "object": "chat.completion.chunk", "created": CREATED, "model": model,
-                       "choices": [], "usage": usage}
+            payload = {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": CREATED,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
             yield b"data: " + orjson.dumps(payload) + b"\n\n"
         yield b"data: [DONE]\n\n"
 

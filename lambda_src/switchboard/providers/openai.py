@@ -53,9 +53,15 @@ class OpenAIAdapter:
     def build_request(self, call: UpstreamCall) -> httpx.Request:
         body = dict(call.body)
         body["model"] = call.model
-        headers = [*_static_headers(call.provider, call.stream), *auth_headers(call.provider, call.credential)]
+        headers = [
+            *_static_headers(call.provider, call.stream),
+            *auth_headers(call.provider, call.credential),
+        ]
         return httpx.Request(
-            "POST", _url(call.provider, call.model, self.endpoint), headers=headers, content=orjson.dumps(body)
+            "POST",
+            _url(call.provider, call.model, self.endpoint),
+            headers=headers,
+            content=orjson.dumps(body),
         )
 
     def parse_response(self, content: bytes) -> bytes:
