@@ -1,0 +1,301 @@
+"""Switchboard benchmark (see scripts/bench). Loopback only, bounded in count and time.
+
+Three servers answer the same OpenAI-compatible requests:
+  direct  - the fake upstream itself (switchboard.devtools.fake_upstream), pinned to core 1
+  floor   - a minimal FastAPI + aiohttp pass-through (scripts/floor_proxy.py), pinned to core 0
+  sb      - Switchboard (`switchboard serve`, timing headers and EMF metrics on), pinned to core 0
+The load generator runs on core 1. "Added" is through-the-proxy minus direct, same percentile,
+same run; CPU per request comes from the server process's own utime+stime (/proc), so it does not
+depend on how fast the load generator is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+TICK = os.sysconf("SC_CLK_TCK")
+BODY = {"messages": [{"role": "user", "content": "Say hello in one short sentence, please."}], "max_tokens": 50}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(core: int, argv: list[str]) -> list[str]:
+    return ["taskset", "-c", str(core), *argv] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else argv
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def wait_ready(url: str, body: bytes | None = None, timeout: float = 20.0) -> float:
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        while True:
+            try:
+                if body is None:
+                    async with session.get(url) as response:
+                        if response.status < 500:
+                            return time.perf_counter() - started
+                else:
+                    async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+                        if response.status == 200:
+                            await response.read()
+                            return time.perf_counter() - started
+            except aiohttp.ClientError:
+                pass
+            if time.perf_counter() - started > timeout:
+                raise RuntimeError(f"{url} did not come up")
+            await asyncio.sleep(0.005)
+
+
+def body_for(model: str, stream: bool = False) -> bytes:
+    return orjson.dumps({**BODY, "model": model, **({"stream": True} if stream else {})})
+
+
+async def latency_c1(session: aiohttp.ClientSession, url: str, body: bytes, count: int) -> list[float]:
+    out = []
+    for _ in range(count):
+        started = time.perf_counter()
+        async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+            await response.read()
+            assert response.status == 200, response.status
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def throughput(url: str, body: bytes, pid: int | None, concurrency: int, seconds: float) -> dict[str, float]:
+    done = 0
+    stop_at = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop_at:
+                async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+                    await response.read()
+                done += 1
+
+        await latency_c1(session, url, body, 50)  # warm connections
+        cpu0 = cpu_seconds(pid) if pid else 0.0
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        cpu = (cpu_seconds(pid) - cpu0) if pid else 0.0
+    return {"rps": done / elapsed, "cpu_us_per_request": cpu / done * 1e6 if pid else 0.0, "requests": done}
+
+
+async def one_stream(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[float, list[float]]:
+    """(time to first content chunk in ms, per-chunk delays upstream-send -> client-receive in ms)."""
+    started = time.perf_counter()
+    ttft = None
+    delays: list[float] = []
+    buffer = b""
+    async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+        async for data in response.content.iter_any():
+            now_ns = time.time_ns()
+            buffer += data
+            while b"\n\n" in buffer:
+                event, buffer = buffer.split(b"\n\n", 1)
+                if not event.startswith(b"data: {"):
+                    continue
+                content = orjson.loads(event[6:])["choices"][0]["delta"].get("content")
+                if content and content.isdigit():
+                    if ttft is None:
+                        ttft = (time.perf_counter() - started) * 1000
+                    delays.append((now_ns - int(content)) / 1e6)
+    assert ttft is not None
+    return ttft, delays
+
+
+async def streaming(url: str, body: bytes, count: int) -> dict[str, float]:
+    async with aiohttp.ClientSession() as session:
+        await one_stream(session, url, body)
+        ttfts, delays = [], []
+        for _ in range(count):
+            ttft, chunk_delays = await one_stream(session, url, body)
+            ttfts.append(ttft)
+            delays.append(statistics.median(chunk_delays))
+    return {"ttft_p50_ms": statistics.median(ttfts), "chunk_delay_p50_ms": statistics.median(delays)}
+
+
+def start_to_first_response(config_path: Path, upstream_port: int, repeats: int) -> list[float]:
+    out = []
+    for _ in range(repeats):
+        port = free_port()
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            pinned(0, [str(Path(PY).parent / "switchboard"), "serve", "--config", str(config_path), "--port", str(port),
+                       "--log-level", "warning"]),
+            env={**os.environ, "BENCH_KEY": "sk-bench"},
+        )
+        try:
+            elapsed = asyncio.run(wait_ready(f"http://127.0.0.1:{port}/v1/chat/completions", body_for("bench")))
+            out.append((time.perf_counter() - started) if elapsed else 0.0)
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    n_c1, rounds, seconds, n_stream = (200, 2, 2.0, 20) if args.quick else (500, 4, 5.0, 60)
+
+    tmp = Path(tempfile.mkdtemp(prefix="sb-bench-"))
+    up_port, floor_port, sb_port = free_port(), free_port(), free_port()
+    config = tmp / "bench.toml"
+    config.write_text(
+        f"""
+[gateway]
+region = "bench"
+metrics = "{tmp / 'emf.jsonl'}"
+
+[providers.up]
+type = "openai"
+base_url = "http://127.0.0.1:{up_port}/v1"
+api_key_env = "BENCH_KEY"
+
+[models.bench]
+targets = ["up/fake"]
+
+[models.bench-stream]
+targets = ["up/stream-20-5"]
+"""
+    )
+    env = {**os.environ, "BENCH_KEY": "sk-bench"}
+    procs = [
+        subprocess.Popen(pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]),
+                         stdout=subprocess.DEVNULL),
+        subprocess.Popen(pinned(0, [PY, str(ROOT / "scripts" / "floor_proxy.py"), f"http://127.0.0.1:{up_port}/v1", str(floor_port)])),
+        subprocess.Popen(pinned(0, [str(Path(PY).parent / "switchboard"), "serve", "--config", str(config),
+                                    "--port", str(sb_port), "--log-level", "warning"]), env=env),
+    ]
+    if shutil.which("taskset"):
+        os.sched_setaffinity(0, {1}) if os.cpu_count() and os.cpu_count() > 1 else None
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
+        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name")), "unknown"),
+    }
+    try:
+        targets = {
+            "direct": (f"http://127.0.0.1:{up_port}/v1/chat/completions", body_for("fake"), body_for("stream-20-5", True), procs[0].pid),
+            "floor": (f"http://127.0.0.1:{floor_port}/v1/chat/completions", body_for("fake"), body_for("stream-20-5", True), procs[1].pid),
+            "sb": (f"http://127.0.0.1:{sb_port}/v1/chat/completions", body_for("bench"), body_for("bench-stream", True), procs[2].pid),
+        }
+
+        async def run_all() -> None:
+            for name, (url, body, _, _) in targets.items():
+                await wait_ready(url, body)
+            # c=1 latency: rounds interleaved so drift hits every target alike
+            lat: dict[str, list[float]] = {name: [] for name in targets}
+            async with aiohttp.ClientSession() as session:
+                for name, (url, body, _, _) in targets.items():
+                    await latency_c1(session, url, body, 100)  # warm-up
+                for _ in range(rounds):
+                    for name, (url, body, _, _) in targets.items():
+                        lat[name] += await latency_c1(session, url, body, n_c1)
+            for name, values in lat.items():
+                results[f"{name}_c1"] = {"p50_ms": pct(values, 0.5), "p99_ms": pct(values, 0.99), "n": len(values)}
+            for name, (url, body, _, pid) in targets.items():
+                results[f"{name}_c50"] = await throughput(url, body, pid, 50, seconds)
+            for name, (url, _, sbody, _) in targets.items():
+                results[f"{name}_stream"] = await streaming(url, sbody, n_stream)
+
+        asyncio.run(run_all())
+        # overhead as Switchboard itself reports it, from the EMF records it wrote
+        records = [orjson.loads(line) for line in (tmp / "emf.jsonl").read_text().splitlines() if line]
+        overheads = [r["OverheadMs"][0] if isinstance(r["OverheadMs"], list) else r["OverheadMs"] for r in records]
+        results["sb_reported_overhead_p50_ms"] = statistics.median(overheads) if overheads else None
+        results["emf_records"] = len(records)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(10)
+    # process start -> first served chat completion (upstream up, gateway started cold each time)
+    up = subprocess.Popen(pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]), stdout=subprocess.DEVNULL)
+    try:
+        asyncio.run(wait_ready(f"http://127.0.0.1:{up_port}/v1/chat/completions", body_for("fake")))
+        starts = start_to_first_response(config, up_port, 3 if not args.quick else 1)
+        results["start_to_first_response_s"] = statistics.median(starts)
+    finally:
+        up.terminate()
+        up.wait(10)
+    report(results, args.out)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(r: dict[str, Any], out: str | None) -> None:
+    d, f, s = r["direct_c1"], r["floor_c1"], r["sb_c1"]
+    r["added"] = {
+        "sb_p50_ms": s["p50_ms"] - d["p50_ms"],
+        "sb_p99_ms": s["p99_ms"] - d["p99_ms"],
+        "floor_p50_ms": f["p50_ms"] - d["p50_ms"],
+        "floor_p99_ms": f["p99_ms"] - d["p99_ms"],
+        "sb_ttft_ms": r["sb_stream"]["ttft_p50_ms"] - r["direct_stream"]["ttft_p50_ms"],
+        "floor_ttft_ms": r["floor_stream"]["ttft_p50_ms"] - r["direct_stream"]["ttft_p50_ms"],
+        "sb_chunk_ms": r["sb_stream"]["chunk_delay_p50_ms"] - r["direct_stream"]["chunk_delay_p50_ms"],
+        "floor_chunk_ms": r["floor_stream"]["chunk_delay_p50_ms"] - r["direct_stream"]["chunk_delay_p50_ms"],
+    }
+    a = r["added"]
+    cpu_ratio = r["sb_c50"]["cpu_us_per_request"] / r["floor_c50"]["cpu_us_per_request"]
+    r["cpu_ratio_sb_vs_floor"] = cpu_ratio
+    rows = [
+        ("added latency p50, c=1 (ms)", f"{a['floor_p50_ms']:.3f}", f"{a['sb_p50_ms']:.3f}", "<= 0.5"),
+        ("added latency p99, c=1 (ms)", f"{a['floor_p99_ms']:.3f}", f"{a['sb_p99_ms']:.3f}", "<= 1.0"),
+        ("req/s, c=50 (client-bound)", f"{r['floor_c50']['rps']:.0f}", f"{r['sb_c50']['rps']:.0f}", ""),
+        ("CPU us / request, c=50", f"{r['floor_c50']['cpu_us_per_request']:.0f}", f"{r['sb_c50']['cpu_us_per_request']:.0f}",
+         f"<= 1.5x floor (is {cpu_ratio:.2f}x)"),
+        ("stream TTFT added (ms)", f"{a['floor_ttft_ms']:.3f}", f"{a['sb_ttft_ms']:.3f}", "<= 1.2"),
+        ("per-chunk relay added (ms)", f"{a['floor_chunk_ms']:.3f}", f"{a['sb_chunk_ms']:.3f}", "<= 0.25"),
+        ("process start -> first response (s)", "", f"{r['start_to_first_response_s']:.3f}", "<= 0.6"),
+    ]
+    print(f"\nSwitchboard benchmark - {r['date']} - {r['machine']} - {r['cpu']}")
+    print(f"direct upstream c=1: p50 {r['direct_c1']['p50_ms']:.3f} ms, p99 {r['direct_c1']['p99_ms']:.3f} ms; "
+          f"Switchboard's own reported overhead p50 {r['sb_reported_overhead_p50_ms']:.3f} ms over {r['emf_records']} EMF records\n")
+    print(f"| {'metric':<38} | {'floor (FastAPI+aiohttp)':>23} | {'Switchboard':>11} | target |")
+    print(f"|{'-' * 40}|{'-' * 25}|{'-' * 13}|--------|")
+    for name, floor, sb, target in rows:
+        print(f"| {name:<38} | {floor:>23} | {sb:>11} | {target} |")
+    out_path = Path(out) if out else ROOT / "bench-results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(r, indent=2))
+    print(f"\nJSON: {out_path}")
+
+
+if __name__ == "__main__":
+    main()
