@@ -32,7 +32,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 TICK = os.sysconf("SC_CLK_TCK")
-BODY = {"messages": [{"role": "user", "content": "Say hello in one short sentence, please."}], "max_tokens": 50}
+BODY = {
+    "messages": [{"role": "user", "content": "Say hello in one short sentence, please."}],
+    "max_tokens": 50,
+}
 
 
 def free_port() -> int:
@@ -42,7 +45,11 @@ def free_port() -> int:
 
 
 def pinned(core: int, argv: list[str]) -> list[str]:
-    return ["taskset", "-c", str(core), *argv] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else argv
+    return (
+        ["taskset", "-c", str(core), *argv]
+        if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1
+        else argv
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -55,7 +62,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def wait_ready(url: str, body: bytes | None = None, timeout: float = 20.0) -> float:
+async def wait_ready(url: str, body: bytes | None = None, limit_s: float = 20.0) -> float:
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         while True:
@@ -65,13 +72,15 @@ async def wait_ready(url: str, body: bytes | None = None, timeout: float = 20.0)
                         if response.status < 500:
                             return time.perf_counter() - started
                 else:
-                    async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+                    async with session.post(
+                        url, data=body, headers={"content-type": "application/json"}
+                    ) as response:
                         if response.status == 200:
                             await response.read()
                             return time.perf_counter() - started
             except aiohttp.ClientError:
                 pass
-            if time.perf_counter() - started > timeout:
+            if time.perf_counter() - started > limit_s:
                 raise RuntimeError(f"{url} did not come up")
             await asyncio.sleep(0.005)
 
@@ -91,7 +100,9 @@ async def latency_c1(session: aiohttp.ClientSession, url: str, body: bytes, coun
     return out
 
 
-async def throughput(url: str, body: bytes, pid: int | None, concurrency: int, seconds: float) -> dict[str, float]:
+async def throughput(
+    url: str, body: bytes, pid: int | None, concurrency: int, seconds: float
+) -> dict[str, float]:
     done = 0
     stop_at = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=0)
@@ -100,7 +111,9 @@ async def throughput(url: str, body: bytes, pid: int | None, concurrency: int, s
         async def worker() -> None:
             nonlocal done
             while time.perf_counter() < stop_at:
-                async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+                async with session.post(
+                    url, data=body, headers={"content-type": "application/json"}
+                ) as response:
                     await response.read()
                 done += 1
 
@@ -153,12 +166,25 @@ def start_to_first_response(config_path: Path, upstream_port: int, repeats: int)
         port = free_port()
         started = time.perf_counter()
         proc = subprocess.Popen(
-            pinned(0, [str(Path(PY).parent / "switchboard"), "serve", "--config", str(config_path), "--port", str(port),
-                       "--log-level", "warning"]),
+            pinned(
+                0,
+                [
+                    str(Path(PY).parent / "switchboard"),
+                    "serve",
+                    "--config",
+                    str(config_path),
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ],
+            ),
             env={**os.environ, "BENCH_KEY": "sk-bench"},
         )
         try:
-            elapsed = asyncio.run(wait_ready(f"http://127.0.0.1:{port}/v1/chat/completions", body_for("bench")))
+            elapsed = asyncio.run(
+                wait_ready(f"http://127.0.0.1:{port}/v1/chat/completions", body_for("bench"))
+            )
             out.append((time.perf_counter() - started) if elapsed else 0.0)
         finally:
             proc.terminate()
@@ -180,7 +206,7 @@ def main() -> None:
         f"""
 [gateway]
 region = "bench"
-metrics = "{tmp / 'emf.jsonl'}"
+metrics = "{tmp / "emf.jsonl"}"
 
 [providers.up]
 type = "openai"
@@ -196,40 +222,91 @@ targets = ["up/stream-20-5"]
     )
     env = {**os.environ, "BENCH_KEY": "sk-bench"}
     procs = [
-        subprocess.Popen(pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]),
-                         stdout=subprocess.DEVNULL),
-        subprocess.Popen(pinned(0, [PY, str(ROOT / "scripts" / "floor_proxy.py"), f"http://127.0.0.1:{up_port}/v1", str(floor_port)])),
-        subprocess.Popen(pinned(0, [str(Path(PY).parent / "switchboard"), "serve", "--config", str(config),
-                                    "--port", str(sb_port), "--log-level", "warning"]), env=env),
+        subprocess.Popen(
+            pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]),
+            stdout=subprocess.DEVNULL,
+        ),
+        subprocess.Popen(
+            pinned(
+                0,
+                [
+                    PY,
+                    str(ROOT / "scripts" / "floor_proxy.py"),
+                    f"http://127.0.0.1:{up_port}/v1",
+                    str(floor_port),
+                ],
+            )
+        ),
+        subprocess.Popen(
+            pinned(
+                0,
+                [
+                    str(Path(PY).parent / "switchboard"),
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--port",
+                    str(sb_port),
+                    "--log-level",
+                    "warning",
+                ],
+            ),
+            env=env,
+        ),
     ]
-    if shutil.which("taskset"):
-        os.sched_setaffinity(0, {1}) if os.cpu_count() and os.cpu_count() > 1 else None
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the load generator shares core 1 with the upstream
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
-        "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name")), "unknown"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "cpu": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "unknown",
+        ),
     }
     try:
         targets = {
-            "direct": (f"http://127.0.0.1:{up_port}/v1/chat/completions", body_for("fake"), body_for("stream-20-5", True), procs[0].pid),
-            "floor": (f"http://127.0.0.1:{floor_port}/v1/chat/completions", body_for("fake"), body_for("stream-20-5", True), procs[1].pid),
-            "sb": (f"http://127.0.0.1:{sb_port}/v1/chat/completions", body_for("bench"), body_for("bench-stream", True), procs[2].pid),
+            "direct": (
+                f"http://127.0.0.1:{up_port}/v1/chat/completions",
+                body_for("fake"),
+                body_for("stream-20-5", True),
+                procs[0].pid,
+            ),
+            "floor": (
+                f"http://127.0.0.1:{floor_port}/v1/chat/completions",
+                body_for("fake"),
+                body_for("stream-20-5", True),
+                procs[1].pid,
+            ),
+            "sb": (
+                f"http://127.0.0.1:{sb_port}/v1/chat/completions",
+                body_for("bench"),
+                body_for("bench-stream", True),
+                procs[2].pid,
+            ),
         }
 
         async def run_all() -> None:
-            for name, (url, body, _, _) in targets.items():
+            for url, body, _, _ in targets.values():
                 await wait_ready(url, body)
             # c=1 latency: rounds interleaved so drift hits every target alike
             lat: dict[str, list[float]] = {name: [] for name in targets}
             async with aiohttp.ClientSession() as session:
-                for name, (url, body, _, _) in targets.items():
+                for url, body, _, _ in targets.values():
                     await latency_c1(session, url, body, 100)  # warm-up
                 for _ in range(rounds):
                     for name, (url, body, _, _) in targets.items():
                         lat[name] += await latency_c1(session, url, body, n_c1)
             for name, values in lat.items():
-                results[f"{name}_c1"] = {"p50_ms": pct(values, 0.5), "p99_ms": pct(values, 0.99), "n": len(values)}
+                results[f"{name}_c1"] = {
+                    "p50_ms": pct(values, 0.5),
+                    "p99_ms": pct(values, 0.99),
+                    "n": len(values),
+                }
             for name, (url, body, _, pid) in targets.items():
                 results[f"{name}_c50"] = await throughput(url, body, pid, 50, seconds)
             for name, (url, _, sbody, _) in targets.items():
@@ -238,7 +315,9 @@ targets = ["up/stream-20-5"]
         asyncio.run(run_all())
         # overhead as Switchboard itself reports it, from the EMF records it wrote
         records = [orjson.loads(line) for line in (tmp / "emf.jsonl").read_text().splitlines() if line]
-        overheads = [r["OverheadMs"][0] if isinstance(r["OverheadMs"], list) else r["OverheadMs"] for r in records]
+        overheads = [
+            r["OverheadMs"][0] if isinstance(r["OverheadMs"], list) else r["OverheadMs"] for r in records
+        ]
         results["sb_reported_overhead_p50_ms"] = statistics.median(overheads) if overheads else None
         results["emf_records"] = len(records)
     finally:
@@ -247,7 +326,10 @@ targets = ["up/stream-20-5"]
         for proc in procs:
             proc.wait(10)
     # process start -> first served chat completion (upstream up, gateway started cold each time)
-    up = subprocess.Popen(pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]), stdout=subprocess.DEVNULL)
+    up = subprocess.Popen(
+        pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]),
+        stdout=subprocess.DEVNULL,
+    )
     try:
         asyncio.run(wait_ready(f"http://127.0.0.1:{up_port}/v1/chat/completions", body_for("fake")))
         starts = start_to_first_response(config, up_port, 3 if not args.quick else 1)
@@ -278,15 +360,22 @@ def report(r: dict[str, Any], out: str | None) -> None:
         ("added latency p50, c=1 (ms)", f"{a['floor_p50_ms']:.3f}", f"{a['sb_p50_ms']:.3f}", "<= 0.5"),
         ("added latency p99, c=1 (ms)", f"{a['floor_p99_ms']:.3f}", f"{a['sb_p99_ms']:.3f}", "<= 1.0"),
         ("req/s, c=50 (client-bound)", f"{r['floor_c50']['rps']:.0f}", f"{r['sb_c50']['rps']:.0f}", ""),
-        ("CPU us / request, c=50", f"{r['floor_c50']['cpu_us_per_request']:.0f}", f"{r['sb_c50']['cpu_us_per_request']:.0f}",
-         f"<= 1.5x floor (is {cpu_ratio:.2f}x)"),
+        (
+            "CPU us / request, c=50",
+            f"{r['floor_c50']['cpu_us_per_request']:.0f}",
+            f"{r['sb_c50']['cpu_us_per_request']:.0f}",
+            f"<= 1.5x floor (is {cpu_ratio:.2f}x)",
+        ),
         ("stream TTFT added (ms)", f"{a['floor_ttft_ms']:.3f}", f"{a['sb_ttft_ms']:.3f}", "<= 1.2"),
         ("per-chunk relay added (ms)", f"{a['floor_chunk_ms']:.3f}", f"{a['sb_chunk_ms']:.3f}", "<= 0.25"),
         ("process start -> first response (s)", "", f"{r['start_to_first_response_s']:.3f}", "<= 0.6"),
     ]
     print(f"\nSwitchboard benchmark - {r['date']} - {r['machine']} - {r['cpu']}")
-    print(f"direct upstream c=1: p50 {r['direct_c1']['p50_ms']:.3f} ms, p99 {r['direct_c1']['p99_ms']:.3f} ms; "
-          f"Switchboard's own reported overhead p50 {r['sb_reported_overhead_p50_ms']:.3f} ms over {r['emf_records']} EMF records\n")
+    print(
+        f"direct upstream c=1: p50 {r['direct_c1']['p50_ms']:.3f} ms, p99 {r['direct_c1']['p99_ms']:.3f} ms; "
+        f"Switchboard's own reported overhead p50 {r['sb_reported_overhead_p50_ms']:.3f} ms "
+        f"over {r['emf_records']} EMF records\n"
+    )
     print(f"| {'metric':<38} | {'floor (FastAPI+aiohttp)':>23} | {'Switchboard':>11} | target |")
     print(f"|{'-' * 40}|{'-' * 25}|{'-' * 13}|--------|")
     for name, floor, sb, target in rows:

@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         access_log=False,
         log_level=args.log_level,
         server_header=False,
+        proxy_headers=False,  # Switchboard reads no forwarded-for headers; skip uvicorn's middleware
         date_header=False,
     )
     return 0

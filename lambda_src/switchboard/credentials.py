@@ -45,6 +45,7 @@ class Credentials:
         self._clock = clock
         self._cache: dict[str, tuple[str | None, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._known: tuple[str, ...] = ()
 
     async def get(self, provider: ProviderConfig) -> str | None:
         cached = self._cache.get(provider.name)
@@ -62,7 +63,7 @@ class Credentials:
                     raise UpstreamAuthError(
                         f"credential for provider {provider.name!r} could not be read from Secrets Manager"
                     ) from None
-                self._cache[provider.name] = (value, self._clock() + SECRET_MAX_AGE_S)
+                self._store(provider.name, value, SECRET_MAX_AGE_S)
                 return value
         if provider.api_key_env:
             value = self._env.get(provider.api_key_env) or None
@@ -72,9 +73,13 @@ class Credentials:
                 )
         else:
             value = None  # keyless upstream (local vLLM / Ollama) or the mock
-        self._cache[provider.name] = (value, float("inf"))
+        self._store(provider.name, value, float("inf"))
         return value
 
     def known_values(self) -> tuple[str, ...]:
         """Every credential resolved so far: masked in any upstream text passed to a client."""
-        return tuple(v for v, _ in self._cache.values() if v)
+        return self._known
+
+    def _store(self, name: str, value: str | None, ttl_s: float) -> None:
+        self._cache[name] = (value, self._clock() + ttl_s)
+        self._known = tuple({v for v, _ in self._cache.values() if v})

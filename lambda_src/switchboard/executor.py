@@ -180,8 +180,8 @@ class Executor:
             try:
                 async with asyncio.timeout(self._attempt_timeout(provider, target, remaining)):
                     response = await client.send(http_request, stream=True)
-                    try:
-                        content = await response.aread()
+                    try:  # the raw stream: no per-chunk decoder/chunker bookkeeping (see _read_until_output)
+                        content = b"".join([chunk async for chunk in _raw(response)])
                     finally:
                         await response.aclose()
             except TimeoutError:
@@ -234,7 +234,7 @@ class Executor:
     ) -> StreamStart:
         # the raw stream, not aiter_raw(): no per-chunk bookkeeping, and it also iterates
         # responses whose content is already in memory (MockTransport)
-        chunks = aiter(cast(AsyncIterable[bytes], response.stream))
+        chunks = aiter(_raw(response))
         splitter = SSESplitter()
         prefix: list[bytes] = []
         passthrough = adapter.passthrough_stream
@@ -253,6 +253,10 @@ class Executor:
         except EventTooLarge:
             raise UpstreamProtocolError("upstream stream event too large") from None
         raise UpstreamProtocolError("upstream stream ended before any output")
+
+
+def _raw(response: httpx.Response) -> AsyncIterable[bytes]:
+    return cast(AsyncIterable[bytes], response.stream)
 
 
 def _looks_like_json_object(body: bytes) -> bool:

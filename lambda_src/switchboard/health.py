@@ -18,13 +18,13 @@ class TargetHealth:
         self._failures: dict[Target, int] = {}
         self._cool_until: dict[Target, float] = {}
 
-    def order(self, targets: Sequence[Target]) -> list[Target]:
+    def order(self, targets: Sequence[Target]) -> Sequence[Target]:
         if not self._cool_until:
-            return list(targets)
+            return targets
         now = self._clock()
         cooling = [t for t in targets if self._cool_until.get(t, 0.0) > now]
         if not cooling:
-            return list(targets)
+            return targets
         return [t for t in targets if t not in cooling] + cooling
 
     def cooling(self, target: Target) -> bool:

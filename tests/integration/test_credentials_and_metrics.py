@@ -135,3 +135,43 @@ async def test_canary_secrets_never_leave(tmp_path, caplog: pytest.LogCaptureFix
     for key in KEYS.values():
         for fragment in (key, key[-12:], key[:14]):
             assert fragment not in blob
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        dict(status=200, stream=False, attempts=1, ttft_ms=None, outcome="ok"),
+        dict(status=200, stream=True, attempts=3, ttft_ms=12.5, outcome="cut"),
+        dict(status=503, stream=False, attempts=2, ttft_ms=None, outcome="AllTargetsFailed"),
+        dict(status=404, stream=False, attempts=0, ttft_ms=None, outcome="UnknownModel"),
+    ],
+)
+def test_emf_document_equals_powertools(record: dict) -> None:
+    """Our EMF writer must produce exactly what aws-lambda-powertools' Metrics would."""
+    from aws_lambda_powertools.metrics import Metrics, MetricUnit
+
+    from switchboard.metrics import _METADATA, _UNITS, RequestRecord, record_metrics
+
+    rec = RequestRecord(
+        route="/v1/chat/completions",
+        model="m",
+        provider="p",
+        upstream_model="u",
+        overhead_ms=0.31,
+        upstream_ms=12.0,
+        total_ms=12.31,
+        request_id="rid",
+        **record,
+    )
+    ours = EMFSink("eu-west-1").serialize(rec, timestamp_ms=1)
+    metrics = Metrics(namespace="Switchboard", service="gateway")
+    metrics.clear_metrics()  # Powertools keeps its metric set at class level
+    metrics.add_dimension(name="region", value="eu-west-1")
+    for name, value in record_metrics(rec).items():
+        metrics.add_metric(name=name, unit=getattr(MetricUnit, _UNITS[name]), value=value)
+    for key in _METADATA:
+        metrics.add_metadata(key=key, value=getattr(rec, key))
+    reference = metrics.serialize_metric_set()
+    metrics.clear_metrics()
+    reference["_aws"]["Timestamp"] = 1
+    assert ours == reference
