@@ -103,19 +103,19 @@ async def latency_c1(session: aiohttp.ClientSession, url: str, body: bytes, coun
 async def throughput(
     url: str, body: bytes, pid: int | None, concurrency: int, seconds: float
 ) -> dict[str, float]:
-    done = 0
+    latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def worker() -> None:
-            nonlocal done
             while time.perf_counter() < stop_at:
+                started = time.perf_counter()
                 async with session.post(
                     url, data=body, headers={"content-type": "application/json"}
                 ) as response:
                     await response.read()
-                done += 1
+                latencies.append((time.perf_counter() - started) * 1000)
 
         await latency_c1(session, url, body, 50)  # warm connections
         cpu0 = cpu_seconds(pid) if pid else 0.0
@@ -123,7 +123,14 @@ async def throughput(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu = (cpu_seconds(pid) - cpu0) if pid else 0.0
-    return {"rps": done / elapsed, "cpu_us_per_request": cpu / done * 1e6 if pid else 0.0, "requests": done}
+    done = len(latencies)
+    return {
+        "rps": done / elapsed,
+        "cpu_us_per_request": cpu / done * 1e6 if pid else 0.0,
+        "requests": done,
+        "p50_ms": pct(latencies, 0.5),
+        "p99_ms": pct(latencies, 0.99),
+    }
 
 
 async def one_stream(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[float, list[float]]:
@@ -196,6 +203,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
     parser.add_argument("--out", default=None)
+    parser.add_argument(
+        "--transport",
+        default="aiohttp",
+        choices=["aiohttp", "httpx"],
+        help="Switchboard's connection layer under httpx (to compare the two)",
+    )
     args = parser.parse_args()
     n_c1, rounds, seconds, n_stream = (200, 2, 2.0, 20) if args.quick else (500, 4, 5.0, 60)
 
@@ -258,6 +271,7 @@ targets = ["up/stream-20-5"]
         os.sched_setaffinity(0, {1})  # the load generator shares core 1 with the upstream
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "transport": args.transport,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "cpu": next(
             (
@@ -361,6 +375,12 @@ def report(r: dict[str, Any], out: str | None) -> None:
         ("added latency p99, c=1 (ms)", f"{a['floor_p99_ms']:.3f}", f"{a['sb_p99_ms']:.3f}", "<= 1.0"),
         ("req/s, c=50 (client-bound)", f"{r['floor_c50']['rps']:.0f}", f"{r['sb_c50']['rps']:.0f}", ""),
         (
+            "latency p50 / p99, c=50 (ms)",
+            f"{r['floor_c50']['p50_ms']:.2f} / {r['floor_c50']['p99_ms']:.2f}",
+            f"{r['sb_c50']['p50_ms']:.2f} / {r['sb_c50']['p99_ms']:.2f}",
+            f"direct {r['direct_c50']['p50_ms']:.2f} / {r['direct_c50']['p99_ms']:.2f}",
+        ),
+        (
             "CPU us / request, c=50",
             f"{r['floor_c50']['cpu_us_per_request']:.0f}",
             f"{r['sb_c50']['cpu_us_per_request']:.0f}",
@@ -370,7 +390,7 @@ def report(r: dict[str, Any], out: str | None) -> None:
         ("per-chunk relay added (ms)", f"{a['floor_chunk_ms']:.3f}", f"{a['sb_chunk_ms']:.3f}", "<= 0.25"),
         ("process start -> first response (s)", "", f"{r['start_to_first_response_s']:.3f}", "<= 0.6"),
     ]
-    print(f"\nSwitchboard benchmark - {r['date']} - {r['machine']} - {r['cpu']}")
+    print(f"\nSwitchboard benchmark - {r['date']} - {r['machine']} - {r['cpu']} - transport {r['transport']}")
     print(
         f"direct upstream c=1: p50 {r['direct_c1']['p50_ms']:.3f} ms, p99 {r['direct_c1']['p99_ms']:.3f} ms; "
         f"Switchboard's own reported overhead p50 {r['sb_reported_overhead_p50_ms']:.3f} ms "

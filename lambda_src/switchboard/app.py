@@ -14,10 +14,14 @@ from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, make_sink
 
 
-def default_http_client() -> httpx.AsyncClient:
+def default_http_client(transport: str = "aiohttp") -> httpx.AsyncClient:
+    """The upstream client. Timeouts are enforced by the executor (one deadline per request);
+    redirects are never followed."""
+    if transport == "httpx":  # httpx's own pool: kept for comparison (README, Transport)
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        return httpx.AsyncClient(timeout=None, follow_redirects=False, limits=limits)  # noqa: S113
     from switchboard.transport import AiohttpTransport
 
-    # timeouts are enforced by the executor (one deadline per request), redirects never followed
     return httpx.AsyncClient(transport=AiohttpTransport(), timeout=None, follow_redirects=False)  # noqa: S113
 
 
@@ -32,7 +36,7 @@ def create_app(
     if config is None:
         config = config_from_env()
     owns_client = http_client is None
-    client = http_client if http_client is not None else default_http_client()
+    client = http_client if http_client is not None else default_http_client(config.gateway.transport)
     executor = Executor(config, client, credentials)
     sink = metrics if metrics is not None else make_sink(config.gateway.metrics, config.gateway.region)
 

@@ -84,6 +84,8 @@ class GatewaySettings:
     """`off`, `stdout` (CloudWatch EMF on Lambda) or a file path for EMF lines."""
     allow_request_routing: bool = True
     """Honour per-request `models` / `provider_preferences` overrides."""
+    transport: str = "aiohttp"
+    """Connection layer under httpx: `aiohttp` (default, measured faster) or `httpx` (its own pool)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,7 @@ def parse_target(spec: str, where: str = "target") -> Target:
 
 def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
     where = "gateway"
-    _check_keys(raw, {"region", "max_body_bytes", "metrics", "allow_request_routing"}, where)
+    _check_keys(raw, {"region", "max_body_bytes", "metrics", "allow_request_routing", "transport"}, where)
     default_region = env.get(ENV_AWS_REGION) or "local"
     defaults = GatewaySettings()
     settings = GatewaySettings(
@@ -156,7 +158,10 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
         max_body_bytes=_get(raw, "max_body_bytes", int, where, defaults.max_body_bytes),
         metrics=_get(raw, "metrics", str, where, "off"),
         allow_request_routing=_get(raw, "allow_request_routing", bool, where, True),
+        transport=_get(raw, "transport", str, where, "aiohttp"),
     )
+    if settings.transport not in ("aiohttp", "httpx"):
+        raise ConfigError("gateway.transport: one of aiohttp, httpx")
     if not settings.region.isprintable() or not settings.region:
         raise ConfigError("gateway.region: must be a non-empty printable string")
     if settings.max_body_bytes < 1024:
