@@ -57,8 +57,8 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def build_app(config: Config, handler: Handler | None = None, **kwargs: Any) -> Gateway:
-    upstream = httpx.AsyncClient(transport=httpx.MockTransport(handler or _unreachable))
-    return create_app(config, http_client=upstream, credentials=Credentials(env=KEYS), **kwargs)
+    upstream = httpx.MockTransport(handler or _unreachable)
+    return create_app(config, transport=upstream, credentials=Credentials(env=KEYS), **kwargs)
 
 
 def _unreachable(request: httpx.Request) -> httpx.Response:

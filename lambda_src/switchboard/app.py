@@ -14,30 +14,31 @@ from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, make_sink
 
 
-def default_http_client(transport: str = "aiohttp") -> httpx.AsyncClient:
-    """The upstream client. Timeouts are enforced by the executor (one deadline per request);
-    redirects are never followed."""
-    if transport == "httpx":  # httpx's own pool: kept for comparison (README, Transport)
+def default_transport(kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
+    """The upstream connection layer (README, Transport). Redirects are never followed: the
+    executor calls the transport directly and treats a 3xx as a failed target."""
+    if kind == "httpx":  # httpx's own pool, kept for comparison
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-        return httpx.AsyncClient(timeout=None, follow_redirects=False, limits=limits)  # noqa: S113
+        return httpx.AsyncHTTPTransport(limits=limits)
     from switchboard.transport import AiohttpTransport
 
-    return httpx.AsyncClient(transport=AiohttpTransport(), timeout=None, follow_redirects=False)  # noqa: S113
+    return AiohttpTransport()
 
 
 def create_app(
     config: Config | None = None,
     *,
-    http_client: httpx.AsyncClient | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
     credentials: Credentials | None = None,
     metrics: MetricsSink | None = None,
     tune_gc: bool = False,
 ) -> Gateway:
+    """Assemble the gateway. Tests inject `transport=httpx.MockTransport(handler)`."""
     if config is None:
         config = config_from_env()
-    owns_client = http_client is None
-    client = http_client if http_client is not None else default_http_client(config.gateway.transport)
-    executor = Executor(config, client, credentials)
+    owns_transport = transport is None
+    upstream = transport if transport is not None else default_transport(config.gateway.transport)
+    executor = Executor(config, upstream, credentials)
     sink = metrics if metrics is not None else make_sink(config.gateway.metrics, config.gateway.region)
 
     def web_app() -> ASGIApp:
@@ -45,11 +46,11 @@ def create_app(
 
         return create_web_app(config)
 
-    async def close_client() -> None:
-        if owns_client:
-            await client.aclose()
+    async def close_transport() -> None:
+        if owns_transport:
+            await upstream.aclose()
 
-    return Gateway(config, executor, sink, web_app, on_shutdown=close_client, tune_gc=tune_gc)
+    return Gateway(config, executor, sink, web_app, on_shutdown=close_transport, tune_gc=tune_gc)
 
 
 def config_from_env() -> Config:

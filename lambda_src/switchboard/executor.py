@@ -67,7 +67,7 @@ class Executor:
     def __init__(
         self,
         config: Config,
-        http_client: httpx.AsyncClient,
+        transport: httpx.AsyncBaseTransport,
         credentials: Credentials | None = None,
         *,
         health: TargetHealth | None = None,
@@ -79,20 +79,22 @@ class Executor:
         self.health = health or TargetHealth(config.routing)
         self._sleep = sleep
         self._rand = rand
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._own_clients: list[httpx.AsyncClient] = []
+        # Requests go straight to the transport: httpx.AsyncClient.send() adds ~36 us per request of
+        # redirect/auth/cookie/timeout machinery that Switchboard does not use (it never follows
+        # redirects, sends no cookies, and enforces its own deadline).
+        self._transports: dict[str, httpx.AsyncBaseTransport] = {}
+        self._own: list[httpx.AsyncBaseTransport] = []
         for name, provider in config.providers.items():
             local = provider_type(provider.type).local_transport
             if local is not None:
-                client = httpx.AsyncClient(transport=local())
-                self._own_clients.append(client)
-                self._clients[name] = client
+                self._own.append(local())
+                self._transports[name] = self._own[-1]
             else:
-                self._clients[name] = http_client
+                self._transports[name] = transport
 
     async def aclose(self) -> None:
-        for client in self._own_clients:
-            await client.aclose()
+        for transport in self._own:
+            await transport.aclose()
 
     # ------------------------------------------------------------------ the chain
 
@@ -155,7 +157,7 @@ class Executor:
 
     async def _prepare(
         self, target: Target, request: ChatRequest, stream: bool
-    ) -> tuple[ProviderConfig, Adapter, httpx.AsyncClient, httpx.Request, tuple[str, ...]]:
+    ) -> tuple[ProviderConfig, Adapter, httpx.AsyncBaseTransport, httpx.Request, tuple[str, ...]]:
         provider = self.config.providers[target.provider]
         adapter = provider_type(provider.type).adapter
         credential = await self.credentials.get(provider)
@@ -163,7 +165,7 @@ class Executor:
             provider=provider, model=target.model, body=request.body, stream=stream, credential=credential
         )
         secrets = self.credentials.known_values()
-        return provider, adapter, self._clients[target.provider], adapter.build_request(call), secrets
+        return provider, adapter, self._transports[target.provider], adapter.build_request(call), secrets
 
     def _attempt_timeout(self, provider: ProviderConfig, target: Target, remaining: float) -> float:
         limit = target.timeout_ms or provider.timeout_ms
@@ -175,11 +177,11 @@ class Executor:
         self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
     ) -> Completed:
         async def attempt(target: Target, remaining: float) -> Completed:
-            provider, adapter, client, http_request, secrets = await self._prepare(target, request, False)
+            provider, adapter, transport, http_request, secrets = await self._prepare(target, request, False)
             started = perf_counter()
             try:
                 async with asyncio.timeout(self._attempt_timeout(provider, target, remaining)):
-                    response = await client.send(http_request, stream=True)
+                    response = await transport.handle_async_request(http_request)
                     try:  # the raw stream: no per-chunk decoder/chunker bookkeeping (see _read_until_output)
                         content = b"".join([chunk async for chunk in _raw(response)])
                     finally:
@@ -206,12 +208,12 @@ class Executor:
         self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
     ) -> StreamStart:
         async def attempt(target: Target, remaining: float) -> StreamStart:
-            provider, adapter, client, http_request, secrets = await self._prepare(target, request, True)
+            provider, adapter, transport, http_request, secrets = await self._prepare(target, request, True)
             started = perf_counter()
             response: httpx.Response | None = None
             try:
                 async with asyncio.timeout(self._attempt_timeout(provider, target, remaining)):
-                    response = await client.send(http_request, stream=True)
+                    response = await transport.handle_async_request(http_request)
                     if not 200 <= response.status_code < 300:
                         content = await response.aread()
                         raise adapter.map_error(response.status_code, response.headers, content, secrets)

@@ -47,7 +47,7 @@ async def test_provider_key_from_secrets_manager(aws) -> None:
         },
         models={"sm": {"targets": ["sm/x"]}},
     )
-    app = create_app(config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))
+    app = create_app(config, transport=httpx.MockTransport(handler))
     async with client_for(app) as client:
         for _ in range(3):
             assert (await client.post("/v1/chat/completions", json=chat("sm"))).status_code == 200

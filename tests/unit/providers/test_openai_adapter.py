@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import orjson
+
+from switchboard.config import ProviderConfig
+from switchboard.providers.base import UpstreamCall
+from switchboard.providers.openai import OpenAIAdapter
+
+ADAPTER = OpenAIAdapter()
+BODY = {"model": "public", "messages": [{"role": "user", "content": "x"}], "temperature": 0.1}
+
+
+def build(
+    provider: ProviderConfig, model: str = "gpt-4o", stream: bool = False, credential: str | None = "sk-1"
+):
+    return ADAPTER.build_request(
+        UpstreamCall(provider=provider, model=model, body=BODY, stream=stream, credential=credential)
+    )
+
+
+def test_openai_request() -> None:
+    request = build(
+        ProviderConfig(name="openai", type="openai", base_url="https://api.openai.com/v1"), stream=True
+    )
+    assert str(request.url) == "https://api.openai.com/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer sk-1"
+    assert request.headers["accept"] == "text/event-stream"
+    sent = orjson.loads(request.content)
+    assert sent == {**BODY, "model": "gpt-4o"}
+    assert BODY["model"] == "public"  # the client's body is not mutated
+
+
+def test_azure_deployment_url_api_key_and_version() -> None:
+    azure = ProviderConfig(
+        name="azure",
+        type="openai",
+        base_url="https://res.openai.azure.com",
+        auth_header="api-key",
+        api_version="2024-10-21",
+        azure_deployments=True,
+        headers=(("x-team", "ml"),),
+    )
+    request = build(azure, model="my deploy/1")
+    assert str(request.url) == (
+        "https://res.openai.azure.com/openai/deployments/my%20deploy%2F1/chat/completions?api-version=2024-10-21"
+    )
+    assert request.headers["api-key"] == "sk-1"
+    assert "authorization" not in request.headers
+    assert request.headers["x-team"] == "ml"
+
+
+def test_keyless_provider_sends_no_auth() -> None:
+    request = build(
+        ProviderConfig(name="local", type="openai", base_url="http://127.0.0.1:11434/v1"), credential=None
+    )
+    assert "authorization" not in request.headers
+
+
+def test_passthrough() -> None:
+    assert ADAPTER.parse_response(b'{"id": 1}') == b'{"id": 1}'
+    assert ADAPTER.translate_event(b"data: x\n\n") == [b"data: x\n\n"]
