@@ -12,6 +12,7 @@ from switchboard.constants import ENV_CONFIG
 from switchboard.credentials import Credentials
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, make_sink
+from switchboard.origin import OriginGuard
 
 
 def default_transport(kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
@@ -32,6 +33,7 @@ def create_app(
     credentials: Credentials | None = None,
     metrics: MetricsSink | None = None,
     tune_gc: bool = False,
+    origin_guard: OriginGuard | None = None,
 ) -> Gateway:
     """Assemble the gateway. Tests inject `transport=httpx.MockTransport(handler)`."""
     if config is None:
@@ -50,7 +52,17 @@ def create_app(
         if owns_transport:
             await upstream.aclose()
 
-    return Gateway(config, executor, sink, web_app, on_shutdown=close_transport, tune_gc=tune_gc)
+    if origin_guard is None and config.gateway.origin_secret:
+        origin_guard = OriginGuard(config.gateway.origin_secret)
+    return Gateway(
+        config,
+        executor,
+        sink,
+        web_app,
+        on_shutdown=close_transport,
+        tune_gc=tune_gc,
+        origin_guard=origin_guard,
+    )
 
 
 def config_from_env() -> Config:

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from switchboard.config import Config
-from switchboard.constants import CT_JSON, CT_SSE
+from switchboard.constants import CT_JSON, CT_SSE, ORIGIN_HEADER
 from switchboard.errors import (
     GatewayError,
     InvalidRequest,
@@ -30,6 +30,7 @@ from switchboard.errors import (
 )
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, RequestRecord
+from switchboard.origin import OriginGuard
 from switchboard.request_body import parse_chat_request
 from switchboard.routing import deadline_ms, plan_targets
 from switchboard.stream import relay
@@ -117,6 +118,7 @@ class Gateway:
         *,
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
         tune_gc: bool = False,
+        origin_guard: OriginGuard | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
@@ -126,10 +128,17 @@ class Gateway:
         self._web: ASGIApp | None = None
         self._on_shutdown = on_shutdown
         self._tune_gc = tune_gc
+        self._origin_guard = origin_guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
+            if (
+                self._origin_guard is not None
+                and path != HEALTH_PATH
+                and not await self._origin_ok(scope, send)
+            ):
+                return
             if path == CHAT_PATH and scope["method"] == "POST":
                 await self._chat(scope, receive, send)
                 return
@@ -170,6 +179,20 @@ class Gateway:
         if self._on_shutdown is not None:
             await self._on_shutdown()
         self.metrics.close()
+
+    async def _origin_ok(self, scope: Scope, send: Send) -> bool:
+        presented = None
+        for name, value in scope["headers"]:
+            if name == ORIGIN_HEADER:
+                presented = value
+                break
+        assert self._origin_guard is not None
+        try:
+            await self._origin_guard.check(presented)
+        except GatewayError as exc:
+            await self._send_error(send, exc, _request_id(None, None, scope), Timing())
+            return False
+        return True
 
     # ------------------------------------------------------------------ simple routes
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchboard.constants import ENV_AWS_REGION
+from switchboard.constants import ENV_AWS_REGION, ENV_ORIGIN_SECRET
 
 
 class ConfigError(ValueError):
@@ -86,6 +86,9 @@ class GatewaySettings:
     """Honour per-request `models` / `provider_preferences` overrides."""
     transport: str = "aiohttp"
     """Connection layer under httpx: `aiohttp` (default, measured faster) or `httpx` (its own pool)."""
+    origin_secret: str | None = None
+    """Secrets Manager secret `{"current", "previous"}` whose values callers must send in
+    `x-switchboard-origin` (only CloudFront knows it). Default: $SWITCHBOARD_ORIGIN_SECRET."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +153,11 @@ def parse_target(spec: str, where: str = "target") -> Target:
 
 def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
     where = "gateway"
-    _check_keys(raw, {"region", "max_body_bytes", "metrics", "allow_request_routing", "transport"}, where)
+    _check_keys(
+        raw,
+        {"region", "max_body_bytes", "metrics", "allow_request_routing", "transport", "origin_secret"},
+        where,
+    )
     default_region = env.get(ENV_AWS_REGION) or "local"
     defaults = GatewaySettings()
     settings = GatewaySettings(
@@ -159,6 +166,7 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
         metrics=_get(raw, "metrics", str, where, "off"),
         allow_request_routing=_get(raw, "allow_request_routing", bool, where, True),
         transport=_get(raw, "transport", str, where, "aiohttp"),
+        origin_secret=_get(raw, "origin_secret", str, where, None) or env.get(ENV_ORIGIN_SECRET) or None,
     )
     if settings.transport not in ("aiohttp", "httpx"):
         raise ConfigError("gateway.transport: one of aiohttp, httpx")

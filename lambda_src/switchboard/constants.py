@@ -23,7 +23,8 @@ CT_SSE: Final = b"text/event-stream; charset=utf-8"
 
 # Environment variables read by Switchboard itself (never by adapters).
 ENV_CONFIG: Final = "SWITCHBOARD_CONFIG"
-ENV_METRICS: Final = "SWITCHBOARD_METRICS"
+ENV_ORIGIN_SECRET: Final = "SWITCHBOARD_ORIGIN_SECRET"  # noqa: S105 - a variable name
+ORIGIN_HEADER: Final = b"x-switchboard-origin"
 ENV_AWS_REGION: Final = "AWS_REGION"
 
 # The SSE comment that carries full-stream timing, sent just before `data: [DONE]`.
