@@ -1,0 +1,1 @@
+"""Switchboard's AWS deployment (CDK): constructs per concern, stacks per deployment unit."""
