@@ -6,6 +6,7 @@ loaded here, with `-c`/CDK_CONTEXT_JSON values from the CLI taking precedence.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -32,6 +33,9 @@ def build_app(
     app = cdk.App(context=merged, outdir=outdir)
     name = str(app.node.try_get_context("env") or "dev")
     config = load_environment({"environments": app.node.try_get_context("environments")}, name)
+    version = app.node.try_get_context("origin_secret_version")
+    if version is not None:  # -c origin_secret_version=N after rotating the origin secret
+        config = dataclasses.replace(config, origin_secret_version=str(version))
     return app, build_stacks(app, config)
 
 

@@ -57,6 +57,8 @@ class EnvironmentConfig:
     default_region: str | None = None
     """Region for viewers whose location maps to no deployed region (default: primary)."""
     p99_overhead_alarm_ms: float = 5.0
+    origin_secret_version: str = "1"
+    """Bump (`-c origin_secret_version=N` or here) to make the edge pick up a rotated origin secret."""
 
     @property
     def fallback_region(self) -> str:

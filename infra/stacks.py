@@ -142,6 +142,7 @@ class EdgeStack(cdk.Stack):
             function_urls=function_urls,
             default_region=config.fallback_region,
             origin_secret_name=origin_secret_name(config),
+            origin_secret_version=config.origin_secret_version,
         )
         dashboard = GlobalDashboard(self, "GlobalDashboard", regions=list(function_urls))
         cdk.CfnOutput(

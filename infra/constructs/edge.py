@@ -36,6 +36,7 @@ class EdgeDistribution(Construct):
         function_urls: Mapping[str, str],
         default_region: str,
         origin_secret_name: str,
+        origin_secret_version: str = "1",
         rate_limit_per_5min: int = 20_000,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -136,7 +137,9 @@ class EdgeDistribution(Construct):
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
-            comment="Switchboard AI gateway",
+            # Bumping the version changes the template, which makes CloudFormation resolve the
+            # origin secret again (README: rotating the origin secret).
+            comment=f"Switchboard AI gateway (origin secret v{origin_secret_version})",
             default_behavior=behavior(default_origin),
             # One behaviour per region: /regions/<region>/* pins a region (the router strips the
             # prefix), and it is what puts every regional origin into the distribution.

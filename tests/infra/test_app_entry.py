@@ -117,3 +117,15 @@ def test_router_javascript_unit_tests() -> None:
     assert result.returncode == 0, result.stdout[-3000:]
     assert "# fail 0" in result.stdout
     assert "# pass 7" in result.stdout
+
+
+def test_origin_secret_version_context_changes_the_distribution() -> None:
+    from aws_cdk.assertions import Match, Template
+
+    import app
+
+    _, stacks = app.build_app({"env": "dev", "origin_secret_version": "7"})
+    Template.from_stack(stacks["edge"]).has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {"DistributionConfig": Match.object_like({"Comment": "Switchboard AI gateway (origin secret v7)"})},
+    )
