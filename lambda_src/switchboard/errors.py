@@ -6,6 +6,7 @@
     │   ├── UnsupportedMedia  415
     │   └── UnknownModel      404
     ├── RouteNotFound         404 / MethodNotAllowed 405
+    ├── OriginForbidden       403      no valid CloudFront origin header / OriginUnavailable 503
     ├── UpstreamError                  one failed attempt at one provider target
     │   ├── UpstreamClientError   4xx  the request itself is wrong: returned at once, never retried
     │   ├── UpstreamAuthError     401/402/403 (or no credential): skip this target at once
@@ -104,6 +105,22 @@ class MethodNotAllowed(GatewayError):
     status = 405
     type = "invalid_request_error"
     code = "method_not_allowed"
+
+
+class OriginForbidden(GatewayError):
+    """Behind CloudFront: the request lacks the secret origin header (a direct call)."""
+
+    status = 403
+    type = "permission_error"
+    code = "origin_forbidden"
+
+
+class OriginUnavailable(GatewayError):
+    """The origin secret could not be read: fail closed."""
+
+    status = 503
+    type = "server_error"
+    code = "origin_check_unavailable"
 
 
 class UpstreamError(GatewayError):

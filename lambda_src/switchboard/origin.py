@@ -17,21 +17,9 @@ from collections.abc import Callable
 
 import orjson
 
-from switchboard.errors import GatewayError
+from switchboard.errors import OriginForbidden, OriginUnavailable
 
 MAX_AGE_S = 300.0
-
-
-class OriginForbidden(GatewayError):
-    status = 403
-    type = "permission_error"
-    code = "origin_forbidden"
-
-
-class OriginUnavailable(GatewayError):
-    status = 503
-    type = "server_error"
-    code = "origin_check_unavailable"
 
 
 def read_origin_secret(name: str) -> tuple[bytes, ...]:
