@@ -11,6 +11,7 @@
     │   ├── UpstreamClientError   4xx  the request itself is wrong: returned at once, never retried
     │   ├── UpstreamAuthError     401/402/403 (or no credential): skip this target at once
     │   ├── UpstreamRedirected    3xx  never followed: skip this target at once
+    │   ├── UpstreamUnsupported   400  the target's API lacks a requested feature: skip it
     │   ├── UpstreamRateLimited   429  next target; same target only after Retry-After (capped)
     │   ├── UpstreamServerError   5xx  retry with backoff + jitter inside the budget, then next target
     │   ├── UpstreamTimeout       504  as 5xx
@@ -131,6 +132,8 @@ class UpstreamError(GatewayError):
     code: ClassVar[str | None] = "upstream_error"
     action: ClassVar[Action] = "retry"
     label: ClassVar[str] = "error"
+    counts_against_health: ClassVar[bool] = True
+    """Whether this failure moves the target towards cooldown (the request's fault does not)."""
 
     def __init__(
         self,
@@ -159,10 +162,26 @@ class UpstreamClientError(UpstreamError):
     code = None
     action = "return"
     label = "rejected request"
+    counts_against_health = False
 
     @property
     def http_status(self) -> int:
         return self.upstream_status or 400
+
+
+class UpstreamUnsupported(UpstreamError):
+    """The target's API cannot serve a feature of this request (raised by an adapter before any
+    I/O): the target is skipped; if no target can serve it, the client gets a 400 naming it."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "unsupported_parameter"
+    action = "skip"
+    label = "unsupported"
+    counts_against_health = False
+
+    def describe(self) -> str:
+        return f"cannot serve '{self.param}'" if self.param else self.label
 
 
 class UpstreamAuthError(UpstreamError):

@@ -28,7 +28,7 @@ from switchboard.errors import (
 )
 from switchboard.health import TargetHealth
 from switchboard.providers import provider_type
-from switchboard.providers.base import Adapter, UpstreamCall
+from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall
 from switchboard.request_body import ChatRequest
 from switchboard.routing import decide, final_error
 from switchboard.sse import EventTooLarge, SSESplitter, carries_output, error_payload
@@ -48,7 +48,7 @@ class StreamStart:
     """A stream that has produced output: the relay sends `prefix`, then the rest of `chunks`."""
 
     target: Target
-    adapter: Adapter
+    translator: StreamTranslator | None
     response: httpx.Response
     chunks: AsyncIterator[bytes]
     splitter: SSESplitter
@@ -123,7 +123,7 @@ class Executor:
                     result = await attempt(target, remaining)
                 except UpstreamError as error:
                     failures.append((target, error))
-                    if error.action != "return":
+                    if error.counts_against_health:
                         self.health.failure(target)
                     remaining = deadline - perf_counter()
                     if remaining <= 0:
@@ -157,7 +157,7 @@ class Executor:
 
     async def _prepare(
         self, target: Target, request: ChatRequest, stream: bool
-    ) -> tuple[ProviderConfig, Adapter, httpx.AsyncBaseTransport, httpx.Request, tuple[str, ...]]:
+    ) -> tuple[ProviderConfig, Adapter, httpx.AsyncBaseTransport, UpstreamCall, tuple[str, ...]]:
         provider = self.config.providers[target.provider]
         adapter = provider_type(provider.type).adapter
         credential = await self.credentials.get(provider)
@@ -165,7 +165,7 @@ class Executor:
             provider=provider, model=target.model, body=request.body, stream=stream, credential=credential
         )
         secrets = self.credentials.known_values()
-        return provider, adapter, self._transports[target.provider], adapter.build_request(call), secrets
+        return provider, adapter, self._transports[target.provider], call, secrets
 
     def _attempt_timeout(self, provider: ProviderConfig, target: Target, remaining: float) -> float:
         limit = target.timeout_ms or provider.timeout_ms
@@ -177,7 +177,8 @@ class Executor:
         self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
     ) -> Completed:
         async def attempt(target: Target, remaining: float) -> Completed:
-            provider, adapter, transport, http_request, secrets = await self._prepare(target, request, False)
+            provider, adapter, transport, call, secrets = await self._prepare(target, request, False)
+            http_request = adapter.build_request(call)
             started = perf_counter()
             try:
                 async with asyncio.timeout(self._attempt_timeout(provider, target, remaining)):
@@ -208,7 +209,8 @@ class Executor:
         self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
     ) -> StreamStart:
         async def attempt(target: Target, remaining: float) -> StreamStart:
-            provider, adapter, transport, http_request, secrets = await self._prepare(target, request, True)
+            provider, adapter, transport, call, secrets = await self._prepare(target, request, True)
+            http_request = adapter.build_request(call)
             started = perf_counter()
             response: httpx.Response | None = None
             try:
@@ -217,7 +219,7 @@ class Executor:
                     if not 200 <= response.status_code < 300:
                         content = await response.aread()
                         raise adapter.map_error(response.status_code, response.headers, content, secrets)
-                    return await self._read_until_output(target, adapter, response)
+                    return await self._read_until_output(target, adapter.stream_translator(call), response)
             except TimeoutError:
                 raise UpstreamTimeout("upstream timed out before the first token") from None
             except httpx.TransportError as exc:
@@ -232,26 +234,25 @@ class Executor:
         return await self._run_chain(targets, deadline_s, timing, attempt)
 
     async def _read_until_output(
-        self, target: Target, adapter: Adapter, response: httpx.Response
+        self, target: Target, translator: StreamTranslator | None, response: httpx.Response
     ) -> StreamStart:
         # the raw stream, not aiter_raw(): no per-chunk bookkeeping, and it also iterates
         # responses whose content is already in memory (MockTransport)
         chunks = aiter(_raw(response))
         splitter = SSESplitter()
         prefix: list[bytes] = []
-        passthrough = adapter.passthrough_stream
         try:
             async for chunk in chunks:
                 committed = False
                 for raw_event in splitter.feed(chunk):
-                    for event in (raw_event,) if passthrough else adapter.translate_event(raw_event):
+                    for event in (raw_event,) if translator is None else translator.feed(raw_event):
                         if not committed:
                             if error_payload(event) is not None:
                                 raise UpstreamServerError("upstream stream failed before the first token")
                             committed = carries_output(event)
                         prefix.append(event)
                 if committed:
-                    return StreamStart(target, adapter, response, chunks, splitter, prefix)
+                    return StreamStart(target, translator, response, chunks, splitter, prefix)
         except EventTooLarge:
             raise UpstreamProtocolError("upstream stream event too large") from None
         raise UpstreamProtocolError("upstream stream ended before any output")

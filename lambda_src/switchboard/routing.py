@@ -18,6 +18,7 @@ from switchboard.errors import (
     UpstreamRateLimited,
     UpstreamServerError,
     UpstreamTimeout,
+    UpstreamUnsupported,
 )
 from switchboard.request_body import ChatRequest
 
@@ -124,6 +125,8 @@ def final_error(
     """The error the client gets when the chain is exhausted: the last meaningful status class."""
     if failures and failures[-1][1].action == "return":
         return failures[-1][1]
+    if failures and all(isinstance(e, UpstreamUnsupported) for _, e in failures):
+        return failures[-1][1]  # no target can serve the request as asked: 400 naming the parameter
     attempts = "; ".join(f"{t.id}: {e.describe()}" for t, e in failures) or "no attempt could start"
     if deadline_hit:
         return DeadlineExceeded(f"request deadline of {deadline_ms:.0f} ms exceeded ({attempts})")

@@ -61,8 +61,7 @@ async def relay(
 ) -> str:
     """Relay the stream; returns the outcome (`done`, `cut`, `stalled`, `upstream_error`, `lost`)."""
     provider, model = start.target.provider, start.target.model
-    adapter = start.adapter
-    translate = None if adapter.passthrough_stream else adapter.translate_event
+    translate = None if start.translator is None else start.translator.feed
     splitter = start.splitter
     outcome = "cut"
     tail: bytes | None = None

@@ -41,18 +41,25 @@ class UpstreamCall:
     credential: str | None
 
 
-class Adapter(Protocol):
-    passthrough_stream: bool
-    """True when upstream stream events already are OpenAI chunks and are relayed as bytes."""
+class StreamTranslator(Protocol):
+    """Per-stream state for providers whose events are not OpenAI chunks."""
 
-    def build_request(self, call: UpstreamCall) -> httpx.Request: ...
+    def feed(self, event: bytes) -> list[bytes]:
+        """One upstream SSE event -> zero or more OpenAI SSE events (`data: ...\\n\\n`)."""
+        ...
+
+
+class Adapter(Protocol):
+    def build_request(self, call: UpstreamCall) -> httpx.Request:
+        """May raise `UpstreamUnsupported` (naming the parameter) before any I/O."""
+        ...
 
     def parse_response(self, content: bytes) -> bytes:
         """A successful upstream body -> an OpenAI chat.completion body (bytes)."""
         ...
 
-    def translate_event(self, event: bytes) -> list[bytes]:
-        """One upstream SSE event -> zero or more OpenAI SSE events (`data: ...\\n\\n`)."""
+    def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
+        """None when upstream events already are OpenAI chunks (relayed as bytes)."""
         ...
 
     def map_error(

@@ -15,7 +15,7 @@ import orjson
 
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
-from switchboard.providers.base import UpstreamCall, classify_status
+from switchboard.providers.base import StreamTranslator, UpstreamCall, classify_status
 
 _JSON_HEADERS = (("content-type", "application/json"),)
 
@@ -47,7 +47,6 @@ def auth_headers(provider: ProviderConfig, credential: str | None) -> tuple[tupl
 
 
 class OpenAIAdapter:
-    passthrough_stream = True
     endpoint = "chat/completions"
 
     def build_request(self, call: UpstreamCall) -> httpx.Request:
@@ -67,8 +66,8 @@ class OpenAIAdapter:
     def parse_response(self, content: bytes) -> bytes:
         return content
 
-    def translate_event(self, event: bytes) -> list[bytes]:
-        return [event]
+    def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
+        return None
 
     def map_error(
         self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
