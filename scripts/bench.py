@@ -199,6 +199,32 @@ def start_to_first_response(config_path: Path, upstream_port: int, repeats: int)
     return out
 
 
+def translation_cost(repeats: int = 3000) -> dict[str, float]:
+    """In-process: splitting + checking recorded stream events, passed through (OpenAI) vs translated
+    (Anthropic -> OpenAI chunks), microseconds per upstream event (median of 5)."""
+    from switchboard.providers.anthropic import AnthropicStream
+    from switchboard.sse import SSESplitter, error_payload, is_done
+
+    fixtures = ROOT / "tests" / "fixtures" / "providers"
+    anthropic = (fixtures / "anthropic" / "stream_text.sse").read_bytes()
+    openai = (fixtures / "openai" / "stream_text.sse").read_bytes()
+
+    def per_event(data: bytes, translate: bool) -> float:
+        started, events = time.perf_counter(), 0
+        for _ in range(repeats):
+            translator = AnthropicStream(True, 1) if translate else None
+            for event in SSESplitter().feed(data):
+                for out in translator.feed(event) if translator else (event,):
+                    is_done(out)
+                    error_payload(out)
+                events += 1
+        return (time.perf_counter() - started) / events * 1e6
+
+    passthrough = statistics.median(per_event(openai, False) for _ in range(5))
+    translated = statistics.median(per_event(anthropic, True) for _ in range(5))
+    return {"passthrough_us": passthrough, "anthropic_us": translated, "added_us": translated - passthrough}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
@@ -353,6 +379,7 @@ targets = ["up/stream-20-5"]
     finally:
         up.terminate()
         up.wait(10)
+    results["translation"] = translation_cost()
     report(results, args.out)
     shutil.rmtree(tmp, ignore_errors=True)
 
@@ -396,6 +423,12 @@ def report(r: dict[str, Any], out: str | None) -> None:
         ("stream TTFT added (ms)", f"{a['floor_ttft_ms']:.3f}", f"{a['sb_ttft_ms']:.3f}", "<= 1.2"),
         ("per-chunk relay added (ms)", f"{a['floor_chunk_ms']:.3f}", f"{a['sb_chunk_ms']:.3f}", "<= 0.25"),
         ("process start -> first response (s)", "", f"{r['start_to_first_response_s']:.3f}", "<= 0.6"),
+        (
+            "Anthropic stream translation added / event (ms)",
+            "",
+            f"{r['translation']['added_us'] / 1000:.4f}",
+            "<= 0.1",
+        ),
     ]
     print(f"\nSwitchboard benchmark - {r['date']} - {r['machine']} - {r['cpu']} - transport {r['transport']}")
     print(

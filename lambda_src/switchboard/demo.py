@@ -10,16 +10,18 @@ from typing import Any
 from switchboard.config import Config, parse_config
 from switchboard.providers import registered_types
 
-# Providers added when their key is in the environment. Anthropic and Gemini are reached through
-# their OpenAI-compatible endpoints until their native adapters exist.
-_REAL: tuple[tuple[str, str, str, dict[str, list[str]]], ...] = (
+# Providers added when their key is in the environment: (name, type, key variable, base URL, models).
+# Gemini is reached through its OpenAI-compatible endpoint until its native adapter exists.
+_REAL: tuple[tuple[str, str, str, str, dict[str, list[str]]], ...] = (
     (
+        "openai",
         "openai",
         "OPENAI_API_KEY",
         "https://api.openai.com/v1",
         {"gpt-4o-mini": ["openai/gpt-4o-mini"], "gpt-4o": ["openai/gpt-4o"]},
     ),
     (
+        "anthropic",
         "anthropic",
         "ANTHROPIC_API_KEY",
         "https://api.anthropic.com/v1",
@@ -30,6 +32,7 @@ _REAL: tuple[tuple[str, str, str, dict[str, list[str]]], ...] = (
     ),
     (
         "gemini",
+        "openai",
         "GEMINI_API_KEY",
         "https://generativelanguage.googleapis.com/v1beta/openai",
         {"gemini-2.5-flash": ["gemini/gemini-2.5-flash"]},
@@ -47,9 +50,9 @@ def demo_document(env: Mapping[str, str]) -> dict[str, Any]:
         "mock-fallback": {"targets": ["mock/error-503", "mock/echo"]},
         "mock-slow": {"targets": ["mock/delay-200"]},
     }
-    for name, key_env, base_url, chains in _REAL:
+    for name, ptype, key_env, base_url, chains in _REAL:
         if env.get(key_env):
-            providers[name] = {"type": "openai", "base_url": base_url, "api_key_env": key_env}
+            providers[name] = {"type": ptype, "base_url": base_url, "api_key_env": key_env}
             models.update({model: {"targets": targets} for model, targets in chains.items()})
     return {"gateway": {}, "providers": providers, "models": models}
 

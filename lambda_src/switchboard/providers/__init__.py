@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from switchboard.providers.anthropic import AnthropicAdapter
 from switchboard.providers.base import Adapter
 from switchboard.providers.mock import MockAdapter, MockUpstream
 from switchboard.providers.openai import OpenAIAdapter
@@ -25,6 +26,7 @@ class ProviderType:
 
 _REGISTRY: dict[str, ProviderType] = {
     "openai": ProviderType(OpenAIAdapter()),
+    "anthropic": ProviderType(AnthropicAdapter()),
     "mock": ProviderType(MockAdapter(), local_transport=MockUpstream),
 }
 
