@@ -11,7 +11,6 @@ from switchboard.config import Config, parse_config
 from switchboard.providers import registered_types
 
 # Providers added when their key is in the environment: (name, type, key variable, base URL, models).
-# Gemini is reached through its OpenAI-compatible endpoint until its native adapter exists.
 _REAL: tuple[tuple[str, str, str, str, dict[str, list[str]]], ...] = (
     (
         "openai",
@@ -32,9 +31,9 @@ _REAL: tuple[tuple[str, str, str, str, dict[str, list[str]]], ...] = (
     ),
     (
         "gemini",
-        "openai",
+        "gemini",
         "GEMINI_API_KEY",
-        "https://generativelanguage.googleapis.com/v1beta/openai",
+        "https://generativelanguage.googleapis.com/v1beta",
         {"gemini-2.5-flash": ["gemini/gemini-2.5-flash"]},
     ),
 )

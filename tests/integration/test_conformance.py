@@ -14,6 +14,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from support import build_app, chat, client_for, make_config, parse_sse
 from switchboard.providers import provider_type, registered_types
+from switchboard.sse import SSESplitter
 
 pytestmark = pytest.mark.anyio
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -192,8 +193,8 @@ async def test_malformed_body_is_502(provider: str) -> None:
 
 
 async def test_stream_cut_midway_ends_with_error(provider: str) -> None:
-    events = fixture(provider, "stream_text.sse").split(b"\n\n")
-    cut = b"\n\n".join(events[:4]) + b"\n\n"  # a few events, then the connection ends
+    events = SSESplitter().feed(fixture(provider, "stream_text.sse"))
+    cut = b"".join(events[: len(events) // 2])  # half the events, then the connection ends
     upstream = Upstream(200, cut, "text/event-stream")
     response = await post(app_for(provider, upstream), chat("m", stream=True))
     data = parse_sse(response.text)
@@ -285,3 +286,74 @@ async def test_anthropic_stream_error_before_output_falls_back() -> None:
     response = await post(build_app(config, handler), chat("smart", stream=True))
     assert response.headers["x-switchboard-provider"] == "gpt"
     assert parse_sse(response.text)[-1] == "[DONE]"
+
+
+async def test_three_provider_chain_anthropic_gemini_openai() -> None:
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        host = request.url.host.split(".")[0]
+        hosts.append(host)
+        if host == "anthropic":
+            return httpx.Response(529, content=fixture("anthropic", "error_529.json"))
+        if host == "gemini":
+            return httpx.Response(503, content=fixture("gemini", "error_500.json"))
+        return httpx.Response(
+            200, content=fixture("openai", "stream_text.sse"), headers={"content-type": "text/event-stream"}
+        )
+
+    config = make_config(
+        providers={
+            "claude": {
+                "type": "anthropic",
+                "base_url": "https://anthropic.example/v1",
+                "api_key_env": "A_KEY",
+            },
+            "gem": {"type": "gemini", "base_url": "https://gemini.example/v1beta", "api_key_env": "B_KEY"},
+            "gpt": {"type": "openai", "base_url": "https://openai.example/v1", "api_key_env": "C_KEY"},
+        },
+        models={"any": {"targets": ["claude/claude-sonnet-4-5", "gem/gemini-2.5-flash", "gpt/gpt-4o"]}},
+        routing={"retry_budget": 0},
+    )
+    response = await post(build_app(config, handler), chat("any", stream=True))
+    assert hosts == ["anthropic", "gemini", "openai"]
+    assert response.headers["x-switchboard-provider"] == "gpt"
+    assert response.headers["x-switchboard-attempts"] == "3"
+    chunks, data = chunks_of(response)
+    assert data[-1] == "[DONE]"
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello from the fixture."
+
+
+async def test_request_no_target_can_serve_is_a_400_naming_the_field() -> None:
+    config = make_config(
+        providers={
+            "claude": {
+                "type": "anthropic",
+                "base_url": "https://anthropic.example/v1",
+                "api_key_env": "A_KEY",
+            }
+        },
+        models={"c": {"targets": ["claude/claude-sonnet-4-5"]}},
+    )
+    response = await post(build_app(config), chat("c", logprobs=True))
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "logprobs"
+
+
+async def test_unsupported_feature_skips_to_a_target_that_serves_it() -> None:
+    config = make_config(
+        providers={
+            "claude": {
+                "type": "anthropic",
+                "base_url": "https://anthropic.example/v1",
+                "api_key_env": "A_KEY",
+            },
+            "gpt": {"type": "openai", "base_url": "https://openai.example/v1", "api_key_env": "B_KEY"},
+        },
+        models={"c": {"targets": ["claude/claude-sonnet-4-5", "gpt/gpt-4o"]}},
+    )
+    upstream = Upstream(200, fixture("openai", "completion.json"))
+    response = await post(build_app(config, upstream), chat("c", response_format={"type": "json_object"}))
+    assert response.status_code == 200
+    assert response.headers["x-switchboard-provider"] == "gpt"
+    assert len(upstream.requests) == 1  # Claude was never called

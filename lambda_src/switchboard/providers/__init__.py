@@ -13,6 +13,7 @@ import httpx
 
 from switchboard.providers.anthropic import AnthropicAdapter
 from switchboard.providers.base import Adapter
+from switchboard.providers.gemini import GeminiAdapter
 from switchboard.providers.mock import MockAdapter, MockUpstream
 from switchboard.providers.openai import OpenAIAdapter
 
@@ -27,6 +28,7 @@ class ProviderType:
 _REGISTRY: dict[str, ProviderType] = {
     "openai": ProviderType(OpenAIAdapter()),
     "anthropic": ProviderType(AnthropicAdapter()),
+    "gemini": ProviderType(GeminiAdapter()),
     "mock": ProviderType(MockAdapter(), local_transport=MockUpstream),
 }
 
