@@ -14,11 +14,13 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
 import orjson
 
+from switchboard import messages_api
 from switchboard.config import Config
 from switchboard.constants import CT_JSON, CT_SSE, ORIGIN_HEADER
 from switchboard.errors import (
@@ -31,7 +33,7 @@ from switchboard.errors import (
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, RequestRecord
 from switchboard.origin import OriginGuard
-from switchboard.request_body import parse_chat_request
+from switchboard.request_body import ChatRequest, parse_chat_request
 from switchboard.routing import deadline_ms, plan_targets
 from switchboard.stream import relay
 from switchboard.timing import Timing
@@ -45,10 +47,31 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CHAT_PATH = "/v1/chat/completions"
+MESSAGES_PATH = "/v1/messages"
 HEALTH_PATH = "/healthz"
 _REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _HEALTH_BODY = b'{"status":"ok"}'
-_ALLOWED = {CHAT_PATH: b"POST", HEALTH_PATH: b"GET, HEAD"}
+_ALLOWED = {CHAT_PATH: b"POST", MESSAGES_PATH: b"POST", HEALTH_PATH: b"GET, HEAD"}
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """The wire format a client speaks: OpenAI Chat Completions, or Anthropic Messages (translated
+    to and from the OpenAI form the executor works in)."""
+
+    parse: Callable[[bytes], ChatRequest]
+    render: Callable[[bytes], bytes] | None
+    error_body: Callable[[GatewayError], bytes]
+    stream_events: Callable[[str], Callable[[bytes], bytes]] | None
+
+
+OPENAI = Dialect(parse_chat_request, None, GatewayError.body, None)
+ANTHROPIC = Dialect(
+    messages_api.to_chat_request,
+    messages_api.to_message,
+    messages_api.error_body,
+    lambda model: messages_api.ChunksToEvents(model).feed,
+)
 
 
 class ClientGone(Exception):
@@ -140,7 +163,10 @@ class Gateway:
             ):
                 return
             if path == CHAT_PATH and scope["method"] == "POST":
-                await self._chat(scope, receive, send)
+                await self._chat(scope, receive, send, OPENAI)
+                return
+            if path == MESSAGES_PATH and scope["method"] == "POST":
+                await self._chat(scope, receive, send, ANTHROPIC)
                 return
             if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 await self._health(send)
@@ -240,7 +266,7 @@ class Gateway:
             (b"x-switchboard-region", self._region),
         ]
 
-    async def _chat(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _chat(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
         timing = Timing()
         caller = lambda_ctx = content_length = content_type = None
         for name, value in scope["headers"]:
@@ -274,7 +300,7 @@ class Gateway:
             if content_type is not None and not _json_content_type(content_type):
                 raise UnsupportedMedia("Content-Type must be application/json")
             raw = await read_body(receive, self.config.gateway.max_body_bytes, content_length)
-            request = parse_chat_request(raw)
+            request = dialect.parse(raw)
             model, stream = request.model, request.stream
             targets = plan_targets(self.config, request)
             deadline_s = deadline_ms(self.config, request) / 1000.0
@@ -282,16 +308,17 @@ class Gateway:
             if not stream:
                 result = await self.executor.complete(request, targets, deadline_s, timing)
                 target = result.target
+                content = result.content if dialect.render is None else dialect.render(result.content)
                 headers = self._base_headers(request_id, CT_JSON)
                 headers += [
-                    (b"content-length", b"%d" % len(result.content)),
+                    (b"content-length", b"%d" % len(content)),
                     (b"x-switchboard-provider", target.provider.encode()),
                     (b"x-switchboard-model", target.model.encode()),
                 ]
                 headers += timing.headers(perf_counter())
                 started = True
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
-                await send({"type": "http.response.body", "body": result.content})
+                await send({"type": "http.response.body", "body": content})
                 status, outcome = 200, "ok"
             else:
                 opened = await self.executor.open_stream(request, targets, deadline_s, timing)
@@ -309,7 +336,9 @@ class Gateway:
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 outcome = await relay(
                     opened,
-                    send,
+                    send
+                    if dialect.stream_events is None
+                    else _translating(send, dialect.stream_events(model)),
                     timing,
                     idle_timeout_s=self.config.routing.stream_idle_timeout_ms / 1000.0,
                     secrets=self.executor.credentials.known_values(),
@@ -318,7 +347,7 @@ class Gateway:
         except GatewayError as exc:
             status, outcome = exc.http_status, type(exc).__name__
             if not started:
-                await self._send_error(send, exc, request_id, timing)
+                await self._send_error(send, exc, request_id, timing, dialect=dialect)
         except ClientGone:
             outcome = "client_gone"
         except asyncio.CancelledError:
@@ -336,6 +365,7 @@ class Gateway:
                     GatewayError(f"internal error (request id {request_id.decode()})"),
                     request_id,
                     timing,
+                    dialect=dialect,
                 )
         finally:
             started_complete = True
@@ -364,9 +394,15 @@ class Gateway:
             )
 
     async def _send_error(
-        self, send: Send, exc: GatewayError, request_id: bytes, timing: Timing, allow: bytes | None = None
+        self,
+        send: Send,
+        exc: GatewayError,
+        request_id: bytes,
+        timing: Timing,
+        allow: bytes | None = None,
+        dialect: Dialect = OPENAI,
     ) -> None:
-        body = exc.body()
+        body = dialect.error_body(exc)
         headers = self._base_headers(request_id, CT_JSON)
         headers.append((b"content-length", b"%d" % len(body)))
         if allow is not None:
@@ -375,6 +411,15 @@ class Gateway:
         headers += timing.headers(perf_counter())
         await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _translating(send: Send, feed: Callable[[bytes], bytes]) -> Send:
+    async def translated(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": feed(message.get("body", b""))}
+        await send(message)
+
+    return translated
 
 
 def tune_gc() -> None:
