@@ -19,6 +19,7 @@ from switchboard.asgi import Gateway
 from switchboard.config import Config, parse_config
 from switchboard.credentials import Credentials
 from switchboard.providers import registered_types
+from switchboard.providers.base import AwsCredentials
 
 FAST_ROUTING = {"backoff_base_ms": 1, "backoff_cap_ms": 5, "cooldown_failures": 100}
 
@@ -56,9 +57,13 @@ KEYS = {
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
+AWS = AwsCredentials("AKIDFIXTURE", "aws-secret-canary-0123456789", "aws-token-canary")
+
+
 def build_app(config: Config, handler: Handler | None = None, **kwargs: Any) -> Gateway:
     upstream = httpx.MockTransport(handler or _unreachable)
-    return create_app(config, transport=upstream, credentials=Credentials(env=KEYS), **kwargs)
+    credentials = Credentials(env=KEYS, aws_fetcher=lambda: AWS)
+    return create_app(config, transport=upstream, credentials=credentials, **kwargs)
 
 
 def _unreachable(request: httpx.Request) -> httpx.Response:

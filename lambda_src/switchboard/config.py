@@ -56,6 +56,8 @@ class ProviderConfig:
     """Azure OpenAI: the upstream model is a deployment name in the path."""
     headers: tuple[tuple[str, str], ...] = ()
     timeout_ms: int | None = None
+    region: str | None = None
+    """AWS region (Bedrock)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +203,7 @@ _PROVIDER_KEYS = {
     "azure_deployments",
     "headers",
     "timeout_ms",
+    "region",
 }
 _AUTH_HEADERS = {"authorization", "api-key", "x-api-key", "none"}
 
@@ -218,7 +221,10 @@ def _provider(name: str, raw: Any, known_types: frozenset[str]) -> ProviderConfi
             f"{where}.type: unknown provider type {ptype!r} (known: {', '.join(sorted(known_types))})"
         )
     base_url = _get(raw, "base_url", str, where, "")
-    if ptype != "mock":
+    region = _get(raw, "region", str, where, None)
+    if ptype == "bedrock" and not region:
+        raise ConfigError(f'{where}.region: required for bedrock providers (e.g. "us-east-1")')
+    if ptype not in ("mock", "bedrock") or base_url:
         if not base_url.startswith(("https://", "http://")):
             raise ConfigError(f"{where}.base_url: required, an http(s) URL")
         if "?" in base_url or "#" in base_url or "@" in base_url:
@@ -249,6 +255,7 @@ def _provider(name: str, raw: Any, known_types: frozenset[str]) -> ProviderConfi
         azure_deployments=_get(raw, "azure_deployments", bool, where, False),
         headers=tuple(headers),
         timeout_ms=_get(raw, "timeout_ms", int, where, None),
+        region=region,
     )
 
 

@@ -13,8 +13,21 @@ import orjson
 
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamAuthError
+from switchboard.providers.base import AwsCredentials, Credential
 
 SECRET_MAX_AGE_S = 300.0
+AWS_MAX_AGE_S = 240.0
+
+
+def fetch_aws_credentials() -> AwsCredentials | None:
+    """Blocking: botocore's default credential chain, frozen."""
+    import botocore.session
+
+    resolved = botocore.session.get_session().get_credentials()
+    if resolved is None:
+        return None
+    frozen = resolved.get_frozen_credentials()
+    return AwsCredentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
 def fetch_secret(name: str) -> str:
@@ -39,18 +52,22 @@ class Credentials:
         env: Mapping[str, str] | None = None,
         secret_fetcher: Callable[[str], str] = fetch_secret,
         clock: Callable[[], float] = time.monotonic,
+        aws_fetcher: Callable[[], AwsCredentials | None] = fetch_aws_credentials,
     ) -> None:
+        self._aws_fetch = aws_fetcher
         self._env = os.environ if env is None else env
         self._fetch = secret_fetcher
         self._clock = clock
-        self._cache: dict[str, tuple[str | None, float]] = {}
+        self._cache: dict[str, tuple[Credential, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._known: tuple[str, ...] = ()
 
-    async def get(self, provider: ProviderConfig) -> str | None:
+    async def get(self, provider: ProviderConfig) -> Credential:
         cached = self._cache.get(provider.name)
         if cached is not None and cached[1] > self._clock():
             return cached[0]
+        if provider.type == "bedrock":
+            return await self._aws(provider)
         if provider.api_key_secret:
             lock = self._locks.setdefault(provider.name, asyncio.Lock())
             async with lock:  # one fetch per provider, however many requests are waiting
@@ -80,6 +97,29 @@ class Credentials:
         """Every credential resolved so far: masked in any upstream text passed to a client."""
         return self._known
 
-    def _store(self, name: str, value: str | None, ttl_s: float) -> None:
+    def _store(self, name: str, value: Credential, ttl_s: float) -> None:
         self._cache[name] = (value, self._clock() + ttl_s)
-        self._known = tuple({v for v, _ in self._cache.values() if v})
+        known: set[str] = set()
+        for credential, _ in self._cache.values():
+            if isinstance(credential, str) and credential:
+                known.add(credential)
+            elif isinstance(credential, AwsCredentials):
+                known.update(credential.secrets())
+        self._known = tuple(known)
+
+    async def _aws(self, provider: ProviderConfig) -> Credential:
+        """AWS credentials from botocore's default chain (env, profile, container, instance role),
+        resolved in a thread and re-resolved every few minutes so rotated role credentials apply."""
+        lock = self._locks.setdefault(provider.name, asyncio.Lock())
+        async with lock:
+            cached = self._cache.get(provider.name)
+            if cached is not None and cached[1] > self._clock():
+                return cached[0]
+            try:
+                value = await asyncio.to_thread(self._aws_fetch)
+            except Exception:
+                value = None
+            if value is None:
+                raise UpstreamAuthError(f"provider {provider.name!r} has no AWS credentials")
+            self._store(provider.name, value, AWS_MAX_AGE_S)
+            return value

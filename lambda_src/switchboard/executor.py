@@ -23,12 +23,11 @@ from switchboard.errors import (
     UpstreamConnectError,
     UpstreamError,
     UpstreamProtocolError,
-    UpstreamServerError,
     UpstreamTimeout,
 )
 from switchboard.health import TargetHealth
 from switchboard.providers import provider_type
-from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall
+from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, classify_stream_error
 from switchboard.request_body import ChatRequest
 from switchboard.routing import decide, final_error
 from switchboard.sse import EventTooLarge, SSESplitter, carries_output, error_payload
@@ -244,18 +243,27 @@ class Executor:
         try:
             async for chunk in chunks:
                 committed = False
-                for raw_event in splitter.feed(chunk):
-                    for event in (raw_event,) if translator is None else translator.feed(raw_event):
-                        if not committed:
-                            if error_payload(event) is not None:
-                                raise UpstreamServerError("upstream stream failed before the first token")
-                            committed = carries_output(event)
-                        prefix.append(event)
+                for event in to_events(chunk, splitter, translator):
+                    if not committed:
+                        if (payload := error_payload(event)) is not None:
+                            raise classify_stream_error(payload)
+                        committed = carries_output(event)
+                    prefix.append(event)
                 if committed:
                     return StreamStart(target, translator, response, chunks, splitter, prefix)
         except EventTooLarge:
             raise UpstreamProtocolError("upstream stream event too large") from None
         raise UpstreamProtocolError("upstream stream ended before any output")
+
+
+def to_events(chunk: bytes, splitter: SSESplitter, translator: StreamTranslator | None) -> list[bytes]:
+    """Upstream body bytes -> OpenAI SSE events: split (SSE), translated per event, or (binary
+    event streams) handed to the translator whole."""
+    if translator is None:
+        return splitter.feed(chunk)
+    if translator.raw_framing:
+        return translator.feed(chunk)
+    return [out for event in splitter.feed(chunk) for out in translator.feed(event)]
 
 
 def _raw(response: httpx.Response) -> AsyncIterable[bytes]:

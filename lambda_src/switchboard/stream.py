@@ -18,7 +18,7 @@ import orjson
 
 from switchboard.constants import SSE_DONE
 from switchboard.errors import safe_upstream_message
-from switchboard.executor import StreamStart
+from switchboard.executor import StreamStart, to_events
 from switchboard.sse import EventTooLarge, error_payload, is_done
 from switchboard.timing import Timing
 
@@ -61,7 +61,7 @@ async def relay(
 ) -> str:
     """Relay the stream; returns the outcome (`done`, `cut`, `stalled`, `upstream_error`, `lost`)."""
     provider, model = start.target.provider, start.target.model
-    translate = None if start.translator is None else start.translator.feed
+    translator = start.translator
     splitter = start.splitter
     outcome = "cut"
     tail: bytes | None = None
@@ -85,9 +85,7 @@ async def relay(
                     finally:
                         timing.upstream += perf_counter() - waited
                     idle.reschedule(loop.time() + idle_timeout_s)
-                    events = splitter.feed(chunk)
-                    if translate is not None:
-                        events = [out for event in events for out in translate(event)]
+                    events = to_events(chunk, splitter, translator)
                     batch = _Batch()
                     _collect(events, timing, batch, secrets)
                     if batch.done or batch.error:

@@ -22,8 +22,8 @@ NETWORK_PROVIDERS = sorted(t for t in registered_types() if provider_type(t).loc
 REQUIRED = [
     "completion.json",
     "completion_tool_call.json",
-    "stream_text.sse",
-    "stream_tool_call.sse",
+    "stream_text",
+    "stream_tool_call",
     "error_400.json",
     "error_401.json",
     "error_429.json",
@@ -43,6 +43,29 @@ TOOLS = [
 
 def fixture(provider: str, name: str) -> bytes:
     return (FIXTURES / provider / name).read_bytes()
+
+
+def stream_fixture(provider: str, stem: str) -> tuple[bytes, str]:
+    """A recorded stream: SSE text, or an AWS binary event stream."""
+    sse = FIXTURES / provider / f"{stem}.sse"
+    if sse.exists():
+        return sse.read_bytes(), "text/event-stream"
+    return (FIXTURES / provider / f"{stem}.eventstream").read_bytes(), "application/vnd.amazon.eventstream"
+
+
+def error_headers(provider: str, status: int) -> dict[str, str]:
+    path = FIXTURES / provider / f"error_{status}.headers.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def frames(data: bytes) -> list[bytes]:
+    """Split a binary event stream at frame boundaries (each frame starts with its total length)."""
+    out, offset = [], 0
+    while offset < len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        out.append(data[offset : offset + length])
+        offset += length
+    return out
 
 
 class Upstream:
@@ -67,7 +90,12 @@ class Upstream:
 def app_for(provider: str, upstream, **routing):
     config = make_config(
         providers={
-            "p": {"type": provider, "base_url": f"https://{provider}.example/v1", "api_key_env": "A_KEY"}
+            "p": {
+                "type": provider,
+                "base_url": f"https://{provider}.example/v1",
+                "api_key_env": "A_KEY",
+                **({"region": "us-east-1"} if provider == "bedrock" else {}),
+            }
         },
         models={"m": {"targets": ["p/upstream-model"]}},
         routing={"retry_budget": 0, **routing},
@@ -93,7 +121,7 @@ def chunks_of(response: httpx.Response) -> tuple[list[ChatCompletionChunk], list
 def test_every_network_provider_has_fixtures() -> None:
     assert NETWORK_PROVIDERS, "no network providers registered"
     for provider in NETWORK_PROVIDERS:
-        missing = [name for name in REQUIRED if not (FIXTURES / provider / name).exists()]
+        missing = [name for name in REQUIRED if not list((FIXTURES / provider).glob(f"{name}*"))]
         assert not missing, f"{provider}: missing fixtures {missing}"
 
 
@@ -119,7 +147,7 @@ async def test_plain_answer_and_usage(provider: str) -> None:
 
 
 async def test_streamed_answer_with_usage(provider: str) -> None:
-    upstream = Upstream(200, fixture(provider, "stream_text.sse"), "text/event-stream")
+    upstream = Upstream(200, *stream_fixture(provider, "stream_text"))
     body = chat("m", "hello", stream=True, stream_options={"include_usage": True})
     response = await post(app_for(provider, upstream), body)
     chunks, data = chunks_of(response)
@@ -145,7 +173,7 @@ async def test_tool_call(provider: str) -> None:
 
 
 async def test_tool_call_streamed(provider: str) -> None:
-    upstream = Upstream(200, fixture(provider, "stream_tool_call.sse"), "text/event-stream")
+    upstream = Upstream(200, *stream_fixture(provider, "stream_tool_call"))
     response = await post(app_for(provider, upstream), chat("m", "weather?", tools=TOOLS, stream=True))
     chunks, data = chunks_of(response)
     assert data[-1] == "[DONE]"
@@ -172,7 +200,7 @@ async def test_multimodal_input_reaches_the_provider(provider: str) -> None:
 
 @pytest.mark.parametrize(("status", "expected"), [(400, 400), (401, 502), (429, 429), (500, 502)])
 async def test_error_classes(provider: str, status: int, expected: int) -> None:
-    headers = {"retry-after": "7"} if status == 429 else {}
+    headers = {**error_headers(provider, status), **({"retry-after": "7"} if status == 429 else {})}
     upstream = Upstream(status, fixture(provider, f"error_{status}.json"), headers=headers)
     response = await post(app_for(provider, upstream), chat("m"))
     assert response.status_code == expected
@@ -180,7 +208,8 @@ async def test_error_classes(provider: str, status: int, expected: int) -> None:
     assert set(error) == {"message", "type", "param", "code"}
     assert "sk-canary" not in response.text
     if status == 400:
-        assert error["message"] == orjson.loads(fixture(provider, "error_400.json"))["error"]["message"]
+        recorded = orjson.loads(fixture(provider, "error_400.json"))
+        assert error["message"] == (recorded.get("error") or recorded)["message"]
     if status == 429:
         assert response.headers["retry-after"] == "7"
 
@@ -193,9 +222,10 @@ async def test_malformed_body_is_502(provider: str) -> None:
 
 
 async def test_stream_cut_midway_ends_with_error(provider: str) -> None:
-    events = SSESplitter().feed(fixture(provider, "stream_text.sse"))
+    data, content_type = stream_fixture(provider, "stream_text")
+    events = SSESplitter().feed(data) if content_type == "text/event-stream" else frames(data)
     cut = b"".join(events[: len(events) // 2])  # half the events, then the connection ends
-    upstream = Upstream(200, cut, "text/event-stream")
+    upstream = Upstream(200, cut, content_type)
     response = await post(app_for(provider, upstream), chat("m", stream=True))
     data = parse_sse(response.text)
     assert "[DONE]" not in data
@@ -357,3 +387,69 @@ async def test_unsupported_feature_skips_to_a_target_that_serves_it() -> None:
     assert response.status_code == 200
     assert response.headers["x-switchboard-provider"] == "gpt"
     assert len(upstream.requests) == 1  # Claude was never called
+
+
+def bedrock_then_openai(bedrock_stream: str):
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host.startswith("bedrock"):
+            assert request.headers["authorization"].startswith("AWS4-HMAC-SHA256 ")
+            return httpx.Response(
+                200,
+                content=fixture("bedrock", bedrock_stream),
+                headers={"content-type": "application/vnd.amazon.eventstream"},
+            )
+        return httpx.Response(
+            200, content=fixture("openai", "stream_text.sse"), headers={"content-type": "text/event-stream"}
+        )
+
+    config = make_config(
+        providers={
+            "br": {"type": "bedrock", "region": "us-east-1", "base_url": "https://bedrock.example"},
+            "gpt": {"type": "openai", "base_url": "https://openai.example/v1", "api_key_env": "B_KEY"},
+        },
+        models={"m": {"targets": ["br/anthropic.claude-3-5-sonnet-20240620-v1:0", "gpt/gpt-4o"]}},
+        routing={"retry_budget": 0},
+    )
+    return build_app(config, handler)
+
+
+async def test_bedrock_throttling_frame_before_output_moves_to_the_next_target() -> None:
+    response = await post(bedrock_then_openai("stream_throttled.eventstream"), chat("m", stream=True))
+    assert response.headers["x-switchboard-provider"] == "gpt"
+    assert parse_sse(response.text)[-1] == "[DONE]"
+
+
+async def test_bedrock_validation_frame_is_returned_not_fallen_back() -> None:
+    response = await post(bedrock_then_openai("stream_validation.eventstream"), chat("m", stream=True))
+    assert response.status_code == 400
+    assert "input is too long" in response.json()["error"]["message"]
+
+
+async def test_bedrock_model_error_after_output_ends_the_stream_with_an_error() -> None:
+    response = await post(
+        bedrock_then_openai("stream_model_error_midway.eventstream"), chat("m", stream=True)
+    )
+    data = parse_sse(response.text)
+    assert response.headers["x-switchboard-provider"] == "br"
+    assert "[DONE]" not in data and "modelStreamErrorException" in data[-1]
+
+
+async def test_bedrock_without_aws_credentials_is_skipped() -> None:
+    from switchboard.app import create_app
+    from switchboard.credentials import Credentials
+
+    config = make_config(
+        providers={
+            "br": {"type": "bedrock", "region": "us-east-1"},
+            "gpt": {"type": "openai", "base_url": "https://openai.example/v1", "api_key_env": "B_KEY"},
+        },
+        models={"m": {"targets": ["br/amazon.nova-pro-v1:0", "gpt/gpt-4o"]}},
+    )
+    upstream = Upstream(200, fixture("openai", "completion.json"))
+    app = create_app(
+        config,
+        transport=httpx.MockTransport(upstream),
+        credentials=Credentials(env={"B_KEY": "k"}, aws_fetcher=lambda: None),
+    )
+    response = await post(app, chat("m"))
+    assert response.status_code == 200 and response.headers["x-switchboard-provider"] == "gpt"

@@ -37,7 +37,8 @@ def client():
         {"providers": {"mock": {"type": "mock"}}, "models": MODELS}, routing={"retry_budget": 0}
     )
     with serve_in_thread(create_app(config, credentials=Credentials(env={}))) as base:
-        yield anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0)
+        with anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0) as sdk:
+            yield sdk
 
 
 def test_sdk_message(client: anthropic.Anthropic) -> None:

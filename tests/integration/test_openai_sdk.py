@@ -38,8 +38,9 @@ def base_url():
 
 
 @pytest.fixture
-def client(base_url: str) -> openai.OpenAI:
-    return openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0)
+def client(base_url: str):
+    with openai.OpenAI(base_url=base_url, api_key="unused", max_retries=0) as sdk:
+        yield sdk
 
 
 MESSAGES = [{"role": "user", "content": "hello world"}]

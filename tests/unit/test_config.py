@@ -167,3 +167,20 @@ def test_demo_config_is_offline_and_adds_real_providers_by_env() -> None:
     online = demo_config(env={"OPENAI_API_KEY": "sk-x", "GEMINI_API_KEY": "g"})
     assert {"mock", "openai", "gemini"} <= set(online.providers)
     assert "gpt-4o-mini" in online.models
+
+
+def test_bedrock_needs_a_region_not_a_base_url() -> None:
+    with pytest.raises(ConfigError, match="region: required for bedrock"):
+        parse_config(
+            doc(providers={"br": {"type": "bedrock"}}, models={"m": {"targets": ["br/x"]}}),
+            known_types=TYPES,
+            env={},
+        )
+    config = parse_config(
+        doc(
+            providers={"br": {"type": "bedrock", "region": "eu-west-1"}}, models={"m": {"targets": ["br/x"]}}
+        ),
+        known_types=TYPES,
+        env={},
+    )
+    assert config.providers["br"].region == "eu-west-1" and config.providers["br"].base_url == ""

@@ -13,6 +13,7 @@ import httpx
 
 from switchboard.providers.anthropic import AnthropicAdapter
 from switchboard.providers.base import Adapter
+from switchboard.providers.bedrock import BedrockAdapter
 from switchboard.providers.gemini import GeminiAdapter
 from switchboard.providers.mock import MockAdapter, MockUpstream
 from switchboard.providers.openai import OpenAIAdapter
@@ -29,6 +30,7 @@ _REGISTRY: dict[str, ProviderType] = {
     "openai": ProviderType(OpenAIAdapter()),
     "anthropic": ProviderType(AnthropicAdapter()),
     "gemini": ProviderType(GeminiAdapter()),
+    "bedrock": ProviderType(BedrockAdapter()),
     "mock": ProviderType(MockAdapter(), local_transport=MockUpstream),
 }
 

@@ -320,6 +320,7 @@ class AnthropicStream:
     """Anthropic SSE events -> OpenAI chat.completion.chunk events, one stream's state."""
 
     __slots__ = ("_created", "_finish", "_id", "_include_usage", "_model", "_tools", "_usage")
+    raw_framing = False
 
     def __init__(self, include_usage: bool, created: int) -> None:
         self._include_usage = include_usage
@@ -438,7 +439,7 @@ class AnthropicAdapter:
             ("anthropic-version", ANTHROPIC_VERSION),
             *call.provider.headers,
         ]
-        if call.credential is not None:
+        if isinstance(call.credential, str):
             headers.append(("x-api-key", call.credential))
         return httpx.Request(
             "POST", call.provider.base_url + "/messages", headers=headers, content=orjson.dumps(body)

@@ -30,6 +30,21 @@ from switchboard.errors import (
 
 
 @dataclass(frozen=True, slots=True)
+class AwsCredentials:
+    """Frozen AWS credentials for SigV4 providers (resolved by `credentials.py`, never by adapters)."""
+
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.secret_key, *((self.token,) if self.token else ()))
+
+
+Credential = str | AwsCredentials | None
+
+
+@dataclass(frozen=True, slots=True)
 class UpstreamCall:
     """Everything an adapter needs to build one upstream request."""
 
@@ -38,11 +53,14 @@ class UpstreamCall:
     body: Mapping[str, Any]
     """The client's request body with Switchboard's own fields removed."""
     stream: bool
-    credential: str | None
+    credential: Credential
 
 
 class StreamTranslator(Protocol):
-    """Per-stream state for providers whose events are not OpenAI chunks."""
+    """Per-stream state for providers whose events are not OpenAI chunks. With `raw_framing`
+    (binary event streams) `feed` receives raw body bytes instead of one SSE event."""
+
+    raw_framing: bool
 
     def feed(self, event: bytes) -> list[bytes]:
         """One upstream SSE event -> zero or more OpenAI SSE events (`data: ...\\n\\n`)."""
@@ -88,6 +106,20 @@ def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float
     except (TypeError, ValueError, IndexError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def classify_stream_error(payload: Mapping[str, Any]) -> UpstreamError:
+    """An error event that arrived before any output: classified by its code or type (a Bedrock
+    `throttlingException` frame moves on like a 429; a validation error goes back to the client)."""
+    error = payload.get("error")
+    error = error if isinstance(error, Mapping) else {}
+    kind = f"{error.get('code') or ''} {error.get('type') or ''}".lower()
+    if "throttl" in kind or "rate_limit" in kind or "quota" in kind:
+        return UpstreamRateLimited("upstream stream rate limited before the first token")
+    if "validation" in kind or "invalid_request" in kind:
+        message = str(error.get("message") or "upstream rejected the request")[:500]
+        return UpstreamClientError(message, upstream_status=400)
+    return UpstreamServerError("upstream stream failed before the first token")
 
 
 def classify_status(

@@ -324,6 +324,7 @@ class GeminiStream:
     stream by closing it after the chunk with `finishReason`, so that chunk also yields `[DONE]`."""
 
     __slots__ = ("_calls", "_created", "_done", "_include_usage", "_started", "_usage")
+    raw_framing = False
 
     def __init__(self, include_usage: bool, created: int) -> None:
         self._include_usage = include_usage
@@ -436,7 +437,7 @@ class GeminiAdapter:
             ("accept", "text/event-stream" if call.stream else "application/json"),
             *call.provider.headers,
         ]
-        if call.credential is not None:
+        if isinstance(call.credential, str):
             headers.append(("x-goog-api-key", call.credential))
         return httpx.Request("POST", url, headers=headers, content=orjson.dumps(body))
 

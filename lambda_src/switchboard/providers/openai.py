@@ -15,7 +15,7 @@ import orjson
 
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
-from switchboard.providers.base import StreamTranslator, UpstreamCall, classify_status
+from switchboard.providers.base import Credential, StreamTranslator, UpstreamCall, classify_status
 
 _JSON_HEADERS = (("content-type", "application/json"),)
 
@@ -38,8 +38,8 @@ def _static_headers(provider: ProviderConfig, stream: bool) -> tuple[tuple[str, 
     return (*_JSON_HEADERS, ("accept", accept), *provider.headers)
 
 
-def auth_headers(provider: ProviderConfig, credential: str | None) -> tuple[tuple[str, str], ...]:
-    if credential is None or provider.auth_header == "none":
+def auth_headers(provider: ProviderConfig, credential: Credential) -> tuple[tuple[str, str], ...]:
+    if not isinstance(credential, str) or provider.auth_header == "none":
         return ()
     if provider.auth_header == "authorization":
         return (("authorization", f"Bearer {credential}"),)

@@ -1,0 +1,187 @@
+"""Bedrock Converse translation, SigV4 signing (checked against boto3's own signature for the same
+request), event-stream decoding and exception classification by type."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from unittest import mock
+
+import boto3
+import httpx
+import orjson
+import pytest
+
+from switchboard.config import ProviderConfig
+from switchboard.errors import (
+    UpstreamAuthError,
+    UpstreamClientError,
+    UpstreamRateLimited,
+    UpstreamServerError,
+)
+from switchboard.providers.base import AwsCredentials, UpstreamCall, classify_stream_error
+from switchboard.providers.bedrock import BedrockAdapter, BedrockStream, build_converse_body, sigv4_headers
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers" / "bedrock"
+PROVIDER = ProviderConfig(name="bedrock", type="bedrock", region="us-west-2")
+CREDS = AwsCredentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token")
+MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+FROZEN = datetime.datetime(2026, 11, 22, 12, 0, 0, tzinfo=datetime.UTC)
+BODY = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 50, "temperature": 0.2}
+
+
+def test_signature_matches_boto3_for_the_same_request() -> None:
+    """Sign the bytes boto3 sends with our signing path: URL form, service name, region, headers and
+    signature must equal boto3's own."""
+    with mock.patch("botocore.auth.get_current_datetime", return_value=FROZEN):
+        ours = BedrockAdapter().build_request(UpstreamCall(PROVIDER, MODEL, BODY, False, CREDS))
+        captured: dict[str, object] = {}
+
+        def grab(request, **_):
+            captured["url"] = request.url
+            captured["headers"] = {
+                k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()
+            }
+            captured["body"] = request.body
+            return _FakeResponse()
+
+        client = boto3.client(
+            "bedrock-runtime",
+            region_name="us-west-2",
+            aws_access_key_id=CREDS.access_key,
+            aws_secret_access_key=CREDS.secret_key,
+            aws_session_token=CREDS.token,
+        )
+        client.meta.events.register("before-send.bedrock-runtime.Converse", grab)
+        client.converse(modelId=MODEL, **orjson.loads(ours.content))
+        theirs = captured["headers"]
+        resigned = dict(
+            sigv4_headers(
+                str(captured["url"]),
+                captured["body"],
+                {"Content-Type": theirs["content-type"]},  # type: ignore[arg-type,index]
+                CREDS,
+                "us-west-2",
+            )
+        )
+    assert str(ours.url) == captured["url"]  # same path encoding of the model id (%3A)
+    assert "%3A0/converse" in str(ours.url)
+    assert orjson.loads(ours.content) == orjson.loads(captured["body"])  # type: ignore[arg-type]
+    assert resigned["Authorization"] == theirs["authorization"]  # type: ignore[index]
+    assert ours.headers["x-amz-date"] == theirs["x-amz-date"] == "20261122T120000Z"  # type: ignore[index]
+    assert ours.headers["x-amz-security-token"] == "session-token"
+    assert ours.headers["authorization"].startswith(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261122/us-west-2/bedrock/aws4_request"
+    )
+
+
+class _FakeResponse:
+    status_code = 200
+    headers: dict[str, str] = {}
+    content = b'{"output": {"message": {"role": "assistant", "content": [{"text": "x"}]}}, "stopReason": "end_turn", "usage": {"inputTokens": 1, "outputTokens": 1, "totalTokens": 2}, "metrics": {"latencyMs": 1}}'
+    raw = None
+
+    @property
+    def text(self) -> str:
+        return self.content.decode()
+
+
+def test_stream_url_and_no_credentials() -> None:
+    stream = BedrockAdapter().build_request(UpstreamCall(PROVIDER, MODEL, BODY, True, CREDS))
+    assert str(stream.url).endswith("/converse-stream")
+    assert stream.headers["accept"] == "application/vnd.amazon.eventstream"
+    with pytest.raises(UpstreamAuthError):
+        BedrockAdapter().build_request(UpstreamCall(PROVIDER, MODEL, BODY, False, "not-aws"))
+
+
+def test_body_mapping() -> None:
+    body = {
+        "messages": [
+            {"role": "system", "content": "sys"},
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9j/"}}],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "t1", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
+                ],
+            },
+            {"role": "tool", "tool_call_id": "t1", "content": '{"ok": true}'},
+        ],
+        "max_completion_tokens": 10,
+        "top_p": 0.5,
+        "stop": "X",
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+        "tool_choice": "required",
+        "seed": 1,
+        "user": "u",
+    }
+    out = build_converse_body(body)
+    assert out["system"] == [{"text": "sys"}]
+    assert out["messages"][0]["content"][0] == {"image": {"format": "jpeg", "source": {"bytes": "/9j/"}}}
+    assert out["messages"][1]["content"][0] == {
+        "toolUse": {"toolUseId": "t1", "name": "f", "input": {"a": 1}}
+    }
+    assert out["messages"][2]["content"][0]["toolResult"]["content"] == [{"json": {"ok": True}}]
+    assert out["inferenceConfig"] == {"maxTokens": 10, "topP": 0.5, "stopSequences": ["X"]}
+    assert out["toolConfig"]["toolChoice"] == {"any": {}}
+    assert out["toolConfig"]["tools"][0]["toolSpec"]["inputSchema"] == {"json": {"type": "object"}}
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("ThrottlingException", UpstreamRateLimited),
+        ("ValidationException", UpstreamClientError),
+        ("AccessDeniedException", UpstreamAuthError),
+        ("ModelStreamErrorException", UpstreamServerError),
+        ("ServiceUnavailableException", UpstreamServerError),
+    ],
+)
+def test_exceptions_classified_by_type_not_status(kind: str, expected: type) -> None:
+    # a throttling error reported under an unexpected status is still a rate limit
+    headers = httpx.Headers(
+        {"x-amzn-errortype": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/"}
+    )
+    error = BedrockAdapter().map_error(
+        400 if expected is not UpstreamClientError else 500, headers, b'{"message": "m"}', ()
+    )
+    assert type(error) is expected
+
+
+def stream_out(name: str, include_usage: bool = True) -> list[bytes]:
+    translator = BedrockStream(MODEL, include_usage, 1)
+    data = (FIXTURES / name).read_bytes()
+    out: list[bytes] = []
+    for i in range(0, len(data), 7):  # arbitrary re-chunking of the binary stream
+        out += translator.feed(data[i : i + 7])
+    return out
+
+
+def test_stream_translation_under_rechunking() -> None:
+    out = stream_out("stream_text.eventstream")
+    assert out[-1] == b"data: [DONE]\n\n"
+    text = "".join(orjson.loads(c[6:])["choices"][0]["delta"].get("content", "") for c in out[:-2])
+    assert text == "Hello from the fixture."
+    assert orjson.loads(out[-2][6:])["usage"]["prompt_tokens"] == 12
+
+
+def test_stream_exceptions_become_classified_error_events() -> None:
+    throttled = stream_out("stream_throttled.eventstream")
+    payload = orjson.loads(throttled[-1][6:])
+    assert payload["error"]["code"] == "throttlingException"
+    assert isinstance(classify_stream_error(payload), UpstreamRateLimited)
+    validation = orjson.loads(stream_out("stream_validation.eventstream")[-1][6:])
+    assert isinstance(classify_stream_error(validation), UpstreamClientError)
+    midway = stream_out("stream_model_error_midway.eventstream")
+    assert b"partial" in midway[1] and b"modelStreamErrorException" in midway[-1]
+
+
+def test_corrupt_frame_is_an_error_event() -> None:
+    data = bytearray((FIXTURES / "stream_text.eventstream").read_bytes())
+    data[20] ^= 0xFF  # break the first frame's CRC
+    out = BedrockStream(MODEL, False, 1).feed(bytes(data))
+    assert b"malformed Bedrock event stream" in out[-1]
