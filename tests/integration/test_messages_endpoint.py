@@ -36,9 +36,9 @@ def client():
     config = make_config(
         {"providers": {"mock": {"type": "mock"}}, "models": MODELS}, routing={"retry_budget": 0}
     )
-    with serve_in_thread(create_app(config, credentials=Credentials(env={}))) as base:
-        with anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0) as sdk:
-            yield sdk
+    app = create_app(config, credentials=Credentials(env={}))
+    with serve_in_thread(app) as base, anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0) as sdk:
+        yield sdk
 
 
 def test_sdk_message(client: anthropic.Anthropic) -> None:
