@@ -37,7 +37,10 @@ def client():
         {"providers": {"mock": {"type": "mock"}}, "models": MODELS}, routing={"retry_budget": 0}
     )
     app = create_app(config, credentials=Credentials(env={}))
-    with serve_in_thread(app) as base, anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0) as sdk:
+    with (
+        serve_in_thread(app) as base,
+        anthropic.Anthropic(base_url=base, api_key="unused", max_retries=0) as sdk,
+    ):
         yield sdk
 
 
