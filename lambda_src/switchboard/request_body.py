@@ -87,6 +87,8 @@ class ChatRequest:
     primary: str | None = None
     fallback: tuple[str, ...] | None = None
     timeout_s: float | None = None
+    endpoint: str = "chat"
+    """`chat` (chat completions) or `embeddings`."""
 
 
 def _str_list(value: Any, field: str) -> tuple[str, ...]:
@@ -97,7 +99,8 @@ def _str_list(value: Any, field: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def parse_chat_request(raw: bytes) -> ChatRequest:
+def _routed(raw: bytes, endpoint: str) -> tuple[ChatRequest, Any, Any]:
+    """Parse, refuse upstream-choosing fields, strip and check the routing fields, resolve `model`."""
     body = parse_json_object(raw)
     forbidden = FORBIDDEN_FIELDS.intersection(body)
     if forbidden:
@@ -123,26 +126,10 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             body["model"] = model
     if not isinstance(model, str) or not model or len(model) > MAX_MODEL_NAME:
         raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
+    return ChatRequest(body=body, model=model, stream=False, models=models, endpoint=endpoint), prefs, timeout
 
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequest("'messages' is required and must be a non-empty array", param="messages")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise InvalidRequest(
-                f"'messages[{i}]' must be an object with a string 'role'", param=f"messages[{i}]"
-            )
 
-    stream = body.get("stream", False)
-    if stream is None:
-        stream = False
-    if not isinstance(stream, bool):
-        raise InvalidRequest("'stream' must be a boolean", param="stream")
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise InvalidRequest("'stream_options' must be an object", param="stream_options")
-
-    request = ChatRequest(body=body, model=model, stream=stream, models=models)
+def _apply_overrides(request: ChatRequest, prefs: Any, timeout: Any) -> ChatRequest:
     if prefs is not None:
         if not isinstance(prefs, dict) or not set(prefs) <= {"primary", "fallback"}:
             raise InvalidRequest(
@@ -162,3 +149,51 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             raise InvalidRequest("'timeout' must be a number of seconds > 0", param="timeout")
         request.timeout_s = float(timeout)
     return request
+
+
+def parse_embeddings_request(raw: bytes) -> ChatRequest:
+    """`POST /v1/embeddings`: `input` is a string, a list of strings, or token arrays."""
+    request, prefs, timeout = _routed(raw, "embeddings")
+    value = request.body.get("input")
+    valid = (isinstance(value, str) and value) or (
+        isinstance(value, list)
+        and value
+        and (
+            all(isinstance(v, str) for v in value)
+            or all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            or all(isinstance(v, list) and v and all(isinstance(t, int) for t in v) for v in value)
+        )
+    )
+    if not valid:
+        raise InvalidRequest(
+            "'input' is required: a string, a list of strings or a list of token arrays", param="input"
+        )
+    fmt = request.body.get("encoding_format")
+    if fmt not in (None, "float", "base64"):
+        raise InvalidRequest("'encoding_format' must be float or base64", param="encoding_format")
+    return _apply_overrides(request, prefs, timeout)
+
+
+def parse_chat_request(raw: bytes) -> ChatRequest:
+    request, prefs, timeout = _routed(raw, "chat")
+    body = request.body
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' is required and must be a non-empty array", param="messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise InvalidRequest(
+                f"'messages[{i}]' must be an object with a string 'role'", param=f"messages[{i}]"
+            )
+
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean", param="stream")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object", param="stream_options")
+
+    request.stream = stream
+    return _apply_overrides(request, prefs, timeout)

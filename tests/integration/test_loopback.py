@@ -115,10 +115,13 @@ def test_client_disconnect_closes_upstream_connection(upstream: FakeUpstream) ->
             f"{base}/v1/chat/completions",
             json={"model": "long", "stream": True, "messages": [{"role": "user", "content": "x"}]},
         ) as response:
-            for line in response.iter_lines():
+            # keep the iterator referenced: a discarded httpx line iterator is closed at once, which
+            # would close the connection before we look
+            lines = response.iter_lines()
+            for line in lines:
                 if '"content":"1' in line.replace(" ", ""):  # first real chunk (a time stamp)
                     break
-            assert upstream.open_connections == 1
+            assert upstream.open_connections == 1, (upstream.requests, upstream.closed_at)
             closed_before = len(upstream.closed_at)
             left_at = time.monotonic()
         # leaving the block closed our connection mid-stream (10 s of stream were left)
