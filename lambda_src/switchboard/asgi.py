@@ -33,7 +33,7 @@ from switchboard.errors import (
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, RequestRecord
 from switchboard.origin import OriginGuard
-from switchboard.request_body import ChatRequest, parse_chat_request
+from switchboard.request_body import ChatRequest, parse_chat_request, parse_embeddings_request
 from switchboard.routing import deadline_ms, plan_targets
 from switchboard.stream import relay
 from switchboard.timing import Timing
@@ -48,10 +48,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 CHAT_PATH = "/v1/chat/completions"
 MESSAGES_PATH = "/v1/messages"
+EMBEDDINGS_PATH = "/v1/embeddings"
 HEALTH_PATH = "/healthz"
 _REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
 _HEALTH_BODY = b'{"status":"ok"}'
-_ALLOWED = {CHAT_PATH: b"POST", MESSAGES_PATH: b"POST", HEALTH_PATH: b"GET, HEAD"}
+_ALLOWED = {CHAT_PATH: b"POST", MESSAGES_PATH: b"POST", EMBEDDINGS_PATH: b"POST", HEALTH_PATH: b"GET, HEAD"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +60,17 @@ class Dialect:
     """The wire format a client speaks: OpenAI Chat Completions, or Anthropic Messages (translated
     to and from the OpenAI form the executor works in)."""
 
+    route: str
     parse: Callable[[bytes], ChatRequest]
     render: Callable[[bytes], bytes] | None
     error_body: Callable[[GatewayError], bytes]
     stream_events: Callable[[str], Callable[[bytes], bytes]] | None
 
 
-OPENAI = Dialect(parse_chat_request, None, GatewayError.body, None)
+OPENAI = Dialect(CHAT_PATH, parse_chat_request, None, GatewayError.body, None)
+EMBEDDINGS = Dialect(EMBEDDINGS_PATH, parse_embeddings_request, None, GatewayError.body, None)
 ANTHROPIC = Dialect(
+    MESSAGES_PATH,
     messages_api.to_chat_request,
     messages_api.to_message,
     messages_api.error_body,
@@ -167,6 +171,9 @@ class Gateway:
                 return
             if path == MESSAGES_PATH and scope["method"] == "POST":
                 await self._chat(scope, receive, send, ANTHROPIC)
+                return
+            if path == EMBEDDINGS_PATH and scope["method"] == "POST":
+                await self._chat(scope, receive, send, EMBEDDINGS)
                 return
             if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 await self._health(send)
@@ -375,7 +382,7 @@ class Gateway:
             now = perf_counter()
             self.metrics.record(
                 RequestRecord(
-                    route=CHAT_PATH,
+                    route=dialect.route,
                     status=status,
                     model=model,
                     provider=target.provider if target else None,

@@ -48,6 +48,7 @@ def demo_document(env: Mapping[str, str]) -> dict[str, Any]:
         # a chain whose first target always fails: shows fallback and the attempts header
         "mock-fallback": {"targets": ["mock/error-503", "mock/echo"]},
         "mock-slow": {"targets": ["mock/delay-200"]},
+        "mock-embed": {"targets": ["mock/embed"]},
     }
     for name, ptype, key_env, base_url, chains in _REAL:
         if env.get(key_env):

@@ -161,7 +161,12 @@ class Executor:
         adapter = provider_type(provider.type).adapter
         credential = await self.credentials.get(provider)
         call = UpstreamCall(
-            provider=provider, model=target.model, body=request.body, stream=stream, credential=credential
+            provider=provider,
+            model=target.model,
+            body=request.body,
+            stream=stream,
+            credential=credential,
+            endpoint=request.endpoint,
         )
         secrets = self.credentials.known_values()
         return provider, adapter, self._transports[target.provider], call, secrets
@@ -195,7 +200,10 @@ class Executor:
             status = response.status_code
             if not 200 <= status < 300:
                 raise adapter.map_error(status, response.headers, content, secrets)
-            body = adapter.parse_response(content)
+            if call.endpoint == "chat":
+                body = adapter.parse_response(content)
+            else:
+                body = adapter.parse_embeddings(content, call)
             if not _looks_like_json_object(body):
                 raise UpstreamProtocolError("upstream returned a malformed body", upstream_status=status)
             return Completed(body, target)

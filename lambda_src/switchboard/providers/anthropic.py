@@ -432,6 +432,8 @@ class AnthropicStream:
 
 class AnthropicAdapter:
     def build_request(self, call: UpstreamCall) -> httpx.Request:
+        if call.endpoint != "chat":
+            raise UpstreamUnsupported("Anthropic has no embeddings API", param="model")
         body = build_messages_body(call.body, call.model, call.stream)
         headers = [
             ("content-type", "application/json"),
@@ -458,6 +460,9 @@ class AnthropicAdapter:
         options = call.body.get("stream_options")
         include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
         return AnthropicStream(include_usage, int(time.time()))
+
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
+        raise UpstreamUnsupported("Anthropic has no embeddings API", param="model")
 
     def map_error(
         self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]

@@ -54,6 +54,8 @@ class UpstreamCall:
     """The client's request body with Switchboard's own fields removed."""
     stream: bool
     credential: Credential
+    endpoint: str = "chat"
+    """`chat` or `embeddings`."""
 
 
 class StreamTranslator(Protocol):
@@ -78,6 +80,10 @@ class Adapter(Protocol):
 
     def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
         """None when upstream events already are OpenAI chunks (relayed as bytes)."""
+        ...
+
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
+        """A successful upstream embeddings body -> an OpenAI embeddings list (bytes)."""
         ...
 
     def map_error(

@@ -1,5 +1,8 @@
 """AWS Bedrock Converse / ConverseStream: OpenAI Chat Completions <-> Converse.
 
+Embeddings (`/v1/embeddings`) go to InvokeModel for `amazon.titan-embed-*` (one text per request)
+and `cohere.embed-*` (a batch, `input_type: search_document`).
+
 Requests are signed with SigV4 by botocore's signer and sent through the same httpx transport as
 every other provider (no blocking boto3 call on the event loop); ConverseStream's binary
 `application/vnd.amazon.eventstream` body is decoded incrementally with botocore's event-stream
@@ -28,6 +31,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from switchboard.embeddings import openai_embeddings, texts_of
 from switchboard.errors import (
     UpstreamAuthError,
     UpstreamClientError,
@@ -281,6 +285,21 @@ def build_converse_body(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def build_embedding_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """InvokeModel bodies: Titan Text Embeddings (one text per call) and Cohere Embed (a batch)."""
+    texts = texts_of(body, "Bedrock")
+    if model.startswith("amazon.titan-embed"):
+        if len(texts) != 1:
+            raise _unsupported("input", "Titan embeds one text per request")
+        out: dict[str, Any] = {"inputText": texts[0]}
+        if body.get("dimensions") is not None:
+            out["dimensions"] = body["dimensions"]
+        return out
+    if model.startswith("cohere.embed"):
+        return {"texts": texts, "input_type": "search_document"}
+    raise _unsupported("model", "embeddings are served by amazon.titan-embed-* and cohere.embed-* models")
+
+
 # --------------------------------------------------------------------------- response
 
 
@@ -477,9 +496,12 @@ class BedrockAdapter:
         if not region:
             raise UpstreamAuthError(f"provider {call.provider.name!r} has no region")
         base = call.provider.base_url or f"https://bedrock-runtime.{region}.amazonaws.com"
-        action = "converse-stream" if call.stream else "converse"
+        if call.endpoint == "embeddings":
+            action, content = "invoke", orjson.dumps(build_embedding_body(call.body, call.model))
+        else:
+            action = "converse-stream" if call.stream else "converse"
+            content = orjson.dumps(build_converse_body(call.body))
         url = f"{base}/model/{quote(call.model, safe='')}/{action}"
-        content = orjson.dumps(build_converse_body(call.body))
         headers = {
             "content-type": "application/json",
             "accept": "application/vnd.amazon.eventstream" if call.stream else "application/json",
@@ -503,6 +525,21 @@ class BedrockAdapter:
         options = call.body.get("stream_options")
         include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
         return BedrockStream(call.model, include_usage, int(time.time()))
+
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
+        try:
+            data = orjson.loads(content)
+            if call.model.startswith("cohere.embed"):
+                embeddings = data["embeddings"]
+                vectors = embeddings["float"] if isinstance(embeddings, dict) else embeddings
+                tokens = 0
+            else:
+                vectors, tokens = [data["embedding"]], int(data.get("inputTextTokenCount") or 0)
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamProtocolError(
+                "Bedrock returned malformed embeddings", upstream_status=200
+            ) from None
+        return openai_embeddings(vectors, call.model, call.body.get("encoding_format"), tokens)
 
     def map_error(
         self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]

@@ -32,6 +32,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from switchboard.embeddings import openai_embeddings, texts_of
 from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamUnsupported
 from switchboard.providers.base import StreamTranslator, UpstreamCall, classify_status
 from switchboard.sse import event_data
@@ -244,6 +245,14 @@ def build_generate_body(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def build_embed_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:
+    """`batchEmbedContents`: one request per input text (`dimensions` -> `outputDimensionality`)."""
+    request: dict[str, Any] = {"model": f"models/{model}"}
+    if body.get("dimensions") is not None:
+        request["outputDimensionality"] = body["dimensions"]
+    return {"requests": [{**request, "content": {"parts": [{"text": t}]}} for t in texts_of(body, "Gemini")]}
+
+
 # --------------------------------------------------------------------------- response
 
 
@@ -426,12 +435,16 @@ class GeminiStream:
 
 class GeminiAdapter:
     def build_request(self, call: UpstreamCall) -> httpx.Request:
-        body = build_generate_body(call.body)
         model = quote(call.model, safe="")
-        if call.stream:
+        if call.endpoint == "embeddings":
+            url = f"{call.provider.base_url}/models/{model}:batchEmbedContents"
+            body = build_embed_body(call.body, call.model)
+        elif call.stream:
             url = f"{call.provider.base_url}/models/{model}:streamGenerateContent?alt=sse"
+            body = build_generate_body(call.body)
         else:
             url = f"{call.provider.base_url}/models/{model}:generateContent"
+            body = build_generate_body(call.body)
         headers = [
             ("content-type", "application/json"),
             ("accept", "text/event-stream" if call.stream else "application/json"),
@@ -451,6 +464,13 @@ class GeminiAdapter:
         options = call.body.get("stream_options")
         include_usage = bool(options.get("include_usage")) if isinstance(options, dict) else False
         return GeminiStream(include_usage, int(time.time()))
+
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
+        try:
+            vectors = [item["values"] for item in orjson.loads(content)["embeddings"]]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise UpstreamProtocolError("Gemini returned malformed embeddings", upstream_status=200) from None
+        return openai_embeddings(vectors, call.model, call.body.get("encoding_format"))
 
     def map_error(
         self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]

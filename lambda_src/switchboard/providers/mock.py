@@ -14,6 +14,7 @@ they do in production. The upstream model name selects the behaviour:
 | `cut-<n>`              | streams `<n>` chunks, then the connection drops (no `[DONE]`)             |
 | `hang`                 | never answers (for timeout and disconnect tests)                         |
 | `tools`                | calls the first tool in `tools` with `{"echo": "<last user message>"}`    |
+| `embed`                | (embeddings) 8 numbers per input, derived from a hash of its text        |
 
 Usage is counted in words (prompt: every message's text; completion: the answer).
 """
@@ -29,10 +30,12 @@ from typing import Any
 import httpx
 import orjson
 
+from switchboard.embeddings import openai_embeddings
 from switchboard.providers.base import UpstreamCall
 from switchboard.providers.openai import OpenAIAdapter, _static_headers
 
 MOCK_URL = httpx.URL("http://mock.switchboard.internal/v1/chat/completions")
+MOCK_EMBEDDINGS_URL = httpx.URL("http://mock.switchboard.internal/v1/embeddings")
 CREATED = 1_700_000_000
 
 
@@ -40,8 +43,9 @@ class MockAdapter(OpenAIAdapter):
     def build_request(self, call: UpstreamCall) -> httpx.Request:
         body = dict(call.body)
         body["model"] = call.model
+        url = MOCK_URL if call.endpoint == "chat" else MOCK_EMBEDDINGS_URL
         return httpx.Request(
-            "POST", MOCK_URL, headers=_static_headers(call.provider, call.stream), content=orjson.dumps(body)
+            "POST", url, headers=_static_headers(call.provider, call.stream), content=orjson.dumps(body)
         )
 
 
@@ -78,7 +82,7 @@ class _Behaviour:
             self.kind, self.status = "error", int(m[1])
         elif m := re.fullmatch(r"cut-(\d+)", model):
             self.kind, self.count = "cut", int(m[1])
-        elif model not in ("echo", "hang", "tools"):
+        elif model not in ("echo", "hang", "tools", "embed"):
             self.kind, self.status = "unknown", 404
 
 
@@ -99,6 +103,8 @@ class MockUpstream(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = orjson.loads(await request.aread())
         model = str(body.get("model", ""))
+        if request.url.path.endswith("/embeddings"):
+            return self._embeddings(body, model, request)
         behaviour = _Behaviour(model)
         if behaviour.kind == "hang":
             await asyncio.Event().wait()
@@ -147,6 +153,22 @@ class MockUpstream(httpx.AsyncBaseTransport):
             )
         return httpx.Response(
             200, headers={"content-type": "application/json"}, content=content, request=request
+        )
+
+    @staticmethod
+    def _embeddings(body: dict[str, Any], model: str, request: httpx.Request) -> httpx.Response:
+        """`embed` (or anything but `error-<status>`): 8 numbers per input, derived from its text."""
+        behaviour = _Behaviour(model)
+        if behaviour.kind == "error":
+            return MockUpstream._error(behaviour.status, model)
+        value = body.get("input")
+        texts = [value] if isinstance(value, str) else [str(v) for v in value or []]
+        vectors = [[b / 255.0 for b in hashlib.sha256(t.encode()).digest()[:8]] for t in texts]
+        tokens = sum(len(t.split()) for t in texts)
+        return httpx.Response(
+            200,
+            content=openai_embeddings(vectors, model, body.get("encoding_format"), tokens),
+            request=request,
         )
 
     @staticmethod

@@ -56,9 +56,10 @@ class OpenAIAdapter:
             *_static_headers(call.provider, call.stream),
             *auth_headers(call.provider, call.credential),
         ]
+        path = self.endpoint if call.endpoint == "chat" else "embeddings"
         return httpx.Request(
             "POST",
-            _url(call.provider, call.model, self.endpoint),
+            _url(call.provider, call.model, path),
             headers=headers,
             content=orjson.dumps(body),
         )
@@ -68,6 +69,9 @@ class OpenAIAdapter:
 
     def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
         return None
+
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
+        return content
 
     def map_error(
         self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
