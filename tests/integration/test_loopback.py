@@ -162,3 +162,66 @@ def test_sse_timing_comment_over_the_wire(upstream: FakeUpstream) -> None:
     comment = [line for line in response.text.splitlines() if line.startswith(": switchboard-timing")]
     assert len(comment) == 1
     assert orjson.loads(comment[0].split(" ", 2)[2])["chunks"] == 7
+
+
+def test_three_provider_chain_over_loopback() -> None:
+    """anthropic (529) -> gemini (503) -> openai (streams), each a real server on 127.0.0.1, through
+    the production aiohttp transport and a real uvicorn."""
+    from pathlib import Path
+
+    from support import FixtureServer
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+    servers = {
+        "claude": FixtureServer(529, (fixtures / "anthropic" / "error_529.json").read_bytes()),
+        "gem": FixtureServer(503, (fixtures / "gemini" / "error_500.json").read_bytes()),
+        "gpt": FixtureServer(
+            200, (fixtures / "openai" / "stream_text.sse").read_bytes(), "text/event-stream"
+        ),
+    }
+    with loop_thread() as loop:
+        ports = {
+            name: asyncio.run_coroutine_threadsafe(s.start(), loop).result(5) for name, s in servers.items()
+        }
+        config = make_config(
+            providers={
+                "claude": {
+                    "type": "anthropic",
+                    "base_url": f"http://127.0.0.1:{ports['claude']}/v1",
+                    "api_key_env": "A_KEY",
+                },
+                "gem": {
+                    "type": "gemini",
+                    "base_url": f"http://127.0.0.1:{ports['gem']}/v1beta",
+                    "api_key_env": "A_KEY",
+                },
+                "gpt": {
+                    "type": "openai",
+                    "base_url": f"http://127.0.0.1:{ports['gpt']}/v1",
+                    "api_key_env": "A_KEY",
+                },
+            },
+            models={"any": {"targets": ["claude/claude-sonnet-4-5", "gem/gemini-2.5-flash", "gpt/gpt-4o"]}},
+            routing={"retry_budget": 0},
+        )
+        app = create_app(config, credentials=Credentials(env={"A_KEY": "sk-canary-a-0123456789"}))
+        try:
+            with serve_in_thread(app) as base:
+                response = httpx.post(
+                    f"{base}/v1/chat/completions",
+                    json={"model": "any", "stream": True, "messages": [{"role": "user", "content": "x"}]},
+                )
+        finally:
+            for server in servers.values():
+                asyncio.run_coroutine_threadsafe(server.stop(), loop).result(5)
+    assert [s.requests for s in servers.values()] == [1, 1, 1]
+    assert response.headers["x-switchboard-provider"] == "gpt"
+    assert response.headers["x-switchboard-attempts"] == "3"
+    data = parse_sse(response.text)
+    assert data[-1] == "[DONE]"
+    text = "".join(
+        orjson.loads(d)["choices"][0]["delta"].get("content") or ""
+        for d in data[:-1]
+        if orjson.loads(d)["choices"]
+    )
+    assert text == "Hello from the fixture."
