@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from switchboard.constants import ENV_AWS_REGION, ENV_ORIGIN_SECRET
+from switchboard.store.base import StoreSettings
 
 
 class ConfigError(ValueError):
@@ -97,6 +98,7 @@ class GatewaySettings:
 class Config:
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
+    store: StoreSettings = field(default_factory=StoreSettings)
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
 
@@ -298,14 +300,35 @@ def parse_config(
 ) -> Config:
     """Validate a decoded TOML document into a `Config`."""
     env = os.environ if env is None else env
-    _check_keys(raw, {"gateway", "routing", "providers", "models"}, "(top level)")
+    _check_keys(raw, {"gateway", "routing", "providers", "models", "store"}, "(top level)")
     gateway = _gateway(_table(raw, "gateway", ""), env)
     routing = _routing(_table(raw, "routing", ""))
     providers = {n: _provider(n, p, known_types) for n, p in _table(raw, "providers", "").items()}
     models = {n: _model(n, m, providers) for n, m in _table(raw, "models", "").items()}
     if not models:
         raise ConfigError("models: define at least one public model")
-    return Config(gateway=gateway, routing=routing, providers=providers, models=models)
+    store = _store(_table(raw, "store", ""), env)
+    return Config(gateway=gateway, routing=routing, providers=providers, models=models, store=store)
+
+
+def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:
+    """`[store]`: `backend = "sqlite"` (default, `path`), `"dynamodb"` (`table`, `region`,
+    `endpoint_url`) or `"memory"`. On Lambda the table defaults to $SWITCHBOARD_TABLE."""
+    where = "store"
+    _check_keys(raw, {"backend", "path", "table", "region", "endpoint_url"}, where)
+    backend = _get(raw, "backend", str, where, "sqlite")
+    if backend not in ("sqlite", "dynamodb", "memory"):
+        raise ConfigError("store.backend: one of sqlite, dynamodb, memory")
+    settings = StoreSettings(
+        backend=backend,
+        path=_get(raw, "path", str, where, StoreSettings().path),
+        table=_get(raw, "table", str, where, None) or env.get("SWITCHBOARD_TABLE"),
+        region=_get(raw, "region", str, where, None) or env.get(ENV_AWS_REGION),
+        endpoint_url=_get(raw, "endpoint_url", str, where, None),
+    )
+    if backend == "dynamodb" and not settings.table:
+        raise ConfigError("store.table: required for the dynamodb backend")
+    return settings
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:

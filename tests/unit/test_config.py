@@ -184,3 +184,27 @@ def test_bedrock_needs_a_region_not_a_base_url() -> None:
         env={},
     )
     assert config.providers["br"].region == "eu-west-1" and config.providers["br"].base_url == ""
+
+
+def test_store_section() -> None:
+    assert parse_config(doc(), known_types=TYPES, env={}).store.backend == "sqlite"
+    assert parse_config(doc(), known_types=TYPES, env={}).store.path == ".switchboard/state.db"
+    dynamo = parse_config(
+        doc(store={"backend": "dynamodb", "table": "switchboard-prod", "region": "eu-west-1"}),
+        known_types=TYPES,
+        env={},
+    )
+    assert (dynamo.store.table, dynamo.store.region) == ("switchboard-prod", "eu-west-1")
+    from_env = parse_config(
+        doc(store={"backend": "dynamodb"}),
+        known_types=TYPES,
+        env={"SWITCHBOARD_TABLE": "t", "AWS_REGION": "us-east-2"},
+    )
+    assert (from_env.store.table, from_env.store.region) == ("t", "us-east-2")
+    for bad, message in (
+        ({"backend": "redis"}, "store.backend"),
+        ({"backend": "dynamodb"}, "store.table"),
+        ({"tabel": "x"}, "store.tabel: unknown key"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            parse_config(doc(store=bad), known_types=TYPES, env={})

@@ -1,0 +1,82 @@
+"""In-process store for tests and single-process experiments."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from switchboard.store.base import Item, live
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], Item] = {}
+        self._lock = asyncio.Lock()
+
+    def _live(self, pk: str, sk: str) -> Item | None:
+        item = self._items.get((pk, sk))
+        return item if live(item) else None
+
+    async def get(self, pk: str, sk: str) -> Item | None:
+        item = self._live(pk, sk)
+        return copy.deepcopy(item) if item is not None else None
+
+    async def put(
+        self,
+        pk: str,
+        sk: str,
+        attributes: Mapping[str, Any],
+        *,
+        expires_at: int | None = None,
+        if_absent: bool = False,
+    ) -> bool:
+        async with self._lock:
+            if if_absent and self._live(pk, sk) is not None:
+                return False
+            self._items[(pk, sk)] = {
+                **copy.deepcopy(dict(attributes)),
+                "pk": pk,
+                "sk": sk,
+                "expires_at": expires_at,
+            }
+            return True
+
+    async def update(self, pk: str, sk: str, attributes: Mapping[str, Any]) -> bool:
+        async with self._lock:
+            item = self._live(pk, sk)
+            if item is None:
+                return False
+            item.update(copy.deepcopy(dict(attributes)))
+            return True
+
+    async def add(
+        self, pk: str, sk: str, deltas: Mapping[str, int], *, expires_at: int | None = None
+    ) -> dict[str, int]:
+        async with self._lock:
+            item = self._live(pk, sk)
+            if item is None:
+                item = self._items[(pk, sk)] = {"pk": pk, "sk": sk, "expires_at": expires_at}
+            for name, delta in deltas.items():
+                item[name] = int(item.get(name, 0)) + int(delta)
+            return {name: int(item[name]) for name in deltas}
+
+    async def query(self, pk: str, sk_prefix: str = "") -> list[Item]:
+        found = [
+            copy.deepcopy(v)
+            for (p, s), v in self._items.items()
+            if p == pk and s.startswith(sk_prefix) and live(v)
+        ]
+        return sorted(found, key=lambda item: str(item["sk"]))
+
+    async def scan_prefix(self, pk_prefix: str) -> list[Item]:
+        found = [copy.deepcopy(v) for (p, _), v in self._items.items() if p.startswith(pk_prefix) and live(v)]
+        return sorted(found, key=lambda item: (str(item["pk"]), str(item["sk"])))
+
+    async def delete(self, pk: str, sk: str) -> None:
+        async with self._lock:
+            self._items.pop((pk, sk), None)
+
+    async def close(self) -> None:
+        return None

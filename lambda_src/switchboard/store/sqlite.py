@@ -1,0 +1,174 @@
+"""SQLite backend: the embedded default. One WAL-mode file shared by every process on the machine
+(`switchboard serve` workers and the `switchboard keys` CLI). All calls run on one worker thread,
+so the event loop never blocks on disk; writes that must be atomic across processes run inside
+`BEGIN IMMEDIATE` transactions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from switchboard.store.base import Item, StoreError, live, now
+
+T = TypeVar("T")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    pk TEXT NOT NULL,
+    sk TEXT NOT NULL,
+    data TEXT NOT NULL,
+    expires_at INTEGER,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID
+"""
+
+
+class SQLiteStore:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchboard-sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._db is None:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self._path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=10000")
+            db.execute(SCHEMA)
+            self._db = db
+        return self._db
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            try:
+                return fn(self._connect())
+            except sqlite3.Error as exc:
+                raise StoreError(f"sqlite store failed: {type(exc).__name__}") from None
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    @staticmethod
+    def _row(pk: str, sk: str, data: str, expires_at: int | None) -> Item:
+        return {**json.loads(data), "pk": pk, "sk": sk, "expires_at": expires_at}
+
+    @staticmethod
+    def _read(db: sqlite3.Connection, pk: str, sk: str) -> Item | None:
+        row = db.execute("SELECT data, expires_at FROM items WHERE pk = ? AND sk = ?", (pk, sk)).fetchone()
+        if row is None:
+            return None
+        item = SQLiteStore._row(pk, sk, row[0], row[1])
+        return item if live(item) else None
+
+    @staticmethod
+    def _write(
+        db: sqlite3.Connection, pk: str, sk: str, attributes: Mapping[str, Any], expires_at: int | None
+    ) -> None:
+        data = json.dumps({k: v for k, v in attributes.items() if k not in ("pk", "sk", "expires_at")})
+        db.execute(
+            "INSERT OR REPLACE INTO items (pk, sk, data, expires_at) VALUES (?, ?, ?, ?)",
+            (pk, sk, data, expires_at),
+        )
+
+    @staticmethod
+    def _transaction(db: sqlite3.Connection, fn: Callable[[], T]) -> T:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    async def get(self, pk: str, sk: str) -> Item | None:
+        return await self._run(lambda db: self._read(db, pk, sk))
+
+    async def put(
+        self,
+        pk: str,
+        sk: str,
+        attributes: Mapping[str, Any],
+        *,
+        expires_at: int | None = None,
+        if_absent: bool = False,
+    ) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            def body() -> bool:
+                if if_absent and self._read(db, pk, sk) is not None:
+                    return False
+                self._write(db, pk, sk, attributes, expires_at)
+                return True
+
+            return self._transaction(db, body)
+
+        return await self._run(write)
+
+    async def update(self, pk: str, sk: str, attributes: Mapping[str, Any]) -> bool:
+        def write(db: sqlite3.Connection) -> bool:
+            def body() -> bool:
+                item = self._read(db, pk, sk)
+                if item is None:
+                    return False
+                item.update(attributes)
+                self._write(db, pk, sk, item, item.get("expires_at"))
+                return True
+
+            return self._transaction(db, body)
+
+        return await self._run(write)
+
+    async def add(
+        self, pk: str, sk: str, deltas: Mapping[str, int], *, expires_at: int | None = None
+    ) -> dict[str, int]:
+        def write(db: sqlite3.Connection) -> dict[str, int]:
+            def body() -> dict[str, int]:
+                item = self._read(db, pk, sk) or {"expires_at": expires_at}
+                for name, delta in deltas.items():
+                    item[name] = int(item.get(name, 0)) + int(delta)
+                self._write(db, pk, sk, item, item.get("expires_at"))
+                return {name: int(item[name]) for name in deltas}
+
+            return self._transaction(db, body)
+
+        return await self._run(write)
+
+    async def query(self, pk: str, sk_prefix: str = "") -> list[Item]:
+        def read(db: sqlite3.Connection) -> list[Item]:
+            rows = db.execute(
+                "SELECT sk, data, expires_at FROM items WHERE pk = ? AND substr(sk, 1, ?) = ? ORDER BY sk",
+                (pk, len(sk_prefix), sk_prefix),
+            ).fetchall()
+            at = now()
+            return [item for item in (self._row(pk, sk, d, e) for sk, d, e in rows) if live(item, at)]
+
+        return await self._run(read)
+
+    async def scan_prefix(self, pk_prefix: str) -> list[Item]:
+        def read(db: sqlite3.Connection) -> list[Item]:
+            rows = db.execute(
+                "SELECT pk, sk, data, expires_at FROM items WHERE substr(pk, 1, ?) = ? ORDER BY pk, sk",
+                (len(pk_prefix), pk_prefix),
+            ).fetchall()
+            at = now()
+            return [item for item in (self._row(*row) for row in rows) if live(item, at)]
+
+        return await self._run(read)
+
+    async def delete(self, pk: str, sk: str) -> None:
+        await self._run(lambda db: db.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (pk, sk)))
+
+    async def close(self) -> None:
+        def shut(db: sqlite3.Connection) -> None:
+            db.close()
+            self._db = None
+
+        if self._db is not None:
+            await self._run(shut)
+        self._executor.shutdown(wait=True)
