@@ -22,12 +22,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config")
+    from switchboard.keys_cli import add_parser
+
+    add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from switchboard.config import ConfigError, load_config
+
+    if args.command == "keys":
+        from switchboard.keys_cli import run
+
+        return run(args)
 
     if args.command == "check-config":
         try:

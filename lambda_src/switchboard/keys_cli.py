@@ -1,0 +1,134 @@
+"""`switchboard keys create|list|show|revoke|rotate --config FILE`: key lifecycle against the store
+the configuration names (the same one `switchboard serve` uses)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import sys
+from typing import Any
+
+from switchboard import keys
+from switchboard.store import StoreSettings, open_store
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("keys", help="manage gateway API keys")
+    actions = parser.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a key (printed once)")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--rpm", type=int, help="requests per minute")
+    create.add_argument("--tpm", type=int, help="tokens per minute")
+    create.add_argument(
+        "--models", default="", help="comma-separated allow-list patterns, e.g. 'gpt-4o*,claude-*'"
+    )
+    create.add_argument("--expires", help="lifetime, e.g. 30d, 12h")
+    create.add_argument("--budget-tokens-per-day", type=int)
+    listing = actions.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--tenant")
+    for name, text in (("show", "show one key"), ("revoke", "revoke a key"), ("rotate", "replace a key")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("key_id")
+    for action in (create, listing, *(actions.choices[n] for n in ("show", "revoke", "rotate"))):
+        action.add_argument(
+            "--config", help="the TOML file `switchboard serve` uses (default: built-in demo)"
+        )
+        action.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _describe(record: keys.KeyRecord) -> dict[str, Any]:
+    def when(ts: int | None) -> str | None:
+        return (
+            None
+            if ts is None
+            else datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds")
+        )
+
+    return {
+        "key_id": record.key_id,
+        "tenant": record.tenant,
+        "name": record.name,
+        "key": f"sb-...{record.hint}",
+        "status": record.status(),
+        "created": when(record.created_at),
+        "expires": when(record.valid_until),
+        "rpm": record.rpm,
+        "tpm": record.tpm,
+        "budget_tokens_per_day": record.budget_tokens_per_day,
+        "models": list(record.models) or ["*"],
+        "replaced_by": record.replaced_by,
+    }
+
+
+def _print(value: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(value, indent=2))
+        return
+    rows = value if isinstance(value, list) else [value]
+    for row in rows:
+        print("  ".join(f"{k}={v}" for k, v in row.items() if v is not None))
+
+
+async def _run(args: argparse.Namespace, settings: StoreSettings) -> int:
+    store = open_store(settings)
+    try:
+        if args.action == "create":
+            models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+            key, record = await keys.create_key(
+                store,
+                tenant=args.tenant,
+                name=args.name,
+                rpm=args.rpm,
+                tpm=args.tpm,
+                models=models,
+                expires_in_s=keys.parse_duration(args.expires) if args.expires else None,
+                budget_tokens_per_day=args.budget_tokens_per_day,
+            )
+            _print({**_describe(record), "key": key}, args.json)
+            if not args.json:
+                print("Store this key now: it is not kept and cannot be shown again.", file=sys.stderr)
+            return 0
+        if args.action == "list":
+            _print([_describe(r) for r in await keys.list_keys(store, args.tenant)], args.json)
+            return 0
+        if args.action == "show":
+            found = await keys.get_key(store, args.key_id)
+            if found is None:
+                print(f"no key {args.key_id}", file=sys.stderr)
+                return 1
+            _print(_describe(found), args.json)
+            return 0
+        if args.action == "revoke":
+            if not await keys.revoke_key(store, args.key_id):
+                print(f"no key {args.key_id}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.key_id}", file=sys.stderr)
+            return 0
+        rotated = await keys.rotate_key(store, args.key_id)
+        if rotated is None:
+            print(f"no key {args.key_id}", file=sys.stderr)
+            return 1
+        key, record = rotated
+        _print({**_describe(record), "key": key}, args.json)
+        return 0
+    finally:
+        await store.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from switchboard.config import ConfigError, load_config
+
+    try:
+        if args.config:
+            settings = load_config(args.config).store
+        else:
+            from switchboard.demo import demo_config
+
+            settings = demo_config().store
+        return asyncio.run(_run(args, settings))
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,146 @@
+"""Key lifecycle through the CLI against the configured store; only hashes are stored."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from switchboard import keys
+from switchboard.cli import main
+from switchboard.store import StoreSettings, open_store
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "switchboard.toml"
+    path.write_text(
+        f"""
+[store]
+backend = "sqlite"
+path = "{tmp_path / "state.db"}"
+
+[providers.mock]
+type = "mock"
+
+[models.echo]
+targets = ["mock/echo"]
+"""
+    )
+    return path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    return code, capsys.readouterr().out
+
+
+def lookup(config: Path, key: str) -> keys.KeyRecord | None:
+    async def run() -> keys.KeyRecord | None:
+        store = open_store(StoreSettings(backend="sqlite", path=str(config.parent / "state.db")))
+        try:
+            return await keys.lookup(store, key)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def test_lifecycle(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = cli(
+        capsys,
+        "keys",
+        "create",
+        "--config",
+        str(config),
+        "--tenant",
+        "acme",
+        "--name",
+        "ci",
+        "--rpm",
+        "600",
+        "--tpm",
+        "200000",
+        "--models",
+        "gpt-4o*,claude-*",
+        "--expires",
+        "30d",
+        "--budget-tokens-per-day",
+        "1000000",
+        "--json",
+    )
+    assert code == 0
+    created = json.loads(out)
+    key, key_id = created["key"], created["key_id"]
+    assert key.startswith("sb-") and len(key) == 46 and keys.well_formed(key)
+    record = lookup(config, key)
+    assert record is not None and record.usable() and record.tenant == "acme"
+    assert (
+        record.allows("gpt-4o-mini")
+        and record.allows("claude-sonnet-4-5")
+        and not record.allows("gemini-2.5")
+    )
+    assert record.valid_until and record.valid_until - time.time() > 29 * 86400
+    # only the hash is stored: the key appears nowhere in the database file
+    db = b"".join(p.read_bytes() for p in config.parent.glob("state.db*"))
+    assert key.encode() not in db and key[3:].encode() not in db
+    assert keys.key_hash(key).encode() in db
+
+    code, out = cli(capsys, "keys", "list", "--config", str(config), "--json")
+    listed = json.loads(out)
+    assert [k["key_id"] for k in listed] == [key_id] and key not in out
+    assert listed[0]["key"] == f"sb-...{key[-4:]}" and listed[0]["status"] == "active"
+
+    code, out = cli(capsys, "keys", "rotate", key_id, "--config", str(config), "--json")
+    rotated = json.loads(out)
+    assert rotated["key"] != key and rotated["tenant"] == "acme" and rotated["rpm"] == 600
+    assert lookup(config, key).status() == "revoked"
+    assert lookup(config, rotated["key"]).usable()
+
+    code, _ = cli(capsys, "keys", "revoke", rotated["key_id"], "--config", str(config))
+    assert code == 0 and not lookup(config, rotated["key"]).usable()
+    code, out = cli(capsys, "keys", "show", key_id, "--config", str(config), "--json")
+    assert json.loads(out)["replaced_by"] == rotated["key_id"]
+    assert cli(capsys, "keys", "show", "nope", "--config", str(config))[0] == 1
+
+
+def test_bad_and_expired_keys(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert lookup(config, "sb-short") is None
+    assert lookup(config, "Bearer sb-" + "x" * 43) is None
+    assert lookup(config, "sb-" + "x" * 43) is None  # well formed, unknown
+    _, out = cli(
+        capsys,
+        "keys",
+        "create",
+        "--config",
+        str(config),
+        "--tenant",
+        "t",
+        "--name",
+        "n",
+        "--expires",
+        "1s",
+        "--json",
+    )
+    key = json.loads(out)["key"]
+    time.sleep(1.1)
+    assert lookup(config, key).status() == "expired"
+    assert (
+        cli(
+            capsys,
+            "keys",
+            "create",
+            "--config",
+            str(config),
+            "--tenant",
+            "t",
+            "--name",
+            "n",
+            "--expires",
+            "soon",
+        )[0]
+        == 2
+    )
