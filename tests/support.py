@@ -27,6 +27,7 @@ FAST_ROUTING = {"backoff_base_ms": 1, "backoff_cap_ms": 5, "cooldown_failures": 
 def make_config(document: dict[str, Any] | None = None, **sections: Any) -> Config:
     doc: dict[str, Any] = {
         "gateway": {"region": "test-region"},
+        "store": {"backend": "memory"},
         "routing": dict(FAST_ROUTING),
         "providers": {
             "a": {"type": "openai", "base_url": "https://a.example/v1", "api_key_env": "A_KEY"},

@@ -7,12 +7,14 @@ import os
 import httpx
 
 from switchboard.asgi import ASGIApp, Gateway
+from switchboard.auth import Authenticator
 from switchboard.config import Config, load_config
 from switchboard.constants import ENV_CONFIG
 from switchboard.credentials import Credentials
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, make_sink
 from switchboard.origin import OriginGuard
+from switchboard.store import Store, open_store
 
 
 def default_transport(kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
@@ -34,6 +36,7 @@ def create_app(
     metrics: MetricsSink | None = None,
     tune_gc: bool = False,
     origin_guard: OriginGuard | None = None,
+    store: Store | None = None,
 ) -> Gateway:
     """Assemble the gateway. Tests inject `transport=httpx.MockTransport(handler)`."""
     if config is None:
@@ -54,6 +57,8 @@ def create_app(
 
     if origin_guard is None and config.gateway.origin_secret:
         origin_guard = OriginGuard(config.gateway.origin_secret)
+    # the store is opened lazily by its first call (no I/O here)
+    authenticator = Authenticator(store if store is not None else open_store(config.store))
     return Gateway(
         config,
         executor,
@@ -62,6 +67,7 @@ def create_app(
         on_shutdown=close_transport,
         tune_gc=tune_gc,
         origin_guard=origin_guard,
+        authenticator=authenticator,
     )
 
 

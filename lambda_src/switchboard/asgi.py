@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from switchboard import messages_api
+from switchboard.auth import Authenticator, presented_key
 from switchboard.config import Config
 from switchboard.constants import CT_JSON, CT_SSE, ORIGIN_HEADER
 from switchboard.errors import (
@@ -146,6 +147,7 @@ class Gateway:
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
         tune_gc: bool = False,
         origin_guard: OriginGuard | None = None,
+        authenticator: Authenticator | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
@@ -156,6 +158,7 @@ class Gateway:
         self._on_shutdown = on_shutdown
         self._tune_gc = tune_gc
         self._origin_guard = origin_guard
+        self._auth = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -185,6 +188,12 @@ class Gateway:
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if self._auth is not None and scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            try:
+                await self._auth.authenticate(presented_key(scope["headers"]))
+            except GatewayError as exc:
+                await self._send_error(send, exc, _request_id(None, None, scope), Timing())
+                return
         await self.web_app(scope, receive, self._with_headers(scope, send))
 
     @property
@@ -209,6 +218,8 @@ class Gateway:
 
     async def aclose(self) -> None:
         await self.executor.aclose()
+        if self._auth is not None:
+            await self._auth.close()
         if self._on_shutdown is not None:
             await self._on_shutdown()
         self.metrics.close()
@@ -304,11 +315,13 @@ class Gateway:
 
         started_complete = False
         try:
+            key = await self._auth.authenticate(presented_key(scope["headers"])) if self._auth else None
             if content_type is not None and not _json_content_type(content_type):
                 raise UnsupportedMedia("Content-Type must be application/json")
             raw = await read_body(receive, self.config.gateway.max_body_bytes, content_length)
             request = dialect.parse(raw)
             model, stream = request.model, request.stream
+            Authenticator.authorize(key, request.models or (request.model,))
             targets = plan_targets(self.config, request)
             deadline_s = deadline_ms(self.config, request) / 1000.0
             watcher = asyncio.ensure_future(watch_disconnect())

@@ -20,12 +20,31 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--allow-open", action="store_true", help="serve without API keys on a non-loopback address (unsafe)"
+    )
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config")
     from switchboard.keys_cli import add_parser
 
     add_parser(sub)
     return parser
+
+
+def _has_keys(config: object) -> bool:
+    import asyncio
+
+    from switchboard import keys
+    from switchboard.store import open_store
+
+    async def check() -> bool:
+        store = open_store(config.store)  # type: ignore[attr-defined]
+        try:
+            return await store.get(keys.MARKER_PK, keys.MARKER_SK) is not None
+        finally:
+            await store.close()
+
+    return asyncio.run(check())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +82,22 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)
         return 2
+
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not _has_keys(config):
+        loopback = args.host in ("127.0.0.1", "localhost", "::1")
+        if not loopback and not args.allow_open:
+            print(
+                f"refusing to serve {args.host} without API keys: create one with `switchboard keys create "
+                "--config ...`, or pass --allow-open",
+                file=sys.stderr,
+            )
+            return 2
+        log.warning(
+            "NO API KEYS in the store: the gateway is OPEN to anyone who can reach %s:%d. "
+            "Create a key with `switchboard keys create --tenant ... --name ...` to turn authentication on.",
+            args.host,
+            args.port,
+        )
 
     import uvicorn
 

@@ -316,7 +316,8 @@ def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:
     `endpoint_url`) or `"memory"`. On Lambda the table defaults to $SWITCHBOARD_TABLE."""
     where = "store"
     _check_keys(raw, {"backend", "path", "table", "region", "endpoint_url"}, where)
-    backend = _get(raw, "backend", str, where, "sqlite")
+    default = "dynamodb" if env.get("SWITCHBOARD_TABLE") else "sqlite"  # on Lambda the stack sets the table
+    backend = _get(raw, "backend", str, where, default)
     if backend not in ("sqlite", "dynamodb", "memory"):
         raise ConfigError("store.backend: one of sqlite, dynamodb, memory")
     settings = StoreSettings(

@@ -21,6 +21,9 @@ from typing import Any
 from switchboard.store.base import Store
 
 PREFIX = "sb-"
+MARKER_PK = "KEYS"
+MARKER_SK = "PRESENT"
+"""An item written with the first key: its presence switches authentication on."""
 _KEY_RE = re.compile(r"^sb-[A-Za-z0-9_-]{43}$")
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -120,6 +123,7 @@ async def create_key(
     )
     if not await store.put(_pk(digest), "META", record.to_item(), if_absent=True):
         raise RuntimeError("key collision (retry)")
+    await store.put(MARKER_PK, MARKER_SK, {"since": now}, if_absent=True)
     return key, record
 
 
