@@ -34,6 +34,14 @@ import orjson
 
 from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamUnsupported
 from switchboard.providers.base import StreamTranslator, UpstreamCall, classify_status
+from switchboard.providers.common import (
+    check_fields,
+    data_url,
+    image_url,
+    text_content,
+    tool_arguments,
+    unsupported,
+)
 from switchboard.sse import event_data
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
@@ -84,41 +92,23 @@ HANDLED: Final = frozenset(
 
 
 def _unsupported(field: str, why: str) -> UpstreamUnsupported:
-    return UpstreamUnsupported(f"Anthropic targets cannot serve '{field}': {why}", param=field)
+    return unsupported("Anthropic", field, why)
 
 
 # --------------------------------------------------------------------------- request
 
 
 def _text_of(content: Any, where: str) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") not in ("text", "refusal"):
-                raise _unsupported(where, "only text parts are allowed here")
-            texts.append(str(part.get("text") or part.get("refusal") or ""))
-        return "\n".join(texts)
-    raise _unsupported(where, "content must be a string or a list of parts")
+    return text_content(content, where, "Anthropic")
 
 
 def _image_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:
-    image = part.get("image_url")
-    url = image.get("url") if isinstance(image, dict) else image
-    if not isinstance(url, str):
-        raise _unsupported(where, "image_url.url must be a string")
-    if url.startswith("data:"):
-        header, _, data = url.partition(",")
-        media_type = header[5:].split(";", 1)[0]
-        if ";base64" not in header or not media_type:
-            raise _unsupported(where, "data URLs must be base64 with a media type")
-        return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": data}}
+    url = image_url(part)
+    if (inline := data_url(url)) is not None:
+        return {"type": "image", "source": {"type": "base64", "media_type": inline[0], "data": inline[1]}}
     if url.startswith(("https://", "http://")):
         return {"type": "image", "source": {"type": "url", "url": url}}
-    raise _unsupported(where, "image URLs must be data: or http(s): URLs")
+    raise _unsupported(where, "image URLs must be base64 data: URLs or http(s): URLs")
 
 
 def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
@@ -147,12 +137,9 @@ def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, 
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):
             raise _unsupported(f"{where}.tool_calls[{k}]", "only function tool calls are supported")
-        try:
-            arguments = orjson.loads(function.get("arguments") or "{}")
-        except orjson.JSONDecodeError:
-            raise _unsupported(
-                f"{where}.tool_calls[{k}].function.arguments", "must be a JSON object"
-            ) from None
+        arguments = tool_arguments(
+            function.get("arguments"), f"{where}.tool_calls[{k}].function.arguments", "Anthropic"
+        )
         blocks.append(
             {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments}
         )
@@ -225,13 +212,9 @@ def _tool_choice(choice: Any, parallel: Any) -> dict[str, Any] | None:
 
 
 def build_messages_body(body: Mapping[str, Any], model: str, stream: bool) -> dict[str, Any]:
-    for field in body:
-        if field not in HANDLED and field not in DROPPED:
-            raise _unsupported(field, "no Anthropic equivalent")
+    check_fields(body, HANDLED, DROPPED, "Anthropic")
     if body.get("n") not in (None, 1):
         raise _unsupported("n", "one choice per request only")
-    if body.get("logprobs") or body.get("top_logprobs") is not None:
-        raise _unsupported("logprobs", "log probabilities are not available")
     fmt = body.get("response_format")
     if fmt is not None and not (isinstance(fmt, dict) and fmt.get("type") == "text"):
         raise _unsupported("response_format", "structured output formats are not available")

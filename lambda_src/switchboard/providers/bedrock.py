@@ -49,6 +49,14 @@ from switchboard.providers.base import (
     classify_status,
     parse_retry_after,
 )
+from switchboard.providers.common import (
+    check_fields,
+    data_url,
+    image_url,
+    text_content,
+    tool_arguments,
+    unsupported,
+)
 
 STOP_REASONS: Final = {
     "end_turn": "stop",
@@ -120,7 +128,7 @@ EXCEPTIONS: Final[dict[str, type[UpstreamError]]] = {
 
 
 def _unsupported(field: str, why: str) -> UpstreamUnsupported:
-    return UpstreamUnsupported(f"Bedrock targets cannot serve '{field}': {why}", param=field)
+    return unsupported("Bedrock", field, why)
 
 
 def classify_exception(
@@ -141,13 +149,7 @@ def classify_exception(
 
 
 def _text(content: Any, where: str) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
-        return "\n".join(str(p.get("text", "")) for p in content)
-    raise _unsupported(where, "only text is allowed here")
+    return text_content(content, where, "Bedrock")
 
 
 def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
@@ -161,28 +163,19 @@ def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
         if kind == "text":
             blocks.append({"text": str(part.get("text", ""))})
         elif kind == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            url = url if isinstance(url, str) else ""
-            media = url[5:].split(";", 1)[0] if url.startswith("data:") else ""
-            if media not in IMAGE_FORMATS or ";base64," not in url:
+            inline = data_url(image_url(part))
+            if inline is None or inline[0] not in IMAGE_FORMATS:
                 raise _unsupported(f"{where}[{j}]", "images must be base64 data URLs (png, jpeg, gif, webp)")
-            blocks.append(
-                {"image": {"format": IMAGE_FORMATS[media], "source": {"bytes": url.partition(",")[2]}}}
-            )
+            blocks.append({"image": {"format": IMAGE_FORMATS[inline[0]], "source": {"bytes": inline[1]}}})
         else:
             raise _unsupported(f"{where}[{j}]", f"content parts of type {kind!r} are not supported")
     return blocks
 
 
 def build_converse_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    for field in body:
-        if field not in HANDLED and field not in DROPPED:
-            raise _unsupported(field, "no Bedrock Converse equivalent")
+    check_fields(body, HANDLED, DROPPED, "Bedrock")
     if body.get("n") not in (None, 1):
         raise _unsupported("n", "one choice per request only")
-    if body.get("logprobs") or body.get("top_logprobs") is not None:
-        raise _unsupported("logprobs", "log probabilities are not available")
     fmt = body.get("response_format")
     if fmt is not None and not (isinstance(fmt, dict) and fmt.get("type") == "text"):
         raise _unsupported("response_format", "structured output formats are not available")
@@ -202,12 +195,8 @@ def build_converse_body(body: Mapping[str, Any]) -> dict[str, Any]:
                 blocks.append({"text": text})
             for k, call in enumerate(message.get("tool_calls") or []):
                 function = call.get("function") or {}
-                try:
-                    arguments = orjson.loads(function.get("arguments") or "{}")
-                except orjson.JSONDecodeError:
-                    raise _unsupported(
-                        f"{where}.tool_calls[{k}].function.arguments", "must be JSON"
-                    ) from None
+                where_args = f"{where}.tool_calls[{k}].function.arguments"
+                arguments = tool_arguments(function.get("arguments"), where_args, "Bedrock")
                 blocks.append(
                     {
                         "toolUse": {

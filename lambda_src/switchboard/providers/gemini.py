@@ -35,6 +35,14 @@ import orjson
 from switchboard.embeddings import openai_embeddings, texts_of
 from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamUnsupported
 from switchboard.providers.base import StreamTranslator, UpstreamCall, classify_status
+from switchboard.providers.common import (
+    check_fields,
+    data_url,
+    image_url,
+    text_content,
+    tool_arguments,
+    unsupported,
+)
 from switchboard.sse import event_data
 
 FILTERED: Final = frozenset(
@@ -85,7 +93,7 @@ _CONFIG: Final = (
 
 
 def _unsupported(field: str, why: str) -> UpstreamUnsupported:
-    return UpstreamUnsupported(f"Gemini targets cannot serve '{field}': {why}", param=field)
+    return unsupported("Gemini", field, why)
 
 
 def finish_reason(reason: str | None, has_calls: bool) -> str | None:
@@ -104,13 +112,7 @@ def finish_reason(reason: str | None, has_calls: bool) -> str | None:
 
 
 def _text(content: Any, where: str) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
-        return "\n".join(str(p.get("text", "")) for p in content)
-    raise _unsupported(where, "only text is allowed here")
+    return text_content(content, where, "Gemini")
 
 
 def _user_parts(content: Any, where: str) -> list[dict[str, Any]]:
@@ -124,22 +126,17 @@ def _user_parts(content: Any, where: str) -> list[dict[str, Any]]:
         if kind == "text":
             parts.append({"text": str(part.get("text", ""))})
         elif kind == "image_url":
-            image = part.get("image_url")
-            url = image.get("url") if isinstance(image, dict) else image
-            if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
+            inline = data_url(image_url(part))
+            if inline is None:
                 raise _unsupported(f"{where}[{j}]", "images must be base64 data URLs")
-            header, _, data = url.partition(",")
-            parts.append({"inlineData": {"mimeType": header[5:].split(";", 1)[0], "data": data}})
+            parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
         else:
             raise _unsupported(f"{where}[{j}]", f"content parts of type {kind!r} are not supported")
     return parts
 
 
 def _parse_arguments(raw: Any, where: str) -> Any:
-    try:
-        return orjson.loads(raw or "{}")
-    except orjson.JSONDecodeError:
-        raise _unsupported(where, "tool call arguments must be JSON") from None
+    return tool_arguments(raw, where, "Gemini")
 
 
 def convert_messages(messages: list[Any]) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -189,11 +186,7 @@ def convert_messages(messages: list[Any]) -> tuple[dict[str, Any] | None, list[d
 
 
 def build_generate_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    for field in body:
-        if field not in HANDLED and field not in DROPPED:
-            raise _unsupported(field, "no Gemini equivalent")
-    if body.get("logprobs") or body.get("top_logprobs") is not None:
-        raise _unsupported("logprobs", "log probabilities are not available")
+    check_fields(body, HANDLED, DROPPED, "Gemini")
     system, contents = convert_messages(body["messages"])
     out: dict[str, Any] = {"contents": contents}
     if system is not None:
