@@ -1,0 +1,145 @@
+"""Per-key limits (requests and tokens per minute, tokens per day) enforced from the shared store
+without a store round-trip per request: budget leases.
+
+Each limit has a fixed window (a minute, a day) and a counter item in the store per key, region and
+window. An instance takes budget in leases - `add(lease)` on the counter, atomic in every backend -
+and spends it locally; only the part of a lease that fits under the limit is granted, so **the
+admitted total per window never exceeds the limit** however many instances or processes share the
+store (the price is under-admission: budget leased by an instance that does not use it before the
+window ends, at most instances x lease size). A new lease is fetched in the background when the local
+budget runs below half a lease, so in steady state requests do not wait on the store.
+
+Across regions, DynamoDB Global Tables resolve concurrent writes to one item by last writer wins,
+which loses increments; counters are therefore region-scoped items and each region enforces
+`limit / regions` of the key's limit (a fixed share: the total over all regions stays within the
+limit whatever the replication lag).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from switchboard.store.base import Store, StoreError
+
+LEASE_FRACTION = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    name: str
+    """`rpm`, `tpm` or `tpd` (counter attribute and header family)."""
+    limit: int
+    window_s: int
+
+
+@dataclass(slots=True)
+class _Budget:
+    window: int = -1
+    granted: int = 0
+    used: int = 0
+    exhausted: bool = False
+    refill: asyncio.Task[None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    limit: Limit
+    remaining: int
+    retry_after_s: float
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        region: str = "local",
+        regions: int = 1,
+        lease_fraction: float = LEASE_FRACTION,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._region = region
+        self._regions = max(1, regions)
+        self._lease_fraction = lease_fraction
+        self._clock = clock
+        self._budgets: dict[tuple[str, str], _Budget] = {}
+        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self.store_calls = 0
+
+    def share(self, limit: Limit) -> int:
+        """This region's part of the limit."""
+        return limit.limit // self._regions
+
+    def _lease_size(self, limit: Limit) -> int:
+        return max(1, math.ceil(self.share(limit) * self._lease_fraction))
+
+    async def _lease(self, key_id: str, limit: Limit, budget: _Budget, window: int, want: int) -> None:
+        """Take up to `want` more units for this window from the store (only what fits the limit)."""
+        pk = f"RL#{key_id}#{self._region}#{limit.name}"
+        self.store_calls += 1
+        total = (
+            await self._store.add(pk, str(window), {"n": want}, expires_at=(window + 2) * limit.window_s)
+        )["n"]
+        before = total - want
+        grant = max(0, min(want, self.share(limit) - before))
+        if budget.window == window:
+            budget.granted += grant
+            budget.exhausted = grant < want
+
+    def _budget(self, key_id: str, limit: Limit, window: int) -> _Budget:
+        budget = self._budgets.setdefault((key_id, limit.name), _Budget())
+        if budget.window != window:
+            budget.window, budget.granted, budget.used, budget.exhausted, budget.refill = (
+                window,
+                0,
+                0,
+                False,
+                None,
+            )
+        return budget
+
+    async def take(self, key_id: str, limit: Limit, amount: int = 1) -> Decision:
+        """Spend `amount` units of `limit` for `key_id`, or refuse (never admitting past the limit)."""
+        now = self._clock()
+        window = int(now // limit.window_s)
+        retry_after = (window + 1) * limit.window_s - now
+        budget = self._budget(key_id, limit, window)
+        if budget.granted - budget.used < amount and not budget.exhausted:
+            lock = self._locks.setdefault((key_id, limit.name), asyncio.Lock())
+            async with lock:
+                while (
+                    budget.window == window and budget.granted - budget.used < amount and not budget.exhausted
+                ):
+                    await self._lease(key_id, limit, budget, window, max(amount, self._lease_size(limit)))
+        if budget.window != window or budget.granted - budget.used < amount:
+            return Decision(False, limit, max(0, budget.granted - budget.used), retry_after)
+        budget.used += amount
+        self._maybe_refill(key_id, limit, budget, window)
+        return Decision(True, limit, budget.granted - budget.used, retry_after)
+
+    def refund(self, key_id: str, limit: Limit, amount: int) -> None:
+        """Give back units reserved but not spent (tokens estimated above what a call used)."""
+        budget = self._budgets.get((key_id, limit.name))
+        if budget is not None and amount > 0:
+            budget.used = max(0, budget.used - amount)
+
+    def _maybe_refill(self, key_id: str, limit: Limit, budget: _Budget, window: int) -> None:
+        lease = self._lease_size(limit)
+        if budget.exhausted or budget.granted - budget.used >= lease / 2 or budget.refill is not None:
+            return
+
+        async def refill() -> None:
+            try:
+                await self._lease(key_id, limit, budget, window, lease)
+            except StoreError:
+                pass  # the next take() retries in the foreground
+            finally:
+                budget.refill = None
+
+        budget.refill = asyncio.get_running_loop().create_task(refill())
