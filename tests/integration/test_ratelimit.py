@@ -104,7 +104,9 @@ class Replicator:
             base = self.synced.get(key)
             changed_a, changed_b = a.get(key) != base, b.get(key) != base
             if changed_a and changed_b:
-                winner = b[key] if key in b else a[key]  # the later writer wins; the other's increments are lost
+                winner = (
+                    b[key] if key in b else a[key]
+                )  # the later writer wins; the other's increments are lost
             elif changed_a:
                 winner = a[key]
             elif changed_b:
