@@ -92,6 +92,7 @@ class GatewayStack(cdk.Stack):
             table_name=table_name(config),
             origin_secret_name=origin_secret_name(config),
             provider_secrets=config.provider_secrets,
+            region_count=len(config.regions),
         )
         self.function_url = gateway.url.url
         dashboard = LatencyDashboard(

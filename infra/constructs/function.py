@@ -38,6 +38,7 @@ class GatewayFunction(Construct):
         table_name: str,
         origin_secret_name: str,
         provider_secrets: Sequence[str],
+        region_count: int = 1,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -70,6 +71,7 @@ class GatewayFunction(Construct):
                 "SWITCHBOARD_CONFIG": "/var/task/gateway.toml",
                 "SWITCHBOARD_ORIGIN_SECRET": origin_secret_name,
                 "SWITCHBOARD_TABLE": table_name,
+                "SWITCHBOARD_REGION_COUNT": str(region_count),
                 "PYTHONDONTWRITEBYTECODE": "1",
             },
             description="Switchboard AI gateway (Lambda Web Adapter, response streaming)",

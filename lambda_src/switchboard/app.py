@@ -14,6 +14,7 @@ from switchboard.credentials import Credentials
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, make_sink
 from switchboard.origin import OriginGuard
+from switchboard.ratelimit import KeyLimits, RateLimiter
 from switchboard.store import Store, open_store
 
 
@@ -58,7 +59,9 @@ def create_app(
     if origin_guard is None and config.gateway.origin_secret:
         origin_guard = OriginGuard(config.gateway.origin_secret)
     # the store is opened lazily by its first call (no I/O here)
-    authenticator = Authenticator(store if store is not None else open_store(config.store))
+    shared = store if store is not None else open_store(config.store)
+    authenticator = Authenticator(shared)
+    limits = KeyLimits(RateLimiter(shared, region=config.gateway.region, regions=config.gateway.regions))
     return Gateway(
         config,
         executor,
@@ -68,6 +71,7 @@ def create_app(
         tune_gc=tune_gc,
         origin_guard=origin_guard,
         authenticator=authenticator,
+        limits=limits,
     )
 
 

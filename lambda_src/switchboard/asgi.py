@@ -34,6 +34,7 @@ from switchboard.errors import (
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, RequestRecord
 from switchboard.origin import OriginGuard
+from switchboard.ratelimit import KeyLimits
 from switchboard.request_body import ChatRequest, parse_chat_request, parse_embeddings_request
 from switchboard.routing import deadline_ms, plan_targets
 from switchboard.stream import relay
@@ -148,6 +149,7 @@ class Gateway:
         tune_gc: bool = False,
         origin_guard: OriginGuard | None = None,
         authenticator: Authenticator | None = None,
+        limits: KeyLimits | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
@@ -159,6 +161,7 @@ class Gateway:
         self._tune_gc = tune_gc
         self._origin_guard = origin_guard
         self._auth = authenticator
+        self._limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -322,6 +325,9 @@ class Gateway:
             request = dialect.parse(raw)
             model, stream = request.model, request.stream
             Authenticator.authorize(key, request.models or (request.model,))
+            reservation = None
+            if key is not None and self._limits is not None:
+                reservation = await self._limits.admit(key, len(raw), request.body)
             targets = plan_targets(self.config, request)
             deadline_s = deadline_ms(self.config, request) / 1000.0
             watcher = asyncio.ensure_future(watch_disconnect())
@@ -335,11 +341,15 @@ class Gateway:
                     (b"x-switchboard-provider", target.provider.encode()),
                     (b"x-switchboard-model", target.model.encode()),
                 ]
+                if reservation is not None:
+                    headers += reservation.headers
                 headers += timing.headers(perf_counter())
                 started = True
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": content})
                 status, outcome = 200, "ok"
+                if reservation is not None and reservation.token_limits and self._limits is not None:
+                    self._limits.settle(reservation, _total_tokens(result.content))
             else:
                 opened = await self.executor.open_stream(request, targets, deadline_s, timing)
                 target = opened.target
@@ -350,6 +360,8 @@ class Gateway:
                     (b"x-switchboard-provider", target.provider.encode()),
                     (b"x-switchboard-model", target.model.encode()),
                 ]
+                if reservation is not None:
+                    headers += reservation.headers
                 headers += timing.headers(perf_counter())
                 started = True
                 status = 200
@@ -431,6 +443,16 @@ class Gateway:
         headers += timing.headers(perf_counter())
         await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _total_tokens(completion: bytes) -> int | None:
+    """The provider-reported total, to settle a token reservation (None: keep the estimate)."""
+    try:
+        usage = orjson.loads(completion).get("usage") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    total = usage.get("total_tokens")
+    return total if isinstance(total, int) else None
 
 
 def _translating(send: Send, feed: Callable[[bytes], bytes]) -> Send:

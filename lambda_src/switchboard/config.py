@@ -89,6 +89,8 @@ class GatewaySettings:
     """Honour per-request `models` / `provider_preferences` overrides."""
     transport: str = "aiohttp"
     """Connection layer under httpx: `aiohttp` (default, measured faster) or `httpx` (its own pool)."""
+    regions: int = 1
+    """How many regions share each key's limits (each enforces its 1/regions share)."""
     origin_secret: str | None = None
     """Secrets Manager secret `{"current", "previous"}` whose values callers must send in
     `x-switchboard-origin` (only CloudFront knows it). Default: $SWITCHBOARD_ORIGIN_SECRET."""
@@ -159,7 +161,15 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
     where = "gateway"
     _check_keys(
         raw,
-        {"region", "max_body_bytes", "metrics", "allow_request_routing", "transport", "origin_secret"},
+        {
+            "region",
+            "max_body_bytes",
+            "metrics",
+            "allow_request_routing",
+            "transport",
+            "origin_secret",
+            "regions",
+        },
         where,
     )
     default_region = env.get(ENV_AWS_REGION) or "local"
@@ -171,6 +181,7 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
         allow_request_routing=_get(raw, "allow_request_routing", bool, where, True),
         transport=_get(raw, "transport", str, where, "aiohttp"),
         origin_secret=_get(raw, "origin_secret", str, where, None) or env.get(ENV_ORIGIN_SECRET) or None,
+        regions=_get(raw, "regions", int, where, None) or int(env.get("SWITCHBOARD_REGION_COUNT") or 1),
     )
     if settings.transport not in ("aiohttp", "httpx"):
         raise ConfigError("gateway.transport: one of aiohttp, httpx")

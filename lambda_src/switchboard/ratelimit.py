@@ -20,9 +20,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from switchboard.errors import GatewayError
+from switchboard.keys import KeyRecord
 from switchboard.store.base import Store, StoreError
 
 LEASE_FRACTION = 0.1
@@ -41,6 +44,8 @@ class _Budget:
     window: int = -1
     granted: int = 0
     used: int = 0
+    leased_total: int = 0
+    """The window's counter as last seen in the store (every instance's leases)."""
     exhausted: bool = False
     refill: asyncio.Task[None] | None = None
 
@@ -90,19 +95,19 @@ class RateLimiter:
         grant = max(0, min(want, self.share(limit) - before))
         if budget.window == window:
             budget.granted += grant
+            budget.leased_total = max(budget.leased_total, min(total, self.share(limit)))
             budget.exhausted = grant < want
 
     def _budget(self, key_id: str, limit: Limit, window: int) -> _Budget:
         budget = self._budgets.setdefault((key_id, limit.name), _Budget())
         if budget.window != window:
-            budget.window, budget.granted, budget.used, budget.exhausted, budget.refill = (
-                window,
-                0,
-                0,
-                False,
-                None,
-            )
+            budget.window, budget.granted, budget.used, budget.leased_total = window, 0, 0, 0
+            budget.exhausted, budget.refill = False, None
         return budget
+
+    def _remaining(self, limit: Limit, budget: _Budget) -> int:
+        """Best local knowledge: not yet leased by anyone, plus this instance's unspent lease."""
+        return max(0, self.share(limit) - budget.leased_total) + max(0, budget.granted - budget.used)
 
     async def take(self, key_id: str, limit: Limit, amount: int = 1) -> Decision:
         """Spend `amount` units of `limit` for `key_id`, or refuse (never admitting past the limit)."""
@@ -118,16 +123,23 @@ class RateLimiter:
                 ):
                     await self._lease(key_id, limit, budget, window, max(amount, self._lease_size(limit)))
         if budget.window != window or budget.granted - budget.used < amount:
-            return Decision(False, limit, max(0, budget.granted - budget.used), retry_after)
+            return Decision(False, limit, self._remaining(limit, budget), retry_after)
         budget.used += amount
         self._maybe_refill(key_id, limit, budget, window)
-        return Decision(True, limit, budget.granted - budget.used, retry_after)
+        return Decision(True, limit, self._remaining(limit, budget), retry_after)
 
     def refund(self, key_id: str, limit: Limit, amount: int) -> None:
         """Give back units reserved but not spent (tokens estimated above what a call used)."""
         budget = self._budgets.get((key_id, limit.name))
         if budget is not None and amount > 0:
             budget.used = max(0, budget.used - amount)
+
+    def charge(self, key_id: str, limit: Limit, amount: int) -> None:
+        """Count units already spent (a call used more tokens than reserved): the overshoot this
+        allows is bounded by the reservation's estimate error."""
+        budget = self._budgets.get((key_id, limit.name))
+        if budget is not None and amount > 0:
+            budget.used += amount
 
     def _maybe_refill(self, key_id: str, limit: Limit, budget: _Budget, window: int) -> None:
         lease = self._lease_size(limit)
@@ -143,3 +155,89 @@ class RateLimiter:
                 budget.refill = None
 
         budget.refill = asyncio.get_running_loop().create_task(refill())
+
+
+DEFAULT_COMPLETION_ESTIMATE = 1024
+"""Tokens reserved for the answer when a request sets no max_tokens."""
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(message)
+        self._headers = headers
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return self._headers
+
+
+@dataclass(slots=True)
+class Reservation:
+    key_id: str
+    tokens: int
+    token_limits: tuple[Limit, ...]
+    headers: list[tuple[bytes, bytes]]
+
+
+def estimate_tokens(body_bytes: int, body: Mapping[str, Any]) -> int:
+    """Prompt size (~4 bytes a token) plus the answer's cap: reserved before the call."""
+    cap = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE
+    return body_bytes // 4 + (int(cap) if isinstance(cap, int) and not isinstance(cap, bool) else 0)
+
+
+class KeyLimits:
+    """A key's rpm / tpm / daily token budget on the request path (see `RateLimiter`)."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        self._limiter = limiter
+
+    async def admit(self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any]) -> Reservation | None:
+        requests = Limit("rpm", key.rpm, 60) if key.rpm else None
+        token_limits = tuple(
+            limit
+            for limit in (
+                Limit("tpm", key.tpm, 60) if key.tpm else None,
+                Limit("tpd", key.budget_tokens_per_day, 86_400) if key.budget_tokens_per_day else None,
+            )
+            if limit is not None
+        )
+        if requests is None and not token_limits:
+            return None
+        headers: list[tuple[bytes, bytes]] = []
+        taken: list[tuple[Limit, int]] = []
+        tokens = estimate_tokens(body_bytes, body)
+        for limit, amount in ((requests, 1), *((t, tokens) for t in token_limits)):
+            if limit is None:
+                continue
+            decision = await self._limiter.take(key.key_id, limit, amount)
+            family = "requests" if limit.name == "rpm" else "tokens"
+            if limit.name != "tpd":
+                headers += [
+                    (f"x-ratelimit-limit-{family}".encode(), b"%d" % self._limiter.share(limit)),
+                    (f"x-ratelimit-remaining-{family}".encode(), b"%d" % max(0, decision.remaining)),
+                ]
+            if not decision.allowed:
+                for spent, count in taken:
+                    self._limiter.refund(key.key_id, spent, count)
+                headers.append((b"retry-after", b"%d" % max(1, math.ceil(decision.retry_after_s))))
+                what = {"rpm": "requests per minute", "tpm": "tokens per minute", "tpd": "tokens per day"}
+                raise RateLimited(
+                    f"rate limit reached for this key: {what[limit.name]} ({self._limiter.share(limit)})",
+                    headers=headers,
+                )
+            taken.append((limit, amount))
+        return Reservation(key.key_id, tokens, token_limits, headers)
+
+    def settle(self, reservation: Reservation | None, used_tokens: int | None) -> None:
+        """Reconcile the token reservation with what the provider reported (None: keep the estimate)."""
+        if reservation is None or used_tokens is None:
+            return
+        difference = reservation.tokens - used_tokens
+        for limit in reservation.token_limits:
+            if difference > 0:
+                self._limiter.refund(reservation.key_id, limit, difference)
+            elif difference < 0:
+                self._limiter.charge(reservation.key_id, limit, -difference)

@@ -146,3 +146,43 @@ async def test_web_routes_need_a_key_too() -> None:
         assert (await client.get("/v1/models")).status_code == 401
         assert (await client.get("/v1/models", headers={"authorization": f"Bearer {key}"})).status_code == 200
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_rpm_limit_is_429_with_openai_headers() -> None:
+    app, _, key, _ = await app_with_key(rpm=2)
+    headers = {"authorization": f"Bearer {key}"}
+    first = await post(app, headers)
+    assert first.status_code == 200
+    assert first.headers["x-ratelimit-limit-requests"] == "2"
+    assert first.headers["x-ratelimit-remaining-requests"] == "1"
+    assert (await post(app, headers)).status_code == 200
+    limited = await post(app, headers)
+    assert limited.status_code == 429
+    assert limited.json()["error"]["type"] == "rate_limit_error"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    assert limited.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+async def test_tpm_reserves_an_estimate_and_settles_with_reported_usage() -> None:
+    app, _, key, _ = await app_with_key(tpm=1000)
+    headers = {"authorization": f"Bearer {key}"}
+    body = chat("chain", max_tokens=600)
+    first = await post(app, headers, body)  # reserves ~600 + prompt; the answer reports 2 tokens
+    assert first.status_code == 200 and first.headers["x-ratelimit-limit-tokens"] == "1000"
+    # settled to the 2 reported tokens, so the next large reservation fits again
+    assert (await post(app, headers, body)).status_code == 200
+    huge = await post(app, headers, chat("chain", max_tokens=5000))
+    assert huge.status_code == 429 and "tokens per minute" in huge.json()["error"]["message"]
+
+
+async def test_daily_token_budget() -> None:
+    app, _, key, _ = await app_with_key(budget_tokens_per_day=500)
+    response = await post(app, {"authorization": f"Bearer {key}"}, chat("chain", max_tokens=1000))
+    assert response.status_code == 429 and "tokens per day" in response.json()["error"]["message"]
+    assert "x-ratelimit-limit-tokens" not in response.headers  # the OpenAI headers describe per-minute limits
+
+
+async def test_keys_without_limits_get_no_ratelimit_headers() -> None:
+    app, _, key, _ = await app_with_key()
+    response = await post(app, {"authorization": f"Bearer {key}"})
+    assert response.status_code == 200 and "x-ratelimit-limit-requests" not in response.headers
