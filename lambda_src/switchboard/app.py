@@ -16,6 +16,7 @@ from switchboard.metrics import MetricsSink, make_sink
 from switchboard.origin import OriginGuard
 from switchboard.ratelimit import KeyLimits, RateLimiter
 from switchboard.store import Store, open_store
+from switchboard.usage import UsageRecorder
 
 
 def default_transport(kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
@@ -72,6 +73,7 @@ def create_app(
         origin_guard=origin_guard,
         authenticator=authenticator,
         limits=limits,
+        usage=UsageRecorder(shared),
     )
 
 

@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from time import perf_counter
@@ -39,6 +40,7 @@ from switchboard.request_body import ChatRequest, parse_chat_request, parse_embe
 from switchboard.routing import deadline_ms, plan_targets
 from switchboard.stream import relay
 from switchboard.timing import Timing
+from switchboard.usage import UsageEvent, UsageRecorder, tokens_from_usage
 
 log = logging.getLogger("switchboard")
 
@@ -150,6 +152,7 @@ class Gateway:
         origin_guard: OriginGuard | None = None,
         authenticator: Authenticator | None = None,
         limits: KeyLimits | None = None,
+        usage: UsageRecorder | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
@@ -162,6 +165,7 @@ class Gateway:
         self._origin_guard = origin_guard
         self._auth = authenticator
         self._limits = limits
+        self._usage = usage
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -220,6 +224,8 @@ class Gateway:
                 return
 
     async def aclose(self) -> None:
+        if self._usage is not None:
+            await self._usage.drain()
         await self.executor.aclose()
         if self._auth is not None:
             await self._auth.close()
@@ -317,6 +323,8 @@ class Gateway:
                     task.cancel()
 
         started_complete = False
+        key = None
+        completion: bytes | None = None
         try:
             key = await self._auth.authenticate(presented_key(scope["headers"])) if self._auth else None
             if content_type is not None and not _json_content_type(content_type):
@@ -348,6 +356,7 @@ class Gateway:
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": content})
                 status, outcome = 200, "ok"
+                completion = result.content
                 if reservation is not None and reservation.token_limits and self._limits is not None:
                     self._limits.settle(reservation, _total_tokens(result.content))
             else:
@@ -403,6 +412,8 @@ class Gateway:
             started_complete = True
             if watcher is not None:
                 watcher.cancel()
+        if self._usage is not None:
+            self._record_usage(key, model, target, status, timing, completion)
         if self.metrics.enabled:
             now = perf_counter()
             self.metrics.record(
@@ -424,6 +435,27 @@ class Gateway:
                     outcome=outcome,
                 )
             )
+
+    def _record_usage(
+        self, key: Any, model: str | None, target: Any, status: int, timing: Timing, completion: bytes | None
+    ) -> None:
+        """Once per request, after the response (streams cut mid-way count what was delivered)."""
+        if self._usage is None or model is None:
+            return
+        prompt, completion_tokens, cached = tokens_from_usage(timing.usage)
+        event = UsageEvent(
+            key_id=key.key_id if key is not None else "open",
+            tenant=key.tenant if key is not None else "open",
+            model=model,
+            provider=target.provider if target else None,
+            upstream_model=target.model if target else None,
+            status=status,
+            prompt_tokens=prompt,
+            completion_tokens=completion_tokens,
+            cached_tokens=cached,
+            at=time.time(),
+        )
+        self._usage.record(event, completion)
 
     async def _send_error(
         self,

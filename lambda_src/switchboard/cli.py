@@ -25,9 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config")
-    from switchboard.keys_cli import add_parser
+    from switchboard.keys_cli import add_parser, add_usage_parser
 
     add_parser(sub)
+    add_usage_parser(sub)
     return parser
 
 
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from switchboard.config import ConfigError, load_config
 
-    if args.command == "keys":
+    if args.command in ("keys", "usage"):
         from switchboard.keys_cli import run
 
         return run(args)

@@ -1,5 +1,5 @@
-"""`switchboard keys create|list|show|revoke|rotate --config FILE`: key lifecycle against the store
-the configuration names (the same one `switchboard serve` uses)."""
+"""`switchboard keys create|list|show|revoke|rotate --config FILE` and `switchboard usage --key ID`:
+key lifecycle and usage reports against the store the configuration names (the one `serve` uses)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,14 @@ from typing import Any
 
 from switchboard import keys
 from switchboard.store import StoreSettings, open_store
+
+
+def add_usage_parser(sub: Any) -> None:
+    parser = sub.add_parser("usage", help="usage of a key per day and model")
+    parser.add_argument("--key", required=True, help="the key_id (see `switchboard keys list`)")
+    parser.add_argument("--since", help="first day, YYYY-MM-DD")
+    parser.add_argument("--config", help="the TOML file `switchboard serve` uses (default: built-in demo)")
+    parser.add_argument("--json", action="store_true")
 
 
 def add_parser(sub: Any) -> None:
@@ -75,6 +83,12 @@ def _print(value: Any, as_json: bool) -> None:
 async def _run(args: argparse.Namespace, settings: StoreSettings) -> int:
     store = open_store(settings)
     try:
+        if args.command == "usage":
+            from switchboard.usage import UsageRecorder, usage_report
+
+            await UsageRecorder(store).replay()  # fold in anything spilled during a store outage
+            _print(await usage_report(store, args.key, args.since), args.json)
+            return 0
         if args.action == "create":
             models = tuple(m.strip() for m in args.models.split(",") if m.strip())
             key, record = await keys.create_key(

@@ -19,7 +19,7 @@ import orjson
 from switchboard.constants import SSE_DONE
 from switchboard.errors import safe_upstream_message
 from switchboard.executor import StreamStart, to_events
-from switchboard.sse import EventTooLarge, error_payload, is_done
+from switchboard.sse import EventTooLarge, error_payload, event_data, is_done
 from switchboard.timing import Timing
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -53,6 +53,10 @@ def _collect(events: list[bytes], timing: Timing, batch: _Batch, secrets: tuple[
             return
         if event[:1] != b":":
             timing.chunks += 1
+            if b'"usage":{' in event or b'"usage": {' in event:
+                usage = (orjson.loads(event_data(event) or b"{}") or {}).get("usage")
+                if isinstance(usage, dict):
+                    timing.usage = usage
         batch.out.append(event)
 
 

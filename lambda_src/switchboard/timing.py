@@ -12,7 +12,7 @@ import orjson
 
 
 class Timing:
-    __slots__ = ("attempts", "chunks", "first_token", "start", "upstream")
+    __slots__ = ("attempts", "chunks", "first_token", "start", "upstream", "usage")
 
     def __init__(self, start: float | None = None) -> None:
         self.start = perf_counter() if start is None else start
@@ -20,6 +20,8 @@ class Timing:
         self.attempts = 0
         self.first_token: float | None = None
         self.chunks = 0
+        self.usage: dict[str, object] | None = None
+        """A stream's usage chunk, when the provider sent one."""
 
     def total_ms(self, now: float) -> float:
         return (now - self.start) * 1000.0

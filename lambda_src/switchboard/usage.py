@@ -1,0 +1,186 @@
+"""Usage accounting: every request is counted once, after its response has been sent.
+
+Per key, per UTC day and public model, one store item accumulates requests, errors, prompt /
+completion / cached tokens (atomic `add`, so concurrent instances never lose or double a count):
+`pk = USAGE#<key_id>`, `sk = <YYYY-MM-DD>#<model>`. Counts are summed in memory and written once a
+second in the background; a failing store is retried with jittered backoff, then the sums are
+spilled to a local JSON-lines file and replayed by the next successful write (or by
+`switchboard usage`), so a store hiccup loses nothing. (A process killed between two flushes loses up
+to one second of counts: the price of keeping writes off the request path.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import os
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from switchboard.store.base import Store, StoreError
+
+log = logging.getLogger("switchboard.usage")
+RETRIES = 3
+COUNTERS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    key_id: str
+    tenant: str
+    model: str
+    provider: str | None
+    upstream_model: str | None
+    status: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    at: float = 0.0
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "requests": 1,
+            "errors": int(self.status >= 400),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
+
+
+def tokens_from_usage(usage: Any) -> tuple[int, int, int]:
+    if not isinstance(usage, dict):
+        return 0, 0, 0
+    details = usage.get("prompt_tokens_details") or {}
+    return (
+        int(usage.get("prompt_tokens") or 0),
+        int(usage.get("completion_tokens") or 0),
+        int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+    )
+
+
+def tokens_from_body(content: bytes) -> tuple[int, int, int]:
+    try:
+        return tokens_from_usage(orjson.loads(content).get("usage"))
+    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return 0, 0, 0
+
+
+class UsageRecorder:
+    """Aggregates events in memory per key, day and model, and writes the sums every
+    `flush_interval_s` (one atomic `add` per aggregate), so the per-request cost is a dict update."""
+
+    def __init__(
+        self,
+        store: Store,
+        spill_path: str | None = None,
+        sleep: Any = asyncio.sleep,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._spill = Path(
+            spill_path or os.environ.get("SWITCHBOARD_USAGE_SPILL") or ".switchboard/usage-spill.jsonl"
+        )
+        self._sleep = sleep
+        self._interval = flush_interval_s
+        self._pending: dict[tuple[str, str], dict[str, int]] = {}
+        self._flusher: asyncio.Task[None] | None = None
+
+    def record(self, event: UsageEvent, body: bytes | None = None) -> None:
+        """Count one request (never awaited by it); token counts come from `body` (a chat completion)
+        when given, parsed here, after the response has been sent."""
+        if body is not None:
+            prompt, completion, cached = tokens_from_body(body)
+            event = UsageEvent(
+                **{
+                    **asdict(event),
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "cached_tokens": cached,
+                }
+            )
+        day = datetime.datetime.fromtimestamp(event.at, datetime.UTC).strftime("%Y-%m-%d")
+        totals = self._pending.setdefault(
+            (f"USAGE#{event.key_id}", f"{day}#{event.model}"), dict.fromkeys(COUNTERS, 0)
+        )
+        for name, value in event.counters().items():
+            totals[name] += value
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        try:
+            await asyncio.sleep(self._interval)
+            await self.flush()
+        finally:
+            self._flusher = None
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        wrote = False
+        for (pk, sk), counters in pending.items():
+            if await self._add(pk, sk, counters):
+                wrote = True
+            else:
+                self._append(pk, sk, counters)
+        if wrote:
+            await self.replay()
+
+    async def _add(self, pk: str, sk: str, counters: dict[str, int]) -> bool:
+        for attempt in range(RETRIES):
+            try:
+                await self._store.add(pk, sk, counters)
+                return True
+            except StoreError:
+                await self._sleep(random.random() * 0.05 * (2**attempt))
+        return False
+
+    def _append(self, pk: str, sk: str, counters: dict[str, int]) -> None:
+        try:
+            self._spill.parent.mkdir(parents=True, exist_ok=True)
+            with self._spill.open("ab") as fh:
+                fh.write(orjson.dumps({"pk": pk, "sk": sk, "counters": counters}) + b"\n")
+            log.warning("usage store unavailable: counts spilled to %s", self._spill)
+        except OSError:
+            log.error("usage counts lost: store and spill file both unavailable")
+
+    async def replay(self) -> int:
+        """Write spilled counts back to the store; returns how many aggregates were replayed."""
+        if not self._spill.exists():
+            return 0
+        claimed = self._spill.with_suffix(f".replaying-{os.getpid()}")
+        try:
+            self._spill.rename(claimed)  # one replayer per spill file
+        except OSError:
+            return 0
+        replayed = 0
+        for line in claimed.read_bytes().splitlines():
+            entry = orjson.loads(line)
+            if await self._add(entry["pk"], entry["sk"], entry["counters"]):
+                replayed += 1
+            else:
+                self._append(entry["pk"], entry["sk"], entry["counters"])
+        claimed.unlink(missing_ok=True)
+        return replayed
+
+    async def drain(self) -> None:
+        """Write everything pending now (shutdown, tests)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        await self.flush()
+
+
+async def usage_report(store: Store, key_id: str, since: str | None = None) -> list[dict[str, Any]]:
+    """Per day and model, the counters of one key (from `since`, a YYYY-MM-DD date, on)."""
+    rows = []
+    for item in await store.query(f"USAGE#{key_id}"):
+        day, _, model = str(item["sk"]).partition("#")
+        if since and day < since:
+            continue
+        rows.append({"day": day, "model": model, **{k: int(item.get(k, 0)) for k in COUNTERS}})
+    return rows

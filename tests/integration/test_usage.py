@@ -1,0 +1,155 @@
+"""Usage accounting: once per request (retries, fallbacks, streams included), after the response,
+surviving a store outage through the local spill."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support import (
+    build_app,
+    chat,
+    chunk,
+    client_for,
+    completion,
+    error_response,
+    json_response,
+    make_config,
+    sse_response,
+)
+from switchboard import keys
+from switchboard.cli import main
+from switchboard.store.base import StoreError
+from switchboard.store.memory import MemoryStore
+from switchboard.usage import UsageEvent, UsageRecorder, usage_report
+
+pytestmark = pytest.mark.anyio
+TODAY = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+
+
+async def setup(handler, store=None):
+    store = store or MemoryStore()
+    key, record = await keys.create_key(store, tenant="acme", name="ci")
+    app = build_app(make_config(), handler, store=store)
+    return app, store, key, record
+
+
+async def test_counted_once_across_retries_and_fallbacks() -> None:
+    answers = {"a": [error_response(503), error_response(503)], "b": [json_response(200, completion())]}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        queue = answers[request.url.host[0]]
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    app, store, key, record = await setup(handler)
+    async with client_for(app) as client:
+        response = await client.post(
+            "/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {key}"}
+        )
+    assert response.headers["x-switchboard-attempts"] == "3"
+    await app.aclose()
+    rows = await usage_report(store, record.key_id)
+    assert rows == [
+        {
+            "day": TODAY,
+            "model": "chain",
+            "requests": 1,
+            "errors": 0,
+            "prompt_tokens": 1,
+            "completion_tokens": 1,
+            "cached_tokens": 0,
+        }
+    ]
+
+
+async def test_streams_count_reported_usage_and_cut_streams_count_once() -> None:
+    usage = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}\n\n'
+
+    class Cut(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            yield chunk("partial")
+            raise httpx.ReadError("reset")
+
+    streams = [
+        sse_response(chunk("hi"), chunk(finish="stop"), usage, b"data: [DONE]\n\n"),
+        httpx.Response(200, stream=Cut()),
+    ]
+    app, store, key, record = await setup(lambda request: streams.pop(0))
+    async with client_for(app) as client:
+        for _ in range(2):
+            await client.post(
+                "/v1/chat/completions",
+                json=chat(stream=True, stream_options={"include_usage": True}),
+                headers={"authorization": f"Bearer {key}"},
+            )
+    await app.aclose()
+    [row] = await usage_report(store, record.key_id)
+    assert (row["requests"], row["prompt_tokens"], row["completion_tokens"]) == (2, 7, 3)
+
+
+async def test_errors_are_counted() -> None:
+    app, store, key, record = await setup(lambda request: error_response(400))
+    async with client_for(app) as client:
+        await client.post("/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {key}"})
+    await app.aclose()
+    [row] = await usage_report(store, record.key_id)
+    assert (row["requests"], row["errors"]) == (1, 1)
+
+
+async def test_store_outage_spills_then_replays(tmp_path: Path) -> None:
+    class Flaky(MemoryStore):
+        down = True
+
+        async def add(self, *args, **kwargs):
+            if self.down and str(args[0]).startswith("USAGE#"):
+                raise StoreError("throttled")
+            return await super().add(*args, **kwargs)
+
+    store = Flaky()
+    spill = tmp_path / "spill.jsonl"
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    recorder = UsageRecorder(store, spill_path=str(spill), sleep=no_sleep)
+    event = UsageEvent("k1", "acme", "chain", "a", "model-a", 200, 5, 2, 0, at=1_800_000_000)
+    recorder.record(event)
+    recorder.record(event)
+    await recorder.drain()
+    assert len(spill.read_text().splitlines()) == 1  # one aggregate of the two requests
+    assert await usage_report(store, "k1") == []
+    store.down = False
+    recorder.record(event)  # the next successful write replays the spill
+    await recorder.drain()
+    [row] = await usage_report(store, "k1")
+    assert row["requests"] == 3 and row["prompt_tokens"] == 15
+    assert not spill.exists()
+
+
+def test_usage_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[store]\nbackend = "sqlite"\npath = "{tmp_path / "s.db"}"\n[providers.m]\ntype = "mock"\n[models.x]\ntargets = ["m/echo"]\n'
+    )
+
+    async def seed() -> None:
+        from switchboard.store.sqlite import SQLiteStore
+
+        store = SQLiteStore(str(tmp_path / "s.db"))
+        recorder = UsageRecorder(store, spill_path=str(tmp_path / "spill.jsonl"))
+        for day in (1_800_000_000, 1_800_000_000 + 86_400):
+            recorder.record(UsageEvent("kid", "acme", "x", "m", "echo", 200, 4, 2, 0, at=day))
+        await recorder.drain()
+        await store.close()
+
+    asyncio.run(seed())
+    assert main(["usage", "--key", "kid", "--config", str(config), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["day"] for r in rows] == ["2027-01-15", "2027-01-16"]
+    assert main(["usage", "--key", "kid", "--since", "2027-01-16", "--config", str(config), "--json"]) == 0
+    assert [r["day"] for r in json.loads(capsys.readouterr().out)] == ["2027-01-16"]
