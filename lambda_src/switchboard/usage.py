@@ -16,7 +16,8 @@ import datetime
 import logging
 import os
 import random
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,24 @@ def tokens_from_usage(usage: Any) -> tuple[int, int, int]:
     )
 
 
+_TOKENS = {
+    name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*(\d+)')
+    for name in ("prompt_tokens", "completion_tokens", "cached_tokens")
+}
+
+
 def tokens_from_body(content: bytes) -> tuple[int, int, int]:
-    try:
-        return tokens_from_usage(orjson.loads(content).get("usage"))
-    except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+    """Token counts of a chat completion's `usage` object, read without parsing the whole body (the
+    answer can be large; `usage` comes last)."""
+    start = content.rfind(b'"usage"')
+    if start < 0:
         return 0, 0, 0
+    found = [
+        _TOKENS[name].search(content, start)
+        for name in ("prompt_tokens", "completion_tokens", "cached_tokens")
+    ]
+    prompt, completion, cached = (int(m[1]) if m else 0 for m in found)
+    return prompt, completion, cached
 
 
 class UsageRecorder:
@@ -89,26 +103,29 @@ class UsageRecorder:
         self._interval = flush_interval_s
         self._pending: dict[tuple[str, str], dict[str, int]] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._day_number = -1
+        self._day = ""
 
     def record(self, event: UsageEvent, body: bytes | None = None) -> None:
         """Count one request (never awaited by it); token counts come from `body` (a chat completion)
-        when given, parsed here, after the response has been sent."""
+        when given. A dictionary update: a few microseconds."""
         if body is not None:
             prompt, completion, cached = tokens_from_body(body)
-            event = UsageEvent(
-                **{
-                    **asdict(event),
-                    "prompt_tokens": prompt,
-                    "completion_tokens": completion,
-                    "cached_tokens": cached,
-                }
-            )
-        day = datetime.datetime.fromtimestamp(event.at, datetime.UTC).strftime("%Y-%m-%d")
-        totals = self._pending.setdefault(
-            (f"USAGE#{event.key_id}", f"{day}#{event.model}"), dict.fromkeys(COUNTERS, 0)
-        )
-        for name, value in event.counters().items():
-            totals[name] += value
+        else:
+            prompt, completion, cached = event.prompt_tokens, event.completion_tokens, event.cached_tokens
+        day_number = int(event.at // 86_400)
+        if day_number != self._day_number:
+            self._day_number = day_number
+            self._day = datetime.datetime.fromtimestamp(event.at, datetime.UTC).strftime("%Y-%m-%d")
+        key = (f"USAGE#{event.key_id}", f"{self._day}#{event.model}")
+        totals = self._pending.get(key)
+        if totals is None:
+            totals = self._pending[key] = dict.fromkeys(COUNTERS, 0)
+        totals["requests"] += 1
+        totals["errors"] += event.status >= 400
+        totals["prompt_tokens"] += prompt
+        totals["completion_tokens"] += completion
+        totals["cached_tokens"] += cached
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
