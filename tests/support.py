@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from switchboard.config import Config, parse_config
 from switchboard.credentials import Credentials
 from switchboard.providers import registered_types
 from switchboard.providers.base import AwsCredentials
+from switchboard.store.memory import MemoryStore
 
 FAST_ROUTING = {"backoff_base_ms": 1, "backoff_cap_ms": 5, "cooldown_failures": 100}
 
@@ -223,3 +225,51 @@ class FixtureServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+class Replicator:
+    """Two regional stores replicated with lag and last-writer-wins per item, like a Global Table: an
+    item written in one region since the last sync is copied to the other; an item written in both
+    keeps one region's version and loses the other's writes."""
+
+    def __init__(self, a: MemoryStore, b: MemoryStore) -> None:
+        self.stores = (a, b)
+        self.synced: dict = {}
+
+    def sync(self) -> None:
+        a, b = (store._items for store in self.stores)
+        for key in set(a) | set(b):
+            base = self.synced.get(key)
+            changed_a, changed_b = a.get(key) != base, b.get(key) != base
+            if changed_a and changed_b:
+                winner = (
+                    b[key] if key in b else a[key]
+                )  # the later writer wins; the other's increments are lost
+            elif changed_a:
+                winner = a[key]
+            elif changed_b:
+                winner = b[key]
+            else:
+                continue
+            a[key], b[key] = copy.deepcopy(winner), copy.deepcopy(winner)
+            self.synced[key] = copy.deepcopy(winner)
+
+
+def make_table(client, name: str = "switchboard-test") -> None:
+    from infra.constructs.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": SORT_KEY, "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )

@@ -86,8 +86,8 @@ class LatencyDashboard(Construct):
                 left=[m("Fallbacks", "Sum", "extra attempts")],
                 right=[
                     cw.MathExpression(
-                        expression="100 * hits / IF(reqs > 0, reqs, 1)",
-                        using_metrics={"hits": m("CacheHits", "Sum"), "reqs": requests},
+                        expression="100 * hits / IF(hits + misses > 0, hits + misses, 1)",
+                        using_metrics={"hits": m("CacheHits", "Sum"), "misses": m("CacheMisses", "Sum")},
                         label="cache hit %",
                         period=PERIOD,
                     )

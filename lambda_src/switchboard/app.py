@@ -8,6 +8,7 @@ import httpx
 
 from switchboard.asgi import ASGIApp, Gateway
 from switchboard.auth import Authenticator
+from switchboard.cache import ResponseCache
 from switchboard.config import Config, load_config
 from switchboard.constants import ENV_CONFIG
 from switchboard.credentials import Credentials
@@ -73,7 +74,8 @@ def create_app(
         origin_guard=origin_guard,
         authenticator=authenticator,
         limits=limits,
-        usage=UsageRecorder(shared),
+        usage=UsageRecorder(shared, prices=dict(config.prices)),
+        cache=ResponseCache(shared, config.cache) if config.cache.enabled else None,
     )
 
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import orjson
 
+from switchboard import cache as response_cache
 from switchboard import messages_api
 from switchboard.auth import Authenticator, presented_key
-from switchboard.config import Config
+from switchboard.config import Config, Target
 from switchboard.constants import CT_JSON, CT_SSE, ORIGIN_HEADER
 from switchboard.errors import (
     GatewayError,
@@ -38,6 +39,7 @@ from switchboard.origin import OriginGuard
 from switchboard.ratelimit import KeyLimits
 from switchboard.request_body import ChatRequest, parse_chat_request, parse_embeddings_request
 from switchboard.routing import deadline_ms, plan_targets
+from switchboard.store.base import StoreError
 from switchboard.stream import relay
 from switchboard.timing import Timing
 from switchboard.usage import UsageEvent, UsageRecorder, tokens_from_usage
@@ -153,6 +155,7 @@ class Gateway:
         authenticator: Authenticator | None = None,
         limits: KeyLimits | None = None,
         usage: UsageRecorder | None = None,
+        cache: response_cache.ResponseCache | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
@@ -166,6 +169,7 @@ class Gateway:
         self._auth = authenticator
         self._limits = limits
         self._usage = usage
+        self._cache = cache
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -224,6 +228,8 @@ class Gateway:
                 return
 
     async def aclose(self) -> None:
+        if self._cache is not None:
+            await self._cache.drain()
         if self._usage is not None:
             await self._usage.drain()
         await self.executor.aclose()
@@ -295,7 +301,7 @@ class Gateway:
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send, dialect: Dialect) -> None:
         timing = Timing()
-        caller = lambda_ctx = content_length = content_type = None
+        caller = lambda_ctx = content_length = content_type = cache_control = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 content_length = value
@@ -305,6 +311,8 @@ class Gateway:
                 caller = value
             elif name == b"x-amzn-lambda-context":
                 lambda_ctx = value
+            elif name == b"cache-control":
+                cache_control = value
         request_id = _request_id(caller, lambda_ctx, scope)
         status, outcome, model, stream = 500, "error", None, False
         target = None
@@ -325,6 +333,10 @@ class Gateway:
         started_complete = False
         key = None
         completion: bytes | None = None
+        cache_state = response_cache.BYPASS
+        cache_hit: response_cache.Entry | None = None
+        too_large = strip_usage = False
+        cache_key = ""
         try:
             key = await self._auth.authenticate(presented_key(scope["headers"])) if self._auth else None
             if content_type is not None and not _json_content_type(content_type):
@@ -336,10 +348,36 @@ class Gateway:
             reservation = None
             if key is not None and self._limits is not None:
                 reservation = await self._limits.admit(key, len(raw), request.body)
-            targets = plan_targets(self.config, request)
-            deadline_s = deadline_ms(self.config, request) / 1000.0
-            watcher = asyncio.ensure_future(watch_disconnect())
-            if not stream:
+            caching = None
+            if self._cache is not None:
+                caching = response_cache.policy(
+                    cache_control, key.cache_ttl if key else None, self._cache.settings
+                )
+            if caching is not None:
+                cache_key = response_cache.cache_key(
+                    key.tenant if key else "open", dialect.route, stream, raw
+                )
+                cache_state = response_cache.MISS if caching.lookup else response_cache.REFRESH
+                if caching.lookup:
+                    assert self._cache is not None
+                    try:
+                        cache_hit = await self._cache.get(cache_key, caching.max_age_s)
+                    except StoreError:
+                        log.warning("cache lookup failed: the store is unavailable (bypassed)")
+                        cache_state, caching = response_cache.BYPASS, None
+                if cache_hit is not None:
+                    cache_state = response_cache.HIT
+            if cache_hit is not None:
+                target = Target(cache_hit.provider, cache_hit.model)
+                started = True
+                await self._replay(send, cache_hit, request_id, timing, reservation)
+                status, outcome = 200, "done" if stream else "ok"
+                if reservation is not None and reservation.token_limits and self._limits is not None:
+                    self._limits.settle(reservation, 0)
+            elif not stream:
+                targets = plan_targets(self.config, request)
+                deadline_s = deadline_ms(self.config, request) / 1000.0
+                watcher = asyncio.ensure_future(watch_disconnect())
                 result = await self.executor.complete(request, targets, deadline_s, timing)
                 target = result.target
                 content = result.content if dialect.render is None else dialect.render(result.content)
@@ -348,6 +386,7 @@ class Gateway:
                     (b"content-length", b"%d" % len(content)),
                     (b"x-switchboard-provider", target.provider.encode()),
                     (b"x-switchboard-model", target.model.encode()),
+                    (b"x-switchboard-cache", cache_state),
                 ]
                 if reservation is not None:
                     headers += reservation.headers
@@ -359,7 +398,17 @@ class Gateway:
                 completion = result.content
                 if reservation is not None and reservation.token_limits and self._limits is not None:
                     self._limits.settle(reservation, _total_tokens(result.content))
+                if caching is not None and self._cache is not None:
+                    now = time.time()
+                    entry = response_cache.Entry(
+                        target.provider, target.model, False, (content,), now, now + caching.ttl_s
+                    )
+                    too_large = not self._cache.put(cache_key, entry)
             else:
+                strip_usage = dialect.stream_events is None and _ask_for_usage(request.body)
+                targets = plan_targets(self.config, request)
+                deadline_s = deadline_ms(self.config, request) / 1000.0
+                watcher = asyncio.ensure_future(watch_disconnect())
                 opened = await self.executor.open_stream(request, targets, deadline_s, timing)
                 target = opened.target
                 headers = self._base_headers(request_id, CT_SSE)
@@ -368,6 +417,7 @@ class Gateway:
                     (b"x-accel-buffering", b"no"),
                     (b"x-switchboard-provider", target.provider.encode()),
                     (b"x-switchboard-model", target.model.encode()),
+                    (b"x-switchboard-cache", cache_state),
                 ]
                 if reservation is not None:
                     headers += reservation.headers
@@ -375,15 +425,30 @@ class Gateway:
                 started = True
                 status = 200
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
+                captured: list[bytes] | None = None
+                client_send = send
+                if caching is not None:
+                    captured = []
+                    client_send = _capturing(send, captured)
+                if dialect.stream_events is not None:
+                    client_send = _translating(client_send, dialect.stream_events(model))
                 outcome = await relay(
                     opened,
-                    send
-                    if dialect.stream_events is None
-                    else _translating(send, dialect.stream_events(model)),
+                    client_send,
                     timing,
                     idle_timeout_s=self.config.routing.stream_idle_timeout_ms / 1000.0,
                     secrets=self.executor.credentials.known_values(),
+                    strip_usage=strip_usage,
                 )
+                if reservation is not None and reservation.token_limits and self._limits is not None:
+                    used = timing.usage.get("total_tokens") if timing.usage else None
+                    self._limits.settle(reservation, used if isinstance(used, int) else None)
+                if outcome == "done" and captured is not None and caching is not None and self._cache:
+                    now = time.time()
+                    entry = response_cache.Entry.from_stream(
+                        target.provider, target.model, captured, now, caching.ttl_s
+                    )
+                    too_large = not self._cache.put(cache_key, entry)
             started_complete = True
         except GatewayError as exc:
             status, outcome = exc.http_status, type(exc).__name__
@@ -413,7 +478,7 @@ class Gateway:
             if watcher is not None:
                 watcher.cancel()
         if self._usage is not None:
-            self._record_usage(key, model, target, status, timing, completion)
+            self._record_usage(key, model, target, status, timing, completion, cache_hit is not None)
         if self.metrics.enabled:
             now = perf_counter()
             self.metrics.record(
@@ -433,11 +498,20 @@ class Gateway:
                     else (timing.first_token - timing.start) * 1000,
                     request_id=request_id.decode(),
                     outcome=outcome,
+                    cache=cache_state.decode(),
+                    cache_too_large=too_large,
                 )
             )
 
     def _record_usage(
-        self, key: Any, model: str | None, target: Any, status: int, timing: Timing, completion: bytes | None
+        self,
+        key: Any,
+        model: str | None,
+        target: Any,
+        status: int,
+        timing: Timing,
+        completion: bytes | None,
+        cache_hit: bool,
     ) -> None:
         """Once per request, after the response (streams cut mid-way count what was delivered)."""
         if self._usage is None or model is None:
@@ -454,8 +528,44 @@ class Gateway:
             completion_tokens=completion_tokens,
             cached_tokens=cached,
             at=time.time(),
+            cache_hit=cache_hit,
         )
         self._usage.record(event, completion)
+
+    async def _replay(
+        self,
+        send: Send,
+        entry: response_cache.Entry,
+        request_id: bytes,
+        timing: Timing,
+        reservation: Any,
+    ) -> None:
+        """Serve a cached answer: the same body, or the same stream messages with a fresh timing
+        comment."""
+        headers = self._base_headers(request_id, CT_SSE if entry.stream else CT_JSON)
+        if entry.stream:
+            headers += [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+        else:
+            headers.append((b"content-length", b"%d" % len(entry.chunks[0])))
+        headers += [
+            (b"x-switchboard-provider", entry.provider.encode()),
+            (b"x-switchboard-model", entry.model.encode()),
+            (b"x-switchboard-cache", response_cache.HIT),
+            (b"age", b"%d" % max(0, int(time.time() - entry.created))),
+        ]
+        if reservation is not None:
+            headers += reservation.headers
+        headers += timing.headers(perf_counter())
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if not entry.stream:
+            await send({"type": "http.response.body", "body": entry.chunks[0]})
+            return
+        timing.first_token = perf_counter()
+        timing.chunks = len(entry.chunks)
+        chunks = entry.replay(timing.sse_comment(perf_counter(), entry.provider, entry.model))
+        for chunk in chunks[:-1]:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": chunks[-1] if chunks else b"", "more_body": False})
 
     async def _send_error(
         self,
@@ -485,6 +595,27 @@ def _total_tokens(completion: bytes) -> int | None:
         return None
     total = usage.get("total_tokens")
     return total if isinstance(total, int) else None
+
+
+def _ask_for_usage(body: dict[str, Any]) -> bool:
+    """Ask the provider for the stream's usage chunk (to reconcile token limits and count usage);
+    True when the client did not ask for it, so the relay strips it again."""
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage"):
+        return False
+    body["stream_options"] = {**(options or {}), "include_usage": True}
+    return True
+
+
+def _capturing(send: Send, captured: list[bytes]) -> Send:
+    """Keeps a copy of every body message the client receives (a stream to be cached)."""
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            captured.append(bytes(message.get("body", b"")))
+        await send(message)
+
+    return capture
 
 
 def _translating(send: Send, feed: Callable[[bytes], bytes]) -> Send:

@@ -97,10 +97,38 @@ class GatewaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheSettings:
+    """`[cache]`: the response cache (opt-in per request with `Cache-Control`, or per key)."""
+
+    enabled: bool = True
+    default_ttl_s: int = 300
+    """TTL when a request says `no-cache` without `max-age`."""
+    max_ttl_s: int = 86_400
+    """Upper bound on any TTL (max-age or a key's default)."""
+    memory_entries: int = 4096
+    memory_bytes: int = 64 * 1024 * 1024
+    max_item_bytes: int = 350_000
+    """Largest encoded entry written to the store (DynamoDB items are capped at 400 KB)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    prompt: float = 0.0
+    completion: float = 0.0
+    cached: float | None = None
+    """Price of cached prompt tokens (default: the prompt price)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
     store: StoreSettings = field(default_factory=StoreSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    """Keyed by `provider/upstream-model` or by upstream model name."""
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
 
@@ -311,7 +339,7 @@ def parse_config(
 ) -> Config:
     """Validate a decoded TOML document into a `Config`."""
     env = os.environ if env is None else env
-    _check_keys(raw, {"gateway", "routing", "providers", "models", "store"}, "(top level)")
+    _check_keys(raw, {"gateway", "routing", "providers", "models", "store", "cache", "prices"}, "(top level)")
     gateway = _gateway(_table(raw, "gateway", ""), env)
     routing = _routing(_table(raw, "routing", ""))
     providers = {n: _provider(n, p, known_types) for n, p in _table(raw, "providers", "").items()}
@@ -319,7 +347,47 @@ def parse_config(
     if not models:
         raise ConfigError("models: define at least one public model")
     store = _store(_table(raw, "store", ""), env)
-    return Config(gateway=gateway, routing=routing, providers=providers, models=models, store=store)
+    return Config(
+        gateway=gateway,
+        routing=routing,
+        providers=providers,
+        models=models,
+        store=store,
+        cache=_cache(_table(raw, "cache", "")),
+        prices={name: _price(name, value) for name, value in _table(raw, "prices", "").items()},
+    )
+
+
+def _cache(raw: Mapping[str, Any]) -> CacheSettings:
+    where = "cache"
+    defaults = CacheSettings()
+    names = set(CacheSettings.__slots__)
+    _check_keys(raw, names, where)
+    values = {
+        name: _get(raw, name, bool if name == "enabled" else int, where, getattr(defaults, name))
+        for name in names
+    }
+    settings = CacheSettings(**values)
+    if settings.max_item_bytes > 390_000:
+        raise ConfigError("cache.max_item_bytes: at most 390000 (DynamoDB's item limit is 400 KB)")
+    if settings.default_ttl_s > settings.max_ttl_s:
+        raise ConfigError("cache.default_ttl_s: must not exceed cache.max_ttl_s")
+    return settings
+
+
+def _price(name: str, raw: Any) -> Price:
+    where = f"prices.{name!r}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table with prompt / completion (USD per million tokens)")
+    _check_keys(raw, {"prompt", "completion", "cached"}, where)
+    values = {k: _get(raw, k, (int, float), where, None) for k in ("prompt", "completion", "cached")}
+    if any(v is not None and v < 0 for v in values.values()):
+        raise ConfigError(f"{where}: prices must not be negative")
+    return Price(
+        prompt=float(values["prompt"] or 0.0),
+        completion=float(values["completion"] or 0.0),
+        cached=None if values["cached"] is None else float(values["cached"]),
+    )
 
 
 def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:

@@ -60,6 +60,8 @@ class KeyRecord:
     tpm: int | None = None
     budget_tokens_per_day: int | None = None
     models: tuple[str, ...] = ()
+    cache_ttl: int | None = None
+    """Default response-cache TTL for requests without `Cache-Control` (None: no caching)."""
     valid_until: int | None = None
     revoked: bool = False
     replaced_by: str | None = None
@@ -104,6 +106,7 @@ async def create_key(
     models: tuple[str, ...] = (),
     expires_in_s: int | None = None,
     budget_tokens_per_day: int | None = None,
+    cache_ttl: int | None = None,
 ) -> tuple[str, KeyRecord]:
     """Returns (the key, printed once; its record)."""
     key = generate_key()
@@ -119,6 +122,7 @@ async def create_key(
         tpm=tpm,
         budget_tokens_per_day=budget_tokens_per_day,
         models=models,
+        cache_ttl=cache_ttl or None,
         valid_until=now + expires_in_s if expires_in_s else None,
     )
     if not await store.put(_pk(digest), "META", record.to_item(), if_absent=True):
@@ -182,6 +186,7 @@ async def rotate_key(store: Store, key_id: str) -> tuple[str, KeyRecord] | None:
         models=old.models,
         expires_in_s=max(remaining, 1) if remaining is not None else None,
         budget_tokens_per_day=old.budget_tokens_per_day,
+        cache_ttl=old.cache_ttl,
     )
     await revoke_key(store, key_id, replaced_by=record.key_id)
     return key, record

@@ -35,6 +35,9 @@ def add_parser(sub: Any) -> None:
     )
     create.add_argument("--expires", help="lifetime, e.g. 30d, 12h")
     create.add_argument("--budget-tokens-per-day", type=int)
+    create.add_argument(
+        "--cache-ttl", help="cache answers by default for this long, e.g. 5m, 1h (requests can opt out)"
+    )
     listing = actions.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--tenant")
     for name, text in (("show", "show one key"), ("revoke", "revoke a key"), ("rotate", "replace a key")):
@@ -67,6 +70,7 @@ def _describe(record: keys.KeyRecord) -> dict[str, Any]:
         "tpm": record.tpm,
         "budget_tokens_per_day": record.budget_tokens_per_day,
         "models": list(record.models) or ["*"],
+        "cache_ttl_s": record.cache_ttl,
         "replaced_by": record.replaced_by,
     }
 
@@ -100,6 +104,7 @@ async def _run(args: argparse.Namespace, settings: StoreSettings) -> int:
                 models=models,
                 expires_in_s=keys.parse_duration(args.expires) if args.expires else None,
                 budget_tokens_per_day=args.budget_tokens_per_day,
+                cache_ttl=keys.parse_duration(args.cache_ttl) if args.cache_ttl else None,
             )
             _print({**_describe(record), "key": key}, args.json)
             if not args.json:

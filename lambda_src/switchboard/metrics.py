@@ -39,6 +39,9 @@ class RequestRecord:
     ttft_ms: float | None
     request_id: str
     outcome: str
+    cache: str = "bypass"
+    """hit, miss, refresh or bypass."""
+    cache_too_large: bool = False
 
 
 class MetricsSink:
@@ -64,8 +67,21 @@ _UNITS = {
     "Errors4xx": "Count",
     "Failures": "Count",
     "StreamErrors": "Count",
+    "CacheHits": "Count",
+    "CacheMisses": "Count",
+    "CacheTooLarge": "Count",
 }
-_METADATA = ("route", "status", "model", "provider", "upstream_model", "stream", "request_id", "outcome")
+_METADATA = (
+    "route",
+    "status",
+    "model",
+    "provider",
+    "upstream_model",
+    "stream",
+    "request_id",
+    "outcome",
+    "cache",
+)
 
 
 def record_metrics(record: RequestRecord) -> dict[str, float]:
@@ -86,6 +102,12 @@ def record_metrics(record: RequestRecord) -> dict[str, float]:
         values["Errors4xx"] = 1.0
     if record.outcome not in ("ok", "done"):
         values["StreamErrors" if record.stream else "Failures"] = 1.0
+    if record.cache == "hit":
+        values["CacheHits"] = 1.0
+    elif record.cache != "bypass":
+        values["CacheMisses"] = 1.0
+    if record.cache_too_large:
+        values["CacheTooLarge"] = 1.0
     return values
 
 

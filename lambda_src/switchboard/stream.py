@@ -39,7 +39,9 @@ class _Batch:
         self.error: bytes | None = None
 
 
-def _collect(events: list[bytes], timing: Timing, batch: _Batch, secrets: tuple[str, ...]) -> None:
+def _collect(
+    events: list[bytes], timing: Timing, batch: _Batch, secrets: tuple[str, ...], strip_usage: bool = False
+) -> None:
     for event in events:
         if is_done(event):
             batch.done = True
@@ -52,18 +54,28 @@ def _collect(events: list[bytes], timing: Timing, batch: _Batch, secrets: tuple[
             batch.error = error_event(f"stream interrupted: {detail}", "stream_interrupted")
             return
         if event[:1] != b":":
-            timing.chunks += 1
             if b'"usage":{' in event or b'"usage": {' in event:
-                usage = (orjson.loads(event_data(event) or b"{}") or {}).get("usage")
+                chunk = orjson.loads(event_data(event) or b"{}") or {}
+                usage = chunk.get("usage")
                 if isinstance(usage, dict):
                     timing.usage = usage
+                    if strip_usage and not chunk.get("choices"):
+                        continue  # the usage chunk Switchboard asked for, not the client
+            timing.chunks += 1
         batch.out.append(event)
 
 
 async def relay(
-    start: StreamStart, send: Send, timing: Timing, *, idle_timeout_s: float, secrets: tuple[str, ...] = ()
+    start: StreamStart,
+    send: Send,
+    timing: Timing,
+    *,
+    idle_timeout_s: float,
+    secrets: tuple[str, ...] = (),
+    strip_usage: bool = False,
 ) -> str:
-    """Relay the stream; returns the outcome (`done`, `cut`, `stalled`, `upstream_error`, `lost`)."""
+    """Relay the stream; returns the outcome (`done`, `cut`, `stalled`, `upstream_error`, `lost`).
+    With `strip_usage`, the usage-only chunk is read (into `timing.usage`) but not relayed."""
     provider, model = start.target.provider, start.target.model
     translator = start.translator
     splitter = start.splitter
@@ -71,7 +83,7 @@ async def relay(
     tail: bytes | None = None
     try:
         batch = _Batch()
-        _collect(start.prefix, timing, batch, secrets)
+        _collect(start.prefix, timing, batch, secrets, strip_usage)
         timing.first_token = perf_counter()
         if not (batch.done or batch.error):
             if batch.out:
@@ -91,7 +103,7 @@ async def relay(
                     idle.reschedule(loop.time() + idle_timeout_s)
                     events = to_events(chunk, splitter, translator)
                     batch = _Batch()
-                    _collect(events, timing, batch, secrets)
+                    _collect(events, timing, batch, secrets, strip_usage)
                     if batch.done or batch.error:
                         break
                     if batch.out:

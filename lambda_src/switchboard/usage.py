@@ -1,11 +1,13 @@
 """Usage accounting: every request is counted once, after its response has been sent.
 
-Per key, per UTC day and public model, one store item accumulates requests, errors, prompt /
-completion / cached tokens (atomic `add`, so concurrent instances never lose or double a count):
-`pk = USAGE#<key_id>`, `sk = <YYYY-MM-DD>#<model>`. Counts are summed in memory and written once a
-second in the background; a failing store is retried with jittered backoff, then the sums are
-spilled to a local JSON-lines file and replayed by the next successful write (or by
-`switchboard usage`), so a store hiccup loses nothing. (A process killed between two flushes loses up
+Per key, per UTC day, public model and serving target, one store item accumulates requests,
+errors, cache hits, prompt / completion / cached tokens and cost (nano-USD, from the `[prices]`
+table) with atomic `add`s, so concurrent instances never lose or double a count:
+`pk = USAGE#<key_id>`, `sk = <YYYY-MM-DD>#<model>#<provider>/<upstream model>`. A cache hit counts
+as a request and a hit, with no tokens (the provider was not called). Counts are summed in memory
+and written once a second in the background; a failing store is retried with jittered backoff,
+then the sums are spilled to a local JSON-lines file and replayed by the next successful write (or
+by `switchboard usage`), so a store hiccup loses nothing. (A process killed between two flushes loses up
 to one second of counts: the price of keeping writes off the request path.)
 """
 
@@ -23,11 +25,20 @@ from typing import Any
 
 import orjson
 
+from switchboard.config import Price
 from switchboard.store.base import Store, StoreError
 
 log = logging.getLogger("switchboard.usage")
 RETRIES = 3
-COUNTERS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens")
+COUNTERS = (
+    "requests",
+    "errors",
+    "cache_hits",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cost_nano_usd",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +53,7 @@ class UsageEvent:
     completion_tokens: int = 0
     cached_tokens: int = 0
     at: float = 0.0
-
-    def counters(self) -> dict[str, int]:
-        return {
-            "requests": 1,
-            "errors": int(self.status >= 400),
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cached_tokens": self.cached_tokens,
-        }
+    cache_hit: bool = False
 
 
 def tokens_from_usage(usage: Any) -> tuple[int, int, int]:
@@ -94,8 +97,10 @@ class UsageRecorder:
         spill_path: str | None = None,
         sleep: Any = asyncio.sleep,
         flush_interval_s: float = 1.0,
+        prices: dict[str, Price] | None = None,
     ) -> None:
         self._store = store
+        self._prices = prices or {}
         self._spill = Path(
             spill_path or os.environ.get("SWITCHBOARD_USAGE_SPILL") or ".switchboard/usage-spill.jsonl"
         )
@@ -117,15 +122,21 @@ class UsageRecorder:
         if day_number != self._day_number:
             self._day_number = day_number
             self._day = datetime.datetime.fromtimestamp(event.at, datetime.UTC).strftime("%Y-%m-%d")
-        key = (f"USAGE#{event.key_id}", f"{self._day}#{event.model}")
+        target = f"{event.provider or '-'}/{event.upstream_model or '-'}"
+        key = (f"USAGE#{event.key_id}", f"{self._day}#{event.model}#{target}")
         totals = self._pending.get(key)
         if totals is None:
             totals = self._pending[key] = dict.fromkeys(COUNTERS, 0)
         totals["requests"] += 1
         totals["errors"] += event.status >= 400
+        totals["cache_hits"] += event.cache_hit
         totals["prompt_tokens"] += prompt
         totals["completion_tokens"] += completion
         totals["cached_tokens"] += cached
+        if self._prices and (prompt or completion):
+            price = self._prices.get(target) or self._prices.get(event.upstream_model or "")
+            if price is not None:
+                totals["cost_nano_usd"] += cost_nano_usd(price, prompt, completion, cached)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
 
@@ -192,12 +203,23 @@ class UsageRecorder:
         await self.flush()
 
 
+def cost_nano_usd(price: Price, prompt: int, completion: int, cached: int) -> int:
+    """Prices are USD per million tokens, i.e. micro-USD per token; cached prompt tokens (part of
+    `prompt`) are charged at the cached price."""
+    cached_price = price.prompt if price.cached is None else price.cached
+    micro = (prompt - cached) * price.prompt + cached * cached_price + completion * price.completion
+    return round(micro * 1000)
+
+
 async def usage_report(store: Store, key_id: str, since: str | None = None) -> list[dict[str, Any]]:
     """Per day and model, the counters of one key (from `since`, a YYYY-MM-DD date, on)."""
     rows = []
     for item in await store.query(f"USAGE#{key_id}"):
-        day, _, model = str(item["sk"]).partition("#")
+        day, _, rest = str(item["sk"]).partition("#")
+        model, _, target = rest.rpartition("#")
         if since and day < since:
             continue
-        rows.append({"day": day, "model": model, **{k: int(item.get(k, 0)) for k in COUNTERS}})
+        counters = {k: int(item.get(k, 0)) for k in COUNTERS}
+        cost = counters.pop("cost_nano_usd") / 1e9
+        rows.append({"day": day, "model": model, "target": target, **counters, "cost_usd": round(cost, 6)})
     return rows

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from support import build_app, chat, client_for, completion, json_response, make_config
+from support import Replicator, build_app, chat, client_for, completion, json_response, make_config
 from switchboard import keys
 from switchboard.auth import NEGATIVE_TTL_S, POSITIVE_TTL_S, Authenticator
 from switchboard.store.base import StoreError
@@ -186,3 +186,39 @@ async def test_keys_without_limits_get_no_ratelimit_headers() -> None:
     app, _, key, _ = await app_with_key()
     response = await post(app, {"authorization": f"Bearer {key}"})
     assert response.status_code == 200 and "x-ratelimit-limit-requests" not in response.headers
+
+
+async def test_revocation_across_two_regions_within_lag_plus_ttl() -> None:
+    """A key revoked in one region stops working in the other once the revocation has replicated
+    and that region's cached validation has expired: bound = replication lag + POSITIVE_TTL_S."""
+    east, west = MemoryStore(), MemoryStore()
+    replicator = Replicator(east, west)
+    key, record = await keys.create_key(east, tenant="acme", name="ci")
+    replicator.sync()
+    now = [950.0]
+    apps = {}
+    for name, store in (("east", east), ("west", west)):
+        apps[name] = build_app(make_config(models=MODELS), upstream, store=store)
+        apps[name]._auth = Authenticator(store, clock=lambda: now[0])
+    headers = {"authorization": f"Bearer {key}"}
+    now[0] = 950.0
+    for app in apps.values():
+        assert (await post(app, headers)).status_code == 200  # validated and cached in both regions
+    now[0] = 1000.0
+    revoked_at = now[0]
+    await keys.revoke_key(east, record.key_id)
+    lag = 20.0
+    accepted_until = {}
+    for _ in range(int((lag + POSITIVE_TTL_S) / 5) + 3):
+        now[0] += 5.0
+        if now[0] - revoked_at >= lag:
+            replicator.sync()  # the revocation reaches the other region after `lag`
+        for name, app in apps.items():
+            if (await post(app, headers)).status_code == 200:
+                accepted_until[name] = now[0] - revoked_at
+    # east re-validated at t=10 against its own store: revoked. West re-validated at t=10 too, but
+    # against a store the revocation had not reached, and cached that for another TTL.
+    assert accepted_until["east"] == 5.0
+    assert POSITIVE_TTL_S < accepted_until["west"] < lag + POSITIVE_TTL_S
+    for app in apps.values():
+        assert (await post(app, headers)).status_code == 401

@@ -4,7 +4,6 @@ store, region shares that hold under last-writer-wins replication, and no store 
 from __future__ import annotations
 
 import asyncio
-import copy
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from support import Replicator
 from switchboard.ratelimit import Limit, RateLimiter
 from switchboard.store.memory import MemoryStore
 
@@ -87,34 +87,6 @@ def test_processes_sharing_sqlite_never_exceed_the_limit(tmp_path: Path) -> None
     admitted = sum(int(p.communicate(timeout=60)[0]) for p in procs)
     # never above the limit; under-admission at most processes x lease (3 x 12)
     assert 120 - 3 * 12 <= admitted <= 120
-
-
-class Replicator:
-    """Two regional stores replicated with lag and last-writer-wins per item, like a Global Table: an
-    item written in one region since the last sync is copied to the other; an item written in both
-    keeps one region's version and loses the other's writes."""
-
-    def __init__(self, a: MemoryStore, b: MemoryStore) -> None:
-        self.stores = (a, b)
-        self.synced: dict = {}
-
-    def sync(self) -> None:
-        a, b = (store._items for store in self.stores)
-        for key in set(a) | set(b):
-            base = self.synced.get(key)
-            changed_a, changed_b = a.get(key) != base, b.get(key) != base
-            if changed_a and changed_b:
-                winner = (
-                    b[key] if key in b else a[key]
-                )  # the later writer wins; the other's increments are lost
-            elif changed_a:
-                winner = a[key]
-            elif changed_b:
-                winner = b[key]
-            else:
-                continue
-            a[key], b[key] = copy.deepcopy(winner), copy.deepcopy(winner)
-            self.synced[key] = copy.deepcopy(winner)
 
 
 async def run_two_regions(scoped: bool) -> int:

@@ -13,30 +13,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from support import make_table
 from switchboard.store import StoreError, StoreSettings, open_store
 from switchboard.store.dynamodb import DynamoDBStore
 
 pytestmark = pytest.mark.anyio
-
-
-def make_table(client, name: str = "switchboard-test") -> None:
-    from infra.constructs.table import PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
-
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-            {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": SORT_KEY, "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-    )
 
 
 @pytest.fixture

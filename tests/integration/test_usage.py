@@ -58,11 +58,14 @@ async def test_counted_once_across_retries_and_fallbacks() -> None:
         {
             "day": TODAY,
             "model": "chain",
+            "target": "b/model-b",
             "requests": 1,
             "errors": 0,
+            "cache_hits": 0,
             "prompt_tokens": 1,
             "completion_tokens": 1,
             "cached_tokens": 0,
+            "cost_usd": 0.0,
         }
     ]
 
@@ -153,3 +156,77 @@ def test_usage_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert [r["day"] for r in rows] == ["2027-01-15", "2027-01-16"]
     assert main(["usage", "--key", "kid", "--since", "2027-01-16", "--config", str(config), "--json"]) == 0
     assert [r["day"] for r in json.loads(capsys.readouterr().out)] == ["2027-01-16"]
+
+
+async def test_stream_usage_is_requested_upstream_and_stripped_for_the_client() -> None:
+    sent: list[dict] = []
+    usage = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":7,"completion_tokens":3,"total_tokens":10}}\n\n'
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return sse_response(chunk("hi"), chunk(finish="stop"), usage, b"data: [DONE]\n\n")
+
+    app, store, key, record = await setup(upstream)
+    headers = {"authorization": f"Bearer {key}"}
+    async with client_for(app) as client:
+        plain = await client.post("/v1/chat/completions", json=chat(stream=True), headers=headers)
+        asked = await client.post(
+            "/v1/chat/completions",
+            json=chat(stream=True, stream_options={"include_usage": True}),
+            headers=headers,
+        )
+    await app.aclose()
+    assert [body["stream_options"] for body in sent] == [{"include_usage": True}] * 2
+    assert b'"usage":{' not in plain.content and plain.content.endswith(b"data: [DONE]\n\n")
+    assert b'"usage":{"prompt_tokens":7' in asked.content
+    [row] = await usage_report(store, record.key_id)
+    assert (row["requests"], row["prompt_tokens"], row["completion_tokens"]) == (2, 14, 6)
+
+
+async def test_stream_token_reservation_settles_with_the_usage_chunk() -> None:
+    usage = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n'
+    store = MemoryStore()
+    key, _ = await keys.create_key(store, tenant="acme", name="ci", tpm=1000)
+    app = build_app(
+        make_config(), lambda r: sse_response(chunk("hi"), usage, b"data: [DONE]\n\n"), store=store
+    )
+    headers = {"authorization": f"Bearer {key}"}
+    async with client_for(app) as client:
+        for _ in range(4):  # each reserves ~600 tokens; without settling the second would be refused
+            response = await client.post(
+                "/v1/chat/completions", json=chat(stream=True, max_tokens=600), headers=headers
+            )
+            assert response.status_code == 200
+    await app.aclose()
+
+
+async def test_cost_from_the_price_table() -> None:
+    store = MemoryStore()
+    key, record = await keys.create_key(store, tenant="acme", name="ci")
+    config = make_config(
+        {"prices": {"b/model-b": {"prompt": 2.5, "completion": 10.0}, "model-a": {"prompt": 1.0}}}
+    )
+    body = completion()
+    body["usage"] = {
+        "prompt_tokens": 1000,
+        "completion_tokens": 500,
+        "total_tokens": 1500,
+        "prompt_tokens_details": {"cached_tokens": 200},
+    }
+    app = build_app(config, lambda r: json_response(200, body), store=store)
+    async with client_for(app) as client:
+        await client.post("/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {key}"})
+    await app.aclose()
+    [row] = await usage_report(store, record.key_id)
+    # model-a matched by upstream name: 1000 prompt tokens at $1/M (cached at the prompt price)
+    assert row["target"] == "a/model-a" and row["cost_usd"] == pytest.approx(0.001)
+    assert row["cached_tokens"] == 200
+
+
+def test_cost_uses_cached_price() -> None:
+    from switchboard.config import Price
+    from switchboard.usage import cost_nano_usd
+
+    price = Price(prompt=2.5, completion=10.0, cached=1.25)
+    # 800 uncached x 2.5 + 200 cached x 1.25 + 500 x 10 micro-USD
+    assert cost_nano_usd(price, 1000, 500, 200) == (800 * 2.5 + 200 * 1.25 + 500 * 10) * 1000

@@ -164,10 +164,10 @@ class DynamoDBStore:
                         ConditionExpression="attribute_not_exists(expires_at) OR expires_at > :now",
                         ExpressionAttributeNames=names,
                         ExpressionAttributeValues=self._ser(values),
-                        ReturnValues="UPDATED_NEW",
+                        ReturnValues="ALL_NEW",  # UPDATED_NEW may omit a counter an ADD of 0 left alone
                     )
                     new = self._de(result["Attributes"])
-                    return {name: int(new[name]) for name in deltas}
+                    return {name: int(new.get(name, 0)) for name in deltas}
                 except Exception as exc:
                     if not self._conditional_failed(exc):
                         raise
