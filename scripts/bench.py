@@ -32,6 +32,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 TICK = os.sysconf("SC_CLK_TCK")
+STORE_LATENCY_MS = 5
 BODY = {
     "messages": [{"role": "user", "content": "Say hello in one short sentence, please."}],
     "max_tokens": 50,
@@ -62,7 +63,12 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def wait_ready(url: str, body: bytes | None = None, limit_s: float = 20.0) -> float:
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+async def wait_ready(
+    url: str, body: bytes | None = None, limit_s: float = 20.0, headers: dict[str, str] = JSON_HEADERS
+) -> float:
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         while True:
@@ -72,9 +78,7 @@ async def wait_ready(url: str, body: bytes | None = None, limit_s: float = 20.0)
                         if response.status < 500:
                             return time.perf_counter() - started
                 else:
-                    async with session.post(
-                        url, data=body, headers={"content-type": "application/json"}
-                    ) as response:
+                    async with session.post(url, data=body, headers=headers) as response:
                         if response.status == 200:
                             await response.read()
                             return time.perf_counter() - started
@@ -89,11 +93,17 @@ def body_for(model: str, stream: bool = False) -> bytes:
     return orjson.dumps({**BODY, "model": model, **({"stream": True} if stream else {})})
 
 
-async def latency_c1(session: aiohttp.ClientSession, url: str, body: bytes, count: int) -> list[float]:
+async def latency_c1(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: bytes,
+    count: int,
+    headers: dict[str, str] = JSON_HEADERS,
+) -> list[float]:
     out = []
     for _ in range(count):
         started = time.perf_counter()
-        async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+        async with session.post(url, data=body, headers=headers) as response:
             await response.read()
             assert response.status == 200, response.status
         out.append((time.perf_counter() - started) * 1000)
@@ -101,7 +111,12 @@ async def latency_c1(session: aiohttp.ClientSession, url: str, body: bytes, coun
 
 
 async def throughput(
-    url: str, body: bytes, pid: int | None, concurrency: int, seconds: float
+    url: str,
+    body: bytes,
+    pid: int | None,
+    concurrency: int,
+    seconds: float,
+    headers: dict[str, str] = JSON_HEADERS,
 ) -> dict[str, float]:
     latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
@@ -111,13 +126,12 @@ async def throughput(
         async def worker() -> None:
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
-                async with session.post(
-                    url, data=body, headers={"content-type": "application/json"}
-                ) as response:
+                async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
+                    assert response.status == 200, response.status
                 latencies.append((time.perf_counter() - started) * 1000)
 
-        await latency_c1(session, url, body, 50)  # warm connections
+        await latency_c1(session, url, body, 50, headers)  # warm connections
         cpu0 = cpu_seconds(pid) if pid else 0.0
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -133,13 +147,15 @@ async def throughput(
     }
 
 
-async def one_stream(session: aiohttp.ClientSession, url: str, body: bytes) -> tuple[float, list[float]]:
+async def one_stream(
+    session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str] = JSON_HEADERS
+) -> tuple[float, list[float]]:
     """(time to first content chunk in ms, per-chunk delays upstream-send -> client-receive in ms)."""
     started = time.perf_counter()
     ttft = None
     delays: list[float] = []
     buffer = b""
-    async with session.post(url, data=body, headers={"content-type": "application/json"}) as response:
+    async with session.post(url, data=body, headers=headers) as response:
         async for data in response.content.iter_any():
             now_ns = time.time_ns()
             buffer += data
@@ -156,12 +172,14 @@ async def one_stream(session: aiohttp.ClientSession, url: str, body: bytes) -> t
     return ttft, delays
 
 
-async def streaming(url: str, body: bytes, count: int) -> dict[str, float]:
+async def streaming(
+    url: str, body: bytes, count: int, headers: dict[str, str] = JSON_HEADERS
+) -> dict[str, float]:
     async with aiohttp.ClientSession() as session:
-        await one_stream(session, url, body)
+        await one_stream(session, url, body, headers)
         ttfts, delays = [], []
         for _ in range(count):
-            ttft, chunk_delays = await one_stream(session, url, body)
+            ttft, chunk_delays = await one_stream(session, url, body, headers)
             ttfts.append(ttft)
             delays.append(statistics.median(chunk_delays))
     return {"ttft_p50_ms": statistics.median(ttfts), "chunk_delay_p50_ms": statistics.median(delays)}
@@ -240,14 +258,9 @@ def main() -> None:
     n_c1, rounds, seconds, n_stream = (200, 2, 2.0, 20) if args.quick else (500, 4, 5.0, 60)
 
     tmp = Path(tempfile.mkdtemp(prefix="sb-bench-"))
-    up_port, floor_port, sb_port = free_port(), free_port(), free_port()
+    up_port, floor_port, sb_port, store_port = free_port(), free_port(), free_port(), free_port()
     config = tmp / "bench.toml"
-    config.write_text(
-        f"""
-[gateway]
-region = "bench"
-metrics = "{tmp / "emf.jsonl"}"
-
+    common = f"""
 [providers.up]
 type = "openai"
 base_url = "http://127.0.0.1:{up_port}/v1"
@@ -259,6 +272,56 @@ targets = ["up/fake"]
 [models.bench-stream]
 targets = ["up/stream-20-5"]
 """
+    # "sb+store": keys, rpm/tpm limits, usage accounting and the cache on, against a store that
+    # answers every call after 5 ms (a local SQLite file behind a simulated network round-trip)
+    store_config = tmp / "bench-store.toml"
+    store_config.write_text(
+        f"""
+[gateway]
+region = "bench"
+metrics = "{tmp / "emf-store.jsonl"}"
+
+[store]
+backend = "sqlite"
+path = "{tmp / "state.db"}"
+simulated_latency_ms = {STORE_LATENCY_MS}
+{common}"""
+    )
+    created = subprocess.run(
+        [
+            str(Path(PY).parent / "switchboard"),
+            "keys",
+            "create",
+            "--tenant",
+            "bench",
+            "--name",
+            "bench",
+            "--rpm",
+            "100000000",
+            "--tpm",
+            "100000000000",
+            "--budget-tokens-per-day",
+            "100000000000",
+            "--config",
+            str(store_config),
+            "--json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    key_headers = {**JSON_HEADERS, "authorization": f"Bearer {json.loads(created.stdout)['key']}"}
+    cached_headers = {**key_headers, "cache-control": "max-age=600"}
+    config.write_text(
+        f"""
+[gateway]
+region = "bench"
+metrics = "{tmp / "emf.jsonl"}"
+
+[store]
+path = "{tmp / "open.db"}"
+
+{common}"""
     )
     env = {**os.environ, "BENCH_KEY": "sk-bench"}
     procs = [
@@ -293,12 +356,29 @@ targets = ["up/stream-20-5"]
             ),
             env=env,
         ),
+        subprocess.Popen(
+            pinned(
+                0,
+                [
+                    str(Path(PY).parent / "switchboard"),
+                    "serve",
+                    "--config",
+                    str(store_config),
+                    "--port",
+                    str(store_port),
+                    "--log-level",
+                    "warning",
+                ],
+            ),
+            env=env,
+        ),
     ]
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the load generator shares core 1 with the upstream
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "transport": args.transport,
+        "store_latency_ms": STORE_LATENCY_MS,
         "concurrency": args.concurrency,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "cpu": next(
@@ -317,42 +397,55 @@ targets = ["up/stream-20-5"]
                 body_for("fake"),
                 body_for("stream-20-5", True),
                 procs[0].pid,
+                JSON_HEADERS,
             ),
             "floor": (
                 f"http://127.0.0.1:{floor_port}/v1/chat/completions",
                 body_for("fake"),
                 body_for("stream-20-5", True),
                 procs[1].pid,
+                JSON_HEADERS,
             ),
             "sb": (
                 f"http://127.0.0.1:{sb_port}/v1/chat/completions",
                 body_for("bench"),
                 body_for("bench-stream", True),
                 procs[2].pid,
+                JSON_HEADERS,
+            ),
+            "store": (
+                f"http://127.0.0.1:{store_port}/v1/chat/completions",
+                body_for("bench"),
+                body_for("bench-stream", True),
+                procs[3].pid,
+                key_headers,
             ),
         }
 
         async def run_all() -> None:
-            for url, body, _, _ in targets.values():
-                await wait_ready(url, body)
+            for url, body, _, _, headers in targets.values():
+                await wait_ready(url, body, headers=headers)
             # c=1 latency: rounds interleaved so drift hits every target alike
-            lat: dict[str, list[float]] = {name: [] for name in targets}
+            lat: dict[str, list[float]] = {name: [] for name in (*targets, "cache_hit")}
+            store_url, store_body = targets["store"][0], targets["store"][1]
             async with aiohttp.ClientSession() as session:
-                for url, body, _, _ in targets.values():
-                    await latency_c1(session, url, body, 100)  # warm-up
+                for url, body, _, _, headers in targets.values():
+                    await latency_c1(session, url, body, 100, headers)  # warm-up
+                await latency_c1(session, store_url, store_body, 10, cached_headers)
                 for _ in range(rounds):
-                    for name, (url, body, _, _) in targets.items():
-                        lat[name] += await latency_c1(session, url, body, n_c1)
+                    for name, (url, body, _, _, headers) in targets.items():
+                        lat[name] += await latency_c1(session, url, body, n_c1, headers)
+                    lat["cache_hit"] += await latency_c1(session, store_url, store_body, n_c1, cached_headers)
             for name, values in lat.items():
                 results[f"{name}_c1"] = {
                     "p50_ms": pct(values, 0.5),
                     "p99_ms": pct(values, 0.99),
                     "n": len(values),
                 }
-            for name, (url, body, _, pid) in targets.items():
-                results[f"{name}_c50"] = await throughput(url, body, pid, args.concurrency, seconds)
-            for name, (url, _, sbody, _) in targets.items():
-                results[f"{name}_stream"] = await streaming(url, sbody, n_stream)
+            for name, (url, body, _, pid, headers) in targets.items():
+                results[f"{name}_c50"] = await throughput(url, body, pid, args.concurrency, seconds, headers)
+            for name, (url, _, sbody, _, headers) in targets.items():
+                results[f"{name}_stream"] = await streaming(url, sbody, n_stream, headers)
 
         asyncio.run(run_all())
         # overhead as Switchboard itself reports it, from the EMF records it wrote
@@ -440,6 +533,47 @@ def report(r: dict[str, Any], out: str | None) -> None:
     print(f"|{'-' * 40}|{'-' * 25}|{'-' * 13}|--------|")
     for name, floor, sb, target in rows:
         print(f"| {name:<38} | {floor:>23} | {sb:>11} | {target} |")
+    st, stc = r["store_c1"], r["store_c50"]
+    r["store_added"] = {
+        "p50_ms": st["p50_ms"] - d["p50_ms"],
+        "p99_ms": st["p99_ms"] - d["p99_ms"],
+        "p50_vs_sb_ms": st["p50_ms"] - s["p50_ms"],
+        "p99_vs_sb_ms": st["p99_ms"] - s["p99_ms"],
+        "ttft_ms": r["store_stream"]["ttft_p50_ms"] - r["direct_stream"]["ttft_p50_ms"],
+    }
+    sa = r["store_added"]
+    store_rows = [
+        ("added latency p50, c=1 (ms)", a["sb_p50_ms"], sa["p50_ms"], sa["p50_vs_sb_ms"], "<= +0.3"),
+        ("added latency p99, c=1 (ms)", a["sb_p99_ms"], sa["p99_ms"], sa["p99_vs_sb_ms"], ""),
+        (
+            f"CPU us / request, c={r['concurrency']}",
+            r["sb_c50"]["cpu_us_per_request"],
+            stc["cpu_us_per_request"],
+            stc["cpu_us_per_request"] - r["sb_c50"]["cpu_us_per_request"],
+            "",
+        ),
+        (
+            f"latency p99, c={r['concurrency']} (ms)",
+            r["sb_c50"]["p99_ms"],
+            stc["p99_ms"],
+            stc["p99_ms"] - r["sb_c50"]["p99_ms"],
+            "",
+        ),
+        ("stream TTFT added (ms)", a["sb_ttft_ms"], sa["ttft_ms"], sa["ttft_ms"] - a["sb_ttft_ms"], ""),
+    ]
+    print(
+        f"\nWith keys, rpm/tpm/daily limits, usage accounting and the cache on, against a store that "
+        f"answers every call after {r['store_latency_ms']} ms:\n"
+    )
+    print(f"| {'metric':<38} | {'no store':>9} | {'+ store':>9} | {'difference':>10} | target |")
+    print(f"|{'-' * 40}|{'-' * 11}|{'-' * 11}|{'-' * 12}|--------|")
+    for name, plain, with_store, diff, target in store_rows:
+        print(f"| {name:<38} | {plain:>9.3f} | {with_store:>9.3f} | {diff:>+10.3f} | {target} |")
+    hit = r["cache_hit_c1"]
+    print(
+        f"\nCache hit (in-process tier), c=1: p50 {hit['p50_ms']:.3f} ms, p99 {hit['p99_ms']:.3f} ms "
+        f"(direct upstream call: p50 {d['p50_ms']:.3f} ms)"
+    )
     out_path = Path(out) if out else ROOT / "bench-results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(r, indent=2))

@@ -394,7 +394,7 @@ def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:
     """`[store]`: `backend = "sqlite"` (default, `path`), `"dynamodb"` (`table`, `region`,
     `endpoint_url`) or `"memory"`. On Lambda the table defaults to $SWITCHBOARD_TABLE."""
     where = "store"
-    _check_keys(raw, {"backend", "path", "table", "region", "endpoint_url"}, where)
+    _check_keys(raw, {"backend", "path", "table", "region", "endpoint_url", "simulated_latency_ms"}, where)
     default = "dynamodb" if env.get("SWITCHBOARD_TABLE") else "sqlite"  # on Lambda the stack sets the table
     backend = _get(raw, "backend", str, where, default)
     if backend not in ("sqlite", "dynamodb", "memory"):
@@ -405,6 +405,7 @@ def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:
         table=_get(raw, "table", str, where, None) or env.get("SWITCHBOARD_TABLE"),
         region=_get(raw, "region", str, where, None) or env.get(ENV_AWS_REGION),
         endpoint_url=_get(raw, "endpoint_url", str, where, None),
+        simulated_latency_ms=_get(raw, "simulated_latency_ms", int, where, 0),
     )
     if backend == "dynamodb" and not settings.table:
         raise ConfigError("store.table: required for the dynamodb backend")

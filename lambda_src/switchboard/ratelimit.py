@@ -99,7 +99,9 @@ class RateLimiter:
             budget.exhausted = grant < want
 
     def _budget(self, key_id: str, limit: Limit, window: int) -> _Budget:
-        budget = self._budgets.setdefault((key_id, limit.name), _Budget())
+        budget = self._budgets.get((key_id, limit.name))
+        if budget is None:
+            budget = self._budgets[(key_id, limit.name)] = _Budget()
         if budget.window != window:
             budget.window, budget.granted, budget.used, budget.leased_total = window, 0, 0, 0
             budget.exhausted, budget.refill = False, None
@@ -108,6 +110,18 @@ class RateLimiter:
     def _remaining(self, limit: Limit, budget: _Budget) -> int:
         """Best local knowledge: not yet leased by anyone, plus this instance's unspent lease."""
         return max(0, self.share(limit) - budget.leased_total) + max(0, budget.granted - budget.used)
+
+    def take_now(self, key_id: str, limit: Limit, amount: int = 1) -> Decision | None:
+        """The common case without a coroutine: spend from this instance's lease if it covers
+        `amount`; None when the decision needs the store (then `await take()`)."""
+        now = self._clock()
+        window = int(now // limit.window_s)
+        budget = self._budgets.get((key_id, limit.name))
+        if budget is None or budget.window != window or budget.granted - budget.used < amount:
+            return None
+        budget.used += amount
+        self._maybe_refill(key_id, limit, budget, window)
+        return Decision(True, limit, self._remaining(limit, budget), (window + 1) * limit.window_s - now)
 
     async def take(self, key_id: str, limit: Limit, amount: int = 1) -> Decision:
         """Spend `amount` units of `limit` for `key_id`, or refuse (never admitting past the limit)."""
@@ -188,36 +202,56 @@ def estimate_tokens(body_bytes: int, body: Mapping[str, Any]) -> int:
     return body_bytes // 4 + (int(cap) if isinstance(cap, int) and not isinstance(cap, bool) else 0)
 
 
+_HEADER_NAMES = {
+    "rpm": (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests"),
+    "tpm": (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens"),
+}
+
+
 class KeyLimits:
     """A key's rpm / tpm / daily token budget on the request path (see `RateLimiter`)."""
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
+        self._limits: dict[tuple[Any, ...], tuple[Limit | None, tuple[Limit, ...]]] = {}
+
+    def _of(self, key: KeyRecord) -> tuple[Limit | None, tuple[Limit, ...]]:
+        """The key's limits, built once per key and limit values."""
+        ident = (key.key_id, key.rpm, key.tpm, key.budget_tokens_per_day)
+        found = self._limits.get(ident)
+        if found is None:
+            requests = Limit("rpm", key.rpm, 60) if key.rpm else None
+            token_limits = tuple(
+                limit
+                for limit in (
+                    Limit("tpm", key.tpm, 60) if key.tpm else None,
+                    Limit("tpd", key.budget_tokens_per_day, 86_400) if key.budget_tokens_per_day else None,
+                )
+                if limit is not None
+            )
+            if len(self._limits) > 10_000:
+                self._limits.clear()
+            found = self._limits[ident] = (requests, token_limits)
+        return found
 
     async def admit(self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any]) -> Reservation | None:
-        requests = Limit("rpm", key.rpm, 60) if key.rpm else None
-        token_limits = tuple(
-            limit
-            for limit in (
-                Limit("tpm", key.tpm, 60) if key.tpm else None,
-                Limit("tpd", key.budget_tokens_per_day, 86_400) if key.budget_tokens_per_day else None,
-            )
-            if limit is not None
-        )
+        requests, token_limits = self._of(key)
         if requests is None and not token_limits:
             return None
         headers: list[tuple[bytes, bytes]] = []
         taken: list[tuple[Limit, int]] = []
-        tokens = estimate_tokens(body_bytes, body)
+        tokens = estimate_tokens(body_bytes, body) if token_limits else 0
         for limit, amount in ((requests, 1), *((t, tokens) for t in token_limits)):
             if limit is None:
                 continue
-            decision = await self._limiter.take(key.key_id, limit, amount)
-            family = "requests" if limit.name == "rpm" else "tokens"
+            decision = self._limiter.take_now(key.key_id, limit, amount) or await self._limiter.take(
+                key.key_id, limit, amount
+            )
             if limit.name != "tpd":
+                names = _HEADER_NAMES[limit.name]
                 headers += [
-                    (f"x-ratelimit-limit-{family}".encode(), b"%d" % self._limiter.share(limit)),
-                    (f"x-ratelimit-remaining-{family}".encode(), b"%d" % max(0, decision.remaining)),
+                    (names[0], b"%d" % self._limiter.share(limit)),
+                    (names[1], b"%d" % max(0, decision.remaining)),
                 ]
             if not decision.allowed:
                 for spent, count in taken:

@@ -29,7 +29,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch):
         yield
 
 
-@pytest.fixture(params=["memory", "sqlite", "dynamodb"])
+@pytest.fixture(params=["memory", "sqlite", "dynamodb", "delayed-memory"])
 async def store(request, tmp_path: Path):
     if request.param == "dynamodb":
         monkeypatch = request.getfixturevalue("monkeypatch")
@@ -43,6 +43,13 @@ async def store(request, tmp_path: Path):
             )
             yield backend
             await backend.close()
+        return
+    if request.param == "delayed-memory":  # the benchmark's simulated remote store
+        backend = open_store(StoreSettings(backend="memory", simulated_latency_ms=1))
+        assert type(backend).__name__ == "DelayedStore"
+        yield backend
+        assert backend.calls > 0  # type: ignore[attr-defined]
+        await backend.close()
         return
     backend = open_store(StoreSettings(backend=request.param, path=str(tmp_path / "state.db")))
     yield backend

@@ -22,6 +22,8 @@ class StoreSettings:
     table: str | None = None
     region: str | None = None
     endpoint_url: str | None = None
+    simulated_latency_ms: int = 0
+    """Delay added to every store call (benchmarks: a local file behaving like a remote store)."""
 
 
 def now() -> float:
@@ -79,6 +81,13 @@ class Store(Protocol):
 
 def open_store(settings: StoreSettings, **kwargs: Any) -> Store:
     """The backend the configuration names (imported on demand: boto3 only for dynamodb)."""
+    if settings.simulated_latency_ms:
+        from dataclasses import replace
+
+        from switchboard.store.latency import DelayedStore
+
+        inner = open_store(replace(settings, simulated_latency_ms=0), **kwargs)
+        return DelayedStore(inner, settings.simulated_latency_ms / 1000.0)
     if settings.backend == "memory":
         from switchboard.store.memory import MemoryStore
 
