@@ -336,12 +336,14 @@ class Gateway:
         cache_state = response_cache.BYPASS
         cache_hit: response_cache.Entry | None = None
         too_large = strip_usage = False
+        request_bytes = 0
         cache_key = ""
         try:
             key = await self._auth.authenticate(presented_key(scope["headers"])) if self._auth else None
             if content_type is not None and not _json_content_type(content_type):
                 raise UnsupportedMedia("Content-Type must be application/json")
             raw = await read_body(receive, self.config.gateway.max_body_bytes, content_length)
+            request_bytes = len(raw)
             request = dialect.parse(raw)
             model, stream = request.model, request.stream
             Authenticator.authorize(key, request.models or (request.model,))
@@ -478,7 +480,9 @@ class Gateway:
             if watcher is not None:
                 watcher.cancel()
         if self._usage is not None:
-            self._record_usage(key, model, target, status, timing, completion, cache_hit is not None)
+            self._record_usage(
+                key, model, target, status, timing, completion, cache_hit is not None, request_bytes
+            )
         if self.metrics.enabled:
             now = perf_counter()
             self.metrics.record(
@@ -512,11 +516,16 @@ class Gateway:
         timing: Timing,
         completion: bytes | None,
         cache_hit: bool,
+        request_bytes: int,
     ) -> None:
         """Once per request, after the response (streams cut mid-way count what was delivered)."""
         if self._usage is None or model is None:
             return
         prompt, completion_tokens, cached = tokens_from_usage(timing.usage)
+        if timing.usage is None and completion is None and timing.chunks and not cache_hit:
+            # a stream cut before the provider's usage chunk: count what was delivered (estimated:
+            # ~1 token per content chunk, ~4 prompt bytes per token)
+            prompt, completion_tokens = request_bytes // 4, timing.chunks
         event = UsageEvent(
             key_id=key.key_id if key is not None else "open",
             tenant=key.tenant if key is not None else "open",

@@ -92,7 +92,9 @@ async def test_streams_count_reported_usage_and_cut_streams_count_once() -> None
             )
     await app.aclose()
     [row] = await usage_report(store, record.key_id)
-    assert (row["requests"], row["prompt_tokens"], row["completion_tokens"]) == (2, 7, 3)
+    # the cut stream never sent usage: what it delivered is estimated (1 chunk, prompt bytes / 4)
+    assert (row["requests"], row["completion_tokens"]) == (2, 3 + 1)
+    assert 7 + 10 <= row["prompt_tokens"] <= 7 + 60
 
 
 async def test_errors_are_counted() -> None:

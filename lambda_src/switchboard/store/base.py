@@ -87,7 +87,7 @@ def open_store(settings: StoreSettings, **kwargs: Any) -> Store:
         from switchboard.store.latency import DelayedStore
 
         inner = open_store(replace(settings, simulated_latency_ms=0), **kwargs)
-        return DelayedStore(inner, settings.simulated_latency_ms / 1000.0)
+        return DelayedStore.wrap(inner, settings.simulated_latency_ms / 1000.0)
     if settings.backend == "memory":
         from switchboard.store.memory import MemoryStore
 

@@ -5,59 +5,30 @@ the benchmark; never needed in production."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
-from switchboard.store.base import Item, Store
+from switchboard.store.base import Store
 
 
 class DelayedStore:
+    """Every `Store` method of the wrapped backend, each awaited after `latency_s`."""
+
     def __init__(self, inner: Store, latency_s: float) -> None:
         self._inner = inner
         self._latency_s = latency_s
         self.calls = 0
 
-    async def _wait(self) -> None:
-        self.calls += 1
-        await asyncio.sleep(self._latency_s)
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self._inner, name)
 
-    async def get(self, pk: str, sk: str) -> Item | None:
-        await self._wait()
-        return await self._inner.get(pk, sk)
+        async def delayed(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            await asyncio.sleep(self._latency_s)
+            return await method(*args, **kwargs)
 
-    async def put(
-        self,
-        pk: str,
-        sk: str,
-        attributes: Mapping[str, Any],
-        *,
-        expires_at: int | None = None,
-        if_absent: bool = False,
-    ) -> bool:
-        await self._wait()
-        return await self._inner.put(pk, sk, attributes, expires_at=expires_at, if_absent=if_absent)
+        return delayed
 
-    async def update(self, pk: str, sk: str, attributes: Mapping[str, Any]) -> bool:
-        await self._wait()
-        return await self._inner.update(pk, sk, attributes)
-
-    async def add(
-        self, pk: str, sk: str, deltas: Mapping[str, int], *, expires_at: int | None = None
-    ) -> dict[str, int]:
-        await self._wait()
-        return await self._inner.add(pk, sk, deltas, expires_at=expires_at)
-
-    async def query(self, pk: str, sk_prefix: str = "") -> list[Item]:
-        await self._wait()
-        return await self._inner.query(pk, sk_prefix)
-
-    async def scan_prefix(self, pk_prefix: str) -> list[Item]:
-        await self._wait()
-        return await self._inner.scan_prefix(pk_prefix)
-
-    async def delete(self, pk: str, sk: str) -> None:
-        await self._wait()
-        await self._inner.delete(pk, sk)
-
-    async def close(self) -> None:
-        await self._inner.close()
+    @classmethod
+    def wrap(cls, inner: Store, latency_s: float) -> Store:
+        return cast(Store, cls(inner, latency_s))
