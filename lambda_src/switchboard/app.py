@@ -74,9 +74,19 @@ def create_app(
         origin_guard=origin_guard,
         authenticator=authenticator,
         limits=limits,
-        usage=UsageRecorder(shared, prices=dict(config.prices)),
+        usage=usage_recorder(shared, config),
         cache=ResponseCache(shared, config.cache) if config.cache.enabled else None,
     )
+
+
+def usage_recorder(store: Store, config: Config) -> UsageRecorder:
+    """On Lambda an idle execution environment is frozen and may be reclaimed without notice, so
+    counts are written right after each response (still batched: whatever accumulates while a write
+    is in flight goes in the next one) and spilled to /tmp (the code directory is read-only)."""
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        spill = os.environ.get("SWITCHBOARD_USAGE_SPILL") or "/tmp/switchboard-usage-spill.jsonl"  # noqa: S108
+        return UsageRecorder(store, spill_path=spill, flush_interval_s=0.0, prices=dict(config.prices))
+    return UsageRecorder(store, prices=dict(config.prices))
 
 
 def config_from_env() -> Config:

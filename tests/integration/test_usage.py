@@ -232,3 +232,19 @@ def test_cost_uses_cached_price() -> None:
     price = Price(prompt=2.5, completion=10.0, cached=1.25)
     # 800 uncached x 2.5 + 200 cached x 1.25 + 500 x 10 micro-USD
     assert cost_nano_usd(price, 1000, 500, 200) == (800 * 2.5 + 200 * 1.25 + 500 * 10) * 1000
+
+
+async def test_on_lambda_usage_is_written_right_after_the_response(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "switchboard-gateway")
+    monkeypatch.delenv("SWITCHBOARD_USAGE_SPILL", raising=False)
+    store = MemoryStore()
+    key, record = await keys.create_key(store, tenant="acme", name="ci")
+    app = build_app(make_config(), lambda r: json_response(200, completion()), store=store)
+    assert str(app._usage._spill).startswith("/tmp/")  # type: ignore[union-attr]
+    async with client_for(app) as client:
+        await client.post("/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {key}"})
+        for _ in range(20):  # a few loop turns, far below the 1 s interval used elsewhere
+            await asyncio.sleep(0)
+        [row] = await usage_report(store, record.key_id)
+        assert row["requests"] == 1
+    await app.aclose()
