@@ -59,6 +59,10 @@ class ProviderConfig:
     timeout_ms: int | None = None
     region: str | None = None
     """AWS region (Bedrock)."""
+    stream_usage: bool = True
+    """OpenAI-compatible servers: send `stream_options` (Switchboard asks for the usage chunk to
+    count tokens). False for servers that reject the field: it is then dropped, and the tokens of
+    streams from that provider are estimated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +240,7 @@ def _routing(raw: Mapping[str, Any]) -> RoutingPolicy:
 
 _PROVIDER_KEYS = {
     "type",
+    "stream_usage",
     "base_url",
     "api_key_env",
     "api_key_secret",
@@ -297,6 +302,7 @@ def _provider(name: str, raw: Any, known_types: frozenset[str]) -> ProviderConfi
         headers=tuple(headers),
         timeout_ms=_get(raw, "timeout_ms", int, where, None),
         region=region,
+        stream_usage=_get(raw, "stream_usage", bool, where, True),
     )
 
 

@@ -248,3 +248,31 @@ async def test_on_lambda_usage_is_written_right_after_the_response(monkeypatch: 
         [row] = await usage_report(store, record.key_id)
         assert row["requests"] == 1
     await app.aclose()
+
+
+async def test_provider_without_stream_usage_keeps_the_estimate_and_streams_fine() -> None:
+    sent: list[dict] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        if "stream_options" in sent[-1]:
+            return json_response(400, {"error": {"message": "unknown field stream_options"}})
+        return sse_response(chunk("hi"), chunk(finish="stop"), b"data: [DONE]\n\n")
+
+    store = MemoryStore()
+    key, record = await keys.create_key(store, tenant="acme", name="ci")
+    config = make_config(
+        providers={"a": {"type": "openai", "base_url": "https://a.example/v1", "stream_usage": False}}
+    )
+    app = build_app(config, upstream, store=store)
+    async with client_for(app) as client:
+        response = await client.post(
+            "/v1/chat/completions",
+            json=chat("solo", stream=True),
+            headers={"authorization": f"Bearer {key}"},
+        )
+    await app.aclose()
+    assert response.status_code == 200 and response.content.endswith(b"data: [DONE]\n\n")
+    assert "stream_options" not in sent[0]
+    [row] = await usage_report(store, record.key_id)
+    assert row["requests"] == 1

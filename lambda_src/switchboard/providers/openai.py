@@ -52,6 +52,8 @@ class OpenAIAdapter:
     def build_request(self, call: UpstreamCall) -> httpx.Request:
         body = dict(call.body)
         body["model"] = call.model
+        if not call.provider.stream_usage:
+            body.pop("stream_options", None)
         headers = [
             *_static_headers(call.provider, call.stream),
             *auth_headers(call.provider, call.credential),

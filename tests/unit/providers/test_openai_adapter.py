@@ -59,3 +59,13 @@ def test_keyless_provider_sends_no_auth() -> None:
 def test_passthrough() -> None:
     assert ADAPTER.parse_response(b'{"id": 1}') == b'{"id": 1}'
     assert ADAPTER.stream_translator(None) is None  # type: ignore[arg-type]
+
+
+def test_stream_options_dropped_for_servers_that_reject_them() -> None:
+    body = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
+    for stream_usage, expected in ((True, {"include_usage": True}), (False, None)):
+        provider = ProviderConfig(
+            name="old", type="openai", base_url="http://127.0.0.1:8000/v1", stream_usage=stream_usage
+        )
+        call = UpstreamCall(provider=provider, model="m", body=body, stream=True, credential=None)
+        assert orjson.loads(ADAPTER.build_request(call).content).get("stream_options") == expected
