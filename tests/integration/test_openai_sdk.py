@@ -139,3 +139,33 @@ def test_mid_stream_failure_raises_in_sdk(client: openai.OpenAI) -> None:
         for chunk in stream:
             received.append(chunk)
     assert "".join(c.choices[0].delta.content or "" for c in received) == "w1 w2 w3"
+
+
+def test_cached_answers_and_replayed_streams_parse_in_the_sdk(client: openai.OpenAI) -> None:
+    headers = {"Cache-Control": "max-age=60"}
+    answers = []
+    for _ in range(2):
+        raw = client.chat.completions.with_raw_response.create(
+            model="echo", messages=[{"role": "user", "content": "cache me"}], extra_headers=headers
+        )
+        answers.append((raw.headers["x-switchboard-cache"], raw.parse()))
+    assert [state for state, _ in answers] == ["miss", "hit"]
+    assert answers[0][1] == answers[1][1] and isinstance(answers[1][1], ChatCompletion)
+
+    streams = []
+    for _ in range(2):
+        with client.chat.completions.with_streaming_response.create(
+            model="words",
+            messages=[{"role": "user", "content": "stream me"}],
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_headers=headers,
+        ) as response:
+            state = response.headers["x-switchboard-cache"]
+            chunks = list(response.parse())
+        streams.append((state, chunks))
+    assert [state for state, _ in streams] == ["miss", "hit"]
+    first, second = streams[0][1], streams[1][1]
+    assert all(isinstance(c, ChatCompletionChunk) for c in second)
+    assert [c.model_dump() for c in first] == [c.model_dump() for c in second]
+    assert second[-1].usage is not None  # the usage chunk the client asked for is replayed too
