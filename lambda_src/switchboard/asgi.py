@@ -36,13 +36,12 @@ from switchboard.errors import (
 from switchboard.executor import Executor
 from switchboard.metrics import MetricsSink, RequestRecord
 from switchboard.origin import OriginGuard
-from switchboard.ratelimit import KeyLimits
+from switchboard.ratelimit import KeyLimits, Reservation
 from switchboard.request_body import ChatRequest, parse_chat_request, parse_embeddings_request
 from switchboard.routing import deadline_ms, plan_targets
-from switchboard.store.base import StoreError
 from switchboard.stream import relay
 from switchboard.timing import Timing
-from switchboard.usage import UsageEvent, UsageRecorder, tokens_from_usage
+from switchboard.usage import UsageEvent, UsageRecorder, tokens_from_usage, total_tokens
 
 log = logging.getLogger("switchboard")
 
@@ -355,27 +354,19 @@ class Gateway:
                 caching = response_cache.policy(
                     cache_control, key.cache_ttl if key else None, self._cache.settings
                 )
-            if caching is not None:
+            if caching is not None and self._cache is not None:
                 cache_key = response_cache.cache_key(
                     key.tenant if key else "open", dialect.route, stream, raw
                 )
-                cache_state = response_cache.MISS if caching.lookup else response_cache.REFRESH
-                if caching.lookup:
-                    assert self._cache is not None
-                    try:
-                        cache_hit = await self._cache.get(cache_key, caching.max_age_s)
-                    except StoreError:
-                        log.warning("cache lookup failed: the store is unavailable (bypassed)")
-                        cache_state, caching = response_cache.BYPASS, None
-                if cache_hit is not None:
-                    cache_state = response_cache.HIT
+                cache_hit, cache_state = await self._cache.lookup(cache_key, caching)
+                if cache_state == response_cache.BYPASS:
+                    caching = None
             if cache_hit is not None:
                 target = Target(cache_hit.provider, cache_hit.model)
                 started = True
                 await self._replay(send, cache_hit, request_id, timing, reservation)
                 status, outcome = 200, "done" if stream else "ok"
-                if reservation is not None and reservation.token_limits and self._limits is not None:
-                    self._limits.settle(reservation, 0)
+                self._settle(reservation, 0)
             elif not stream:
                 targets = plan_targets(self.config, request)
                 deadline_s = deadline_ms(self.config, request) / 1000.0
@@ -398,14 +389,11 @@ class Gateway:
                 await send({"type": "http.response.body", "body": content})
                 status, outcome = 200, "ok"
                 completion = result.content
-                if reservation is not None and reservation.token_limits and self._limits is not None:
-                    self._limits.settle(reservation, _total_tokens(result.content))
+                self._settle(reservation, total_tokens(result.content))
                 if caching is not None and self._cache is not None:
-                    now = time.time()
-                    entry = response_cache.Entry(
-                        target.provider, target.model, False, (content,), now, now + caching.ttl_s
+                    too_large = not self._cache.keep(
+                        cache_key, target.provider, target.model, content, caching.ttl_s
                     )
-                    too_large = not self._cache.put(cache_key, entry)
             else:
                 strip_usage = dialect.stream_events is None and _ask_for_usage(request.body)
                 targets = plan_targets(self.config, request)
@@ -442,15 +430,12 @@ class Gateway:
                     secrets=self.executor.credentials.known_values(),
                     strip_usage=strip_usage,
                 )
-                if reservation is not None and reservation.token_limits and self._limits is not None:
-                    used = timing.usage.get("total_tokens") if timing.usage else None
-                    self._limits.settle(reservation, used if isinstance(used, int) else None)
+                used = timing.usage.get("total_tokens") if timing.usage else None
+                self._settle(reservation, used if isinstance(used, int) else None)
                 if outcome == "done" and captured is not None and caching is not None and self._cache:
-                    now = time.time()
-                    entry = response_cache.Entry.from_stream(
-                        target.provider, target.model, captured, now, caching.ttl_s
+                    too_large = not self._cache.keep(
+                        cache_key, target.provider, target.model, captured, caching.ttl_s
                     )
-                    too_large = not self._cache.put(cache_key, entry)
             started_complete = True
         except GatewayError as exc:
             status, outcome = exc.http_status, type(exc).__name__
@@ -541,13 +526,17 @@ class Gateway:
         )
         self._usage.record(event, completion)
 
+    def _settle(self, reservation: Reservation | None, used_tokens: int | None) -> None:
+        if reservation is not None and self._limits is not None:
+            self._limits.settle(reservation, used_tokens)
+
     async def _replay(
         self,
         send: Send,
         entry: response_cache.Entry,
         request_id: bytes,
         timing: Timing,
-        reservation: Any,
+        reservation: Reservation | None,
     ) -> None:
         """Serve a cached answer: the same body, or the same stream messages with a fresh timing
         comment."""
@@ -594,16 +583,6 @@ class Gateway:
         headers += timing.headers(perf_counter())
         await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-
-
-def _total_tokens(completion: bytes) -> int | None:
-    """The provider-reported total, to settle a token reservation (None: keep the estimate)."""
-    try:
-        usage = orjson.loads(completion).get("usage") or {}
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    total = usage.get("total_tokens")
-    return total if isinstance(total, int) else None
 
 
 def _ask_for_usage(body: dict[str, Any]) -> bool:

@@ -184,6 +184,28 @@ class ResponseCache:
     def _now(self) -> float:
         return self._clock()
 
+    async def lookup(self, key: str, asked: Policy) -> tuple[Entry | None, bytes]:
+        """(the entry to serve or None, the `x-switchboard-cache` state). A failing store never fails
+        the request: the cache is bypassed (and nothing will be stored)."""
+        if not asked.lookup:
+            return None, REFRESH
+        try:
+            entry = await self.get(key, asked.max_age_s)
+        except StoreError:
+            log.warning("cache lookup failed: the store is unavailable (bypassed)")
+            return None, BYPASS
+        return entry, HIT if entry is not None else MISS
+
+    def keep(self, key: str, provider: str, model: str, body: bytes | list[bytes], ttl_s: int) -> bool:
+        """Store a complete answer: a JSON body, or a stream's body messages as the client got them.
+        Returns False when it was too large for the store tier."""
+        now = self._now()
+        if isinstance(body, bytes):
+            entry = Entry(provider, model, False, (body,), now, now + ttl_s)
+        else:
+            entry = Entry.from_stream(provider, model, body, now, ttl_s)
+        return self.put(key, entry)
+
     async def get(self, key: str, max_age_s: int | None) -> Entry | None:
         """A live entry young enough for `max_age_s`, from memory, else the store. Raises StoreError
         when the store fails (the caller bypasses the cache)."""
@@ -249,4 +271,4 @@ class ResponseCache:
             self._bytes -= old.size
 
 
-__all__ = ["BYPASS", "HIT", "MISS", "REFRESH", "Entry", "Policy", "ResponseCache", "StoreError"]
+__all__ = ["BYPASS", "HIT", "MISS", "REFRESH", "Entry", "Policy", "ResponseCache"]

@@ -136,11 +136,11 @@ class RateLimiter:
                     budget.window == window and budget.granted - budget.used < amount and not budget.exhausted
                 ):
                     await self._lease(key_id, limit, budget, window, max(amount, self._lease_size(limit)))
-        if budget.window != window or budget.granted - budget.used < amount:
-            return Decision(False, limit, self._remaining(limit, budget), retry_after)
-        budget.used += amount
-        self._maybe_refill(key_id, limit, budget, window)
-        return Decision(True, limit, self._remaining(limit, budget), retry_after)
+        if budget.window == window:
+            granted = self.take_now(key_id, limit, amount)
+            if granted is not None:
+                return granted
+        return Decision(False, limit, self._remaining(limit, budget), retry_after)
 
     def refund(self, key_id: str, limit: Limit, amount: int) -> None:
         """Give back units reserved but not spent (tokens estimated above what a call used)."""

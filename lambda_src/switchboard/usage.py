@@ -87,6 +87,17 @@ def tokens_from_body(content: bytes) -> tuple[int, int, int]:
     return prompt, completion, cached
 
 
+_TOTAL = re.compile(rb'"total_tokens"\s*:\s*(\d+)')
+
+
+def total_tokens(content: bytes) -> int | None:
+    """The provider-reported total of an answer (to settle a token reservation), read like
+    `tokens_from_body`; None when the answer reports none."""
+    start = content.rfind(b'"usage"')
+    match = _TOTAL.search(content, start) if start >= 0 else None
+    return int(match[1]) if match else None
+
+
 class UsageRecorder:
     """Aggregates events in memory per key, day and model, and writes the sums every
     `flush_interval_s` (one atomic `add` per aggregate), so the per-request cost is a dict update."""

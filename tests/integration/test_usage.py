@@ -276,3 +276,12 @@ async def test_provider_without_stream_usage_keeps_the_estimate_and_streams_fine
     assert "stream_options" not in sent[0]
     [row] = await usage_report(store, record.key_id)
     assert row["requests"] == 1
+
+
+def test_total_tokens_read_from_the_usage_tail() -> None:
+    from switchboard.usage import total_tokens
+
+    body = json.dumps({**completion("mentions total_tokens: 99"), "usage": {"total_tokens": 12}}).encode()
+    assert total_tokens(body) == 12
+    assert total_tokens(json.dumps({**completion(), "usage": None}).encode()) is None
+    assert total_tokens(b'{"id": "x"}') is None
