@@ -16,12 +16,12 @@ import orjson
 import uvicorn
 
 from switchboard.app import create_app
-from switchboard.asgi import Gateway
 from switchboard.config import Config, parse_config
-from switchboard.credentials import Credentials
+from switchboard.edge.server import Gateway
 from switchboard.providers import registered_types
 from switchboard.providers.base import AwsCredentials
-from switchboard.store.memory import MemoryStore
+from switchboard.state.store.memory import MemoryStore
+from switchboard.upstream.credentials import Credentials
 
 FAST_ROUTING = {"backoff_base_ms": 1, "backoff_cap_ms": 5, "cooldown_failures": 100}
 

@@ -6,18 +6,18 @@ import os
 
 import httpx
 
-from switchboard.asgi import ASGIApp, Gateway
-from switchboard.auth import Authenticator
-from switchboard.cache import ResponseCache
 from switchboard.config import Config, load_config
 from switchboard.constants import ENV_CONFIG
-from switchboard.credentials import Credentials
-from switchboard.executor import Executor
-from switchboard.metrics import MetricsSink, make_sink
-from switchboard.origin import OriginGuard
-from switchboard.ratelimit import KeyLimits, RateLimiter
-from switchboard.store import Store, open_store
-from switchboard.usage import UsageRecorder
+from switchboard.edge.origin import OriginGuard
+from switchboard.edge.server import ASGIApp, Gateway
+from switchboard.routing.executor import Executor
+from switchboard.state.auth import Authenticator
+from switchboard.state.cache import ResponseCache
+from switchboard.state.ratelimit import KeyLimits, RateLimiter
+from switchboard.state.store import Store, open_store
+from switchboard.state.usage import UsageRecorder
+from switchboard.telemetry.metrics import MetricsSink, make_sink
+from switchboard.upstream.credentials import Credentials
 
 
 def default_transport(kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
@@ -26,7 +26,7 @@ def default_transport(kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
     if kind == "httpx":  # httpx's own pool, kept for comparison
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
         return httpx.AsyncHTTPTransport(limits=limits)
-    from switchboard.transport import AiohttpTransport
+    from switchboard.upstream.transport import AiohttpTransport
 
     return AiohttpTransport()
 
@@ -50,7 +50,7 @@ def create_app(
     sink = metrics if metrics is not None else make_sink(config.gateway.metrics, config.gateway.region)
 
     def web_app() -> ASGIApp:
-        from switchboard.webapp import create_web_app
+        from switchboard.edge.webapp import create_web_app
 
         return create_web_app(config)
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchboard.constants import ENV_AWS_REGION, ENV_ORIGIN_SECRET
-from switchboard.store.base import StoreSettings
+from switchboard.constants import ENV_AWS_REGION, ENV_ORIGIN_SECRET, PROVIDER_TYPES
 
 
 class ConfigError(ValueError):
@@ -123,6 +122,17 @@ class Price:
     completion: float = 0.0
     cached: float | None = None
     """Price of cached prompt tokens (default: the prompt price)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    backend: str = "sqlite"
+    path: str = ".switchboard/state.db"
+    table: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    simulated_latency_ms: int = 0
+    """Delay added to every store call (benchmarks: a local file behaving like a remote store)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,8 +430,6 @@ def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a TOML file."""
-    from switchboard.providers import registered_types
-
     try:
         with open(path, "rb") as fh:
             raw = tomllib.load(fh)
@@ -429,4 +437,4 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-    return parse_config(raw, known_types=registered_types(), env=env)
+    return parse_config(raw, known_types=PROVIDER_TYPES, env=env)

@@ -198,7 +198,7 @@ def test_asset_size_within_budget(prod) -> None:
     assert len(assets) == 1  # one asset shared by the three regions
     asset = assets[0]
     assert (asset / "run.sh").exists() and (asset / "gateway.toml").exists()
-    assert (asset / "switchboard" / "asgi.py").exists()
+    assert (asset / "switchboard" / "edge" / "server.py").exists()
     assert any(asset.glob("uvloop/*aarch64*.so")), "wheels are for the target architecture"
     assert not list(asset.glob("boto3")), "boto3 comes from the Lambda runtime"
     size = directory_size(asset)

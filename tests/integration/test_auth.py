@@ -8,10 +8,10 @@ import logging
 import pytest
 
 from support import Replicator, build_app, chat, client_for, completion, json_response, make_config
-from switchboard import keys
-from switchboard.auth import NEGATIVE_TTL_S, POSITIVE_TTL_S, Authenticator
-from switchboard.store.base import StoreError
-from switchboard.store.memory import MemoryStore
+from switchboard.state import keys
+from switchboard.state.auth import NEGATIVE_TTL_S, POSITIVE_TTL_S, Authenticator
+from switchboard.state.store.base import StoreError
+from switchboard.state.store.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
 MODELS = {

@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from support import build_app, chat, client_for, make_config, parse_sse
 from switchboard.providers import provider_type, registered_types
-from switchboard.sse import SSESplitter
+from switchboard.wire.sse import SSESplitter
 
 pytestmark = pytest.mark.anyio
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
@@ -436,7 +436,7 @@ async def test_bedrock_model_error_after_output_ends_the_stream_with_an_error() 
 
 async def test_bedrock_without_aws_credentials_is_skipped() -> None:
     from switchboard.app import create_app
-    from switchboard.credentials import Credentials
+    from switchboard.upstream.credentials import Credentials
 
     config = make_config(
         providers={

@@ -12,8 +12,8 @@ from moto import mock_aws
 
 from support import KEYS, build_app, chat, client_for, completion, error_response, json_response, make_config
 from switchboard.app import create_app
-from switchboard.credentials import Credentials, fetch_secret
-from switchboard.metrics import EMFSink
+from switchboard.telemetry.metrics import EMFSink
+from switchboard.upstream.credentials import Credentials, fetch_secret
 
 pytestmark = pytest.mark.anyio
 
@@ -150,7 +150,7 @@ def test_emf_document_equals_powertools(record: dict) -> None:
     """Our EMF writer must produce exactly what aws-lambda-powertools' Metrics would."""
     from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
-    from switchboard.metrics import _METADATA, _UNITS, RequestRecord, record_metrics
+    from switchboard.telemetry.metrics import _METADATA, _UNITS, RequestRecord, record_metrics
 
     rec = RequestRecord(
         route="/v1/chat/completions",

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from switchboard import keys
-from switchboard.cli import main
-from switchboard.store import StoreSettings, open_store
+from switchboard.cli.main import main
+from switchboard.state import keys
+from switchboard.state.store import StoreSettings, open_store
 
 
 @pytest.fixture

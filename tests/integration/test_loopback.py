@@ -12,8 +12,8 @@ import pytest
 
 from support import loop_thread, make_config, parse_sse, serve_in_thread
 from switchboard.app import create_app
-from switchboard.credentials import Credentials
 from switchboard.devtools.fake_upstream import FakeUpstream
+from switchboard.upstream.credentials import Credentials
 
 pytestmark = pytest.mark.loopback
 

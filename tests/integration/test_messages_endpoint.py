@@ -13,7 +13,7 @@ import pytest
 
 from support import build_app, client_for, make_config, serve_in_thread
 from switchboard.app import create_app
-from switchboard.credentials import Credentials
+from switchboard.upstream.credentials import Credentials
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 MODELS = {

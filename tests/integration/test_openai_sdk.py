@@ -11,7 +11,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from support import make_config, serve_in_thread
 from switchboard.app import create_app
-from switchboard.credentials import Credentials
+from switchboard.upstream.credentials import Credentials
 
 pytestmark = pytest.mark.loopback
 

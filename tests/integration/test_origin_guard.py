@@ -7,7 +7,7 @@ import pytest
 from moto import mock_aws
 
 from support import build_app, chat, client_for, completion, json_response, make_config
-from switchboard.origin import OriginGuard, read_origin_secret
+from switchboard.edge.origin import OriginGuard, read_origin_secret
 
 pytestmark = pytest.mark.anyio
 

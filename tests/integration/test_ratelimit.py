@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from support import Replicator
-from switchboard.ratelimit import Limit, RateLimiter
-from switchboard.store.memory import MemoryStore
+from switchboard.state.ratelimit import Limit, RateLimiter
+from switchboard.state.store.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
 RPM = Limit("rpm", 100, 60)
@@ -68,8 +68,8 @@ def test_processes_sharing_sqlite_never_exceed_the_limit(tmp_path: Path) -> None
     db = tmp_path / "limits.db"
     script = (
         "import asyncio, sys\n"
-        "from switchboard.store.sqlite import SQLiteStore\n"
-        "from switchboard.ratelimit import Limit, RateLimiter\n"
+        "from switchboard.state.store.sqlite import SQLiteStore\n"
+        "from switchboard.state.ratelimit import Limit, RateLimiter\n"
         "async def main():\n"
         "    store = SQLiteStore(sys.argv[1])\n"
         "    limiter = RateLimiter(store)\n"

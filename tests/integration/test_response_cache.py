@@ -23,11 +23,11 @@ from support import (
     parse_sse,
     sse_response,
 )
-from switchboard import keys
-from switchboard.metrics import MetricsSink, RequestRecord
-from switchboard.store.base import StoreError
-from switchboard.store.memory import MemoryStore
-from switchboard.usage import usage_report
+from switchboard.state import keys
+from switchboard.state.store.base import StoreError
+from switchboard.state.store.memory import MemoryStore
+from switchboard.state.usage import usage_report
+from switchboard.telemetry.metrics import MetricsSink, RequestRecord
 
 pytestmark = pytest.mark.anyio
 CHAT = "/v1/chat/completions"

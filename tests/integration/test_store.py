@@ -14,8 +14,8 @@ import pytest
 from moto import mock_aws
 
 from support import make_table
-from switchboard.store import StoreError, StoreSettings, open_store
-from switchboard.store.dynamodb import DynamoDBStore
+from switchboard.state.store import StoreError, StoreSettings, open_store
+from switchboard.state.store.dynamodb import DynamoDBStore
 
 pytestmark = pytest.mark.anyio
 
@@ -125,7 +125,7 @@ def test_sqlite_add_is_atomic_across_processes(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     script = (
         "import asyncio, sys\n"
-        "from switchboard.store.sqlite import SQLiteStore\n"
+        "from switchboard.state.store.sqlite import SQLiteStore\n"
         "async def main():\n"
         "    store = SQLiteStore(sys.argv[1])\n"
         "    for _ in range(100):\n"

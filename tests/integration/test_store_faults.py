@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from moto import mock_aws
 
 from support import build_app, chat, client_for, completion, json_response, make_config, make_table
-from switchboard import keys
-from switchboard.store.dynamodb import DynamoDBStore
-from switchboard.usage import UsageRecorder, usage_report
+from switchboard.state import keys
+from switchboard.state.store.dynamodb import DynamoDBStore
+from switchboard.state.usage import UsageRecorder, usage_report
 
 pytestmark = pytest.mark.anyio
 

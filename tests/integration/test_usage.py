@@ -22,11 +22,11 @@ from support import (
     make_config,
     sse_response,
 )
-from switchboard import keys
-from switchboard.cli import main
-from switchboard.store.base import StoreError
-from switchboard.store.memory import MemoryStore
-from switchboard.usage import UsageEvent, UsageRecorder, usage_report
+from switchboard.cli.main import main
+from switchboard.state import keys
+from switchboard.state.store.base import StoreError
+from switchboard.state.store.memory import MemoryStore
+from switchboard.state.usage import UsageEvent, UsageRecorder, usage_report
 
 pytestmark = pytest.mark.anyio
 TODAY = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
@@ -143,7 +143,7 @@ def test_usage_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     )
 
     async def seed() -> None:
-        from switchboard.store.sqlite import SQLiteStore
+        from switchboard.state.store.sqlite import SQLiteStore
 
         store = SQLiteStore(str(tmp_path / "s.db"))
         recorder = UsageRecorder(store, spill_path=str(tmp_path / "spill.jsonl"))
@@ -227,7 +227,7 @@ async def test_cost_from_the_price_table() -> None:
 
 def test_cost_uses_cached_price() -> None:
     from switchboard.config import Price
-    from switchboard.usage import cost_nano_usd
+    from switchboard.state.usage import cost_nano_usd
 
     price = Price(prompt=2.5, completion=10.0, cached=1.25)
     # 800 uncached x 2.5 + 200 cached x 1.25 + 500 x 10 micro-USD
@@ -279,7 +279,7 @@ async def test_provider_without_stream_usage_keeps_the_estimate_and_streams_fine
 
 
 def test_total_tokens_read_from_the_usage_tail() -> None:
-    from switchboard.usage import total_tokens
+    from switchboard.state.usage import total_tokens
 
     body = json.dumps({**completion("mentions total_tokens: 99"), "usage": {"total_tokens": 12}}).encode()
     assert total_tokens(body) == 12

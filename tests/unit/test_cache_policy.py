@@ -9,10 +9,10 @@ import time
 import orjson
 import pytest
 
-from switchboard.cache import Entry, Policy, ResponseCache, cache_key, policy
 from switchboard.config import CacheSettings
 from switchboard.errors import InvalidRequest
-from switchboard.store.memory import MemoryStore
+from switchboard.state.cache import Entry, Policy, ResponseCache, cache_key, policy
+from switchboard.state.store.memory import MemoryStore
 
 SETTINGS = CacheSettings(default_ttl_s=300, max_ttl_s=3600)
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from switchboard.dialects.request import parse_chat_request, parse_json_object
 from switchboard.errors import InvalidRequest
-from switchboard.request_body import parse_chat_request, parse_json_object
 
 
 def test_parses_and_strips_routing_fields() -> None:

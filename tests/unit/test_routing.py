@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 from switchboard.config import RoutingPolicy, Target, parse_config
+from switchboard.dialects.request import ChatRequest
 from switchboard.errors import (
     AllTargetsFailed,
     DeadlineExceeded,
@@ -17,11 +18,10 @@ from switchboard.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
-from switchboard.health import TargetHealth
 from switchboard.providers import registered_types
 from switchboard.providers.base import classify_status, parse_retry_after
-from switchboard.request_body import ChatRequest
-from switchboard.routing import backoff_s, deadline_ms, decide, final_error, plan_targets
+from switchboard.routing.health import TargetHealth
+from switchboard.routing.policy import backoff_s, deadline_ms, decide, final_error, plan_targets
 
 POLICY = RoutingPolicy()
 A, B = Target("a", "m1"), Target("b", "m2")

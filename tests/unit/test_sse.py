@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.sse import EventTooLarge, SSESplitter, carries_output, error_payload, event_data, is_done
+from switchboard.wire.sse import (
+    EventTooLarge,
+    SSESplitter,
+    carries_output,
+    error_payload,
+    event_data,
+    is_done,
+)
 
 EVENTS = [
     b'data: {"choices": [{"delta": {"role": "assistant", "content": ""}}]}\n\n',

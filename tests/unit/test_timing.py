@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import orjson
 
-from switchboard.timing import Timing
+from switchboard.telemetry.timing import Timing
 
 
 def test_overhead_is_total_minus_upstream() -> None:

@@ -42,7 +42,7 @@ from switchboard.providers.common import (
     tool_arguments,
     unsupported,
 )
-from switchboard.sse import event_data
+from switchboard.wire.sse import event_data
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 DEFAULT_MAX_TOKENS: Final = 4096

@@ -31,7 +31,6 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from switchboard.embeddings import openai_embeddings, texts_of
 from switchboard.errors import (
     UpstreamAuthError,
     UpstreamClientError,
@@ -57,6 +56,7 @@ from switchboard.providers.common import (
     tool_arguments,
     unsupported,
 )
+from switchboard.providers.embeddings import openai_embeddings, texts_of
 
 STOP_REASONS: Final = {
     "end_turn": "stop",

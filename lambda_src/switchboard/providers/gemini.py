@@ -32,7 +32,6 @@ from urllib.parse import quote
 import httpx
 import orjson
 
-from switchboard.embeddings import openai_embeddings, texts_of
 from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamUnsupported
 from switchboard.providers.base import StreamTranslator, UpstreamCall, classify_status
 from switchboard.providers.common import (
@@ -43,7 +42,8 @@ from switchboard.providers.common import (
     tool_arguments,
     unsupported,
 )
-from switchboard.sse import event_data
+from switchboard.providers.embeddings import openai_embeddings, texts_of
+from switchboard.wire.sse import event_data
 
 FILTERED: Final = frozenset(
     {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}

@@ -30,8 +30,8 @@ from typing import Any
 import httpx
 import orjson
 
-from switchboard.embeddings import openai_embeddings
 from switchboard.providers.base import UpstreamCall
+from switchboard.providers.embeddings import openai_embeddings
 from switchboard.providers.openai import OpenAIAdapter, _static_headers
 
 MOCK_URL = httpx.URL("http://mock.switchboard.internal/v1/chat/completions")

@@ -14,7 +14,7 @@ from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamProtocolError, UpstreamUnsupported
 from switchboard.providers.anthropic import AnthropicAdapter, AnthropicStream, build_messages_body
 from switchboard.providers.base import UpstreamCall
-from switchboard.sse import SSESplitter, event_data
+from switchboard.wire.sse import SSESplitter, event_data
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers" / "anthropic"
 PROVIDER = ProviderConfig(

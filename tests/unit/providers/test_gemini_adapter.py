@@ -10,7 +10,7 @@ from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamAuthError, UpstreamClientError, UpstreamUnsupported
 from switchboard.providers.base import UpstreamCall
 from switchboard.providers.gemini import GeminiAdapter, GeminiStream, build_generate_body
-from switchboard.sse import SSESplitter
+from switchboard.wire.sse import SSESplitter
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers" / "gemini"
 PROVIDER = ProviderConfig(

@@ -7,7 +7,7 @@ import pytest
 from switchboard.config import ProviderConfig
 from switchboard.providers.base import UpstreamCall
 from switchboard.providers.mock import MockAdapter, MockUpstream
-from switchboard.sse import SSESplitter, event_data
+from switchboard.wire.sse import SSESplitter, event_data
 
 pytestmark = pytest.mark.anyio
 MOCK = ProviderConfig(name="mock", type="mock")

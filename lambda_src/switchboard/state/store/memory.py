@@ -7,7 +7,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from switchboard.store.base import Item, live
+from switchboard.state.store.base import Item, live
 
 
 class MemoryStore:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.errors import GatewayError
-from switchboard.keys import KeyRecord
-from switchboard.store.base import Store, StoreError
+from switchboard.state.keys import KeyRecord
+from switchboard.state.store.base import Store, StoreError
 
 LEASE_FRACTION = 0.1
 

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from switchboard.config import Price
-from switchboard.store.base import Store, StoreError
+from switchboard.state.store.base import Store, StoreError
 
 log = logging.getLogger("switchboard.usage")
 RETRIES = 3

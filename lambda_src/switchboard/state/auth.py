@@ -15,9 +15,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from switchboard import keys
 from switchboard.errors import GatewayError
-from switchboard.store.base import Store, StoreError
+from switchboard.state import keys
+from switchboard.state.store.base import Store, StoreError
 
 POSITIVE_TTL_S = 60.0
 NEGATIVE_TTL_S = 5.0

@@ -20,8 +20,8 @@ from typing import Any, Final
 
 import orjson
 
+from switchboard.dialects.request import ChatRequest, parse_chat_request, parse_json_object
 from switchboard.errors import GatewayError, InvalidRequest
-from switchboard.request_body import ChatRequest, parse_chat_request, parse_json_object
 
 KNOWN: Final = frozenset(
     {

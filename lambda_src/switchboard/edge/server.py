@@ -21,11 +21,11 @@ from typing import Any
 
 import orjson
 
-from switchboard import cache as response_cache
-from switchboard import messages_api
-from switchboard.auth import Authenticator, presented_key
 from switchboard.config import Config, Target
 from switchboard.constants import CT_JSON, CT_SSE, ORIGIN_HEADER
+from switchboard.dialects import anthropic_messages as messages_api
+from switchboard.dialects.request import ChatRequest, parse_chat_request, parse_embeddings_request
+from switchboard.edge.origin import OriginGuard
 from switchboard.errors import (
     GatewayError,
     InvalidRequest,
@@ -33,15 +33,15 @@ from switchboard.errors import (
     PayloadTooLarge,
     UnsupportedMedia,
 )
-from switchboard.executor import Executor
-from switchboard.metrics import MetricsSink, RequestRecord
-from switchboard.origin import OriginGuard
-from switchboard.ratelimit import KeyLimits, Reservation
-from switchboard.request_body import ChatRequest, parse_chat_request, parse_embeddings_request
-from switchboard.routing import deadline_ms, plan_targets
-from switchboard.stream import relay
-from switchboard.timing import Timing
-from switchboard.usage import UsageEvent, UsageRecorder, tokens_from_usage, total_tokens
+from switchboard.routing.executor import Executor
+from switchboard.routing.policy import deadline_ms, plan_targets
+from switchboard.routing.relay import relay
+from switchboard.state import cache as response_cache
+from switchboard.state.auth import Authenticator, presented_key
+from switchboard.state.ratelimit import KeyLimits, Reservation
+from switchboard.state.usage import UsageEvent, UsageRecorder, tokens_from_usage, total_tokens
+from switchboard.telemetry.metrics import MetricsSink, RequestRecord
+from switchboard.telemetry.timing import Timing
 
 log = logging.getLogger("switchboard")
 

@@ -35,7 +35,7 @@ import orjson
 
 from switchboard.config import CacheSettings
 from switchboard.errors import InvalidRequest
-from switchboard.store.base import Store, StoreError
+from switchboard.state.store.base import Store, StoreError
 
 log = logging.getLogger("switchboard.cache")
 SK = "V1"

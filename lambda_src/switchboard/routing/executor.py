@@ -18,20 +18,20 @@ from typing import TypeVar, cast
 import httpx
 
 from switchboard.config import Config, ProviderConfig, Target
-from switchboard.credentials import Credentials
+from switchboard.dialects.request import ChatRequest
 from switchboard.errors import (
     UpstreamConnectError,
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
 )
-from switchboard.health import TargetHealth
 from switchboard.providers import provider_type
 from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, classify_stream_error
-from switchboard.request_body import ChatRequest
-from switchboard.routing import decide, final_error
-from switchboard.sse import EventTooLarge, SSESplitter, carries_output, error_payload
-from switchboard.timing import Timing
+from switchboard.routing.health import TargetHealth
+from switchboard.routing.policy import decide, final_error
+from switchboard.telemetry.timing import Timing
+from switchboard.upstream.credentials import Credentials
+from switchboard.wire.sse import EventTooLarge, SSESplitter, carries_output, error_payload
 
 T = TypeVar("T")
 

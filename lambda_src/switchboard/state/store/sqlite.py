@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from switchboard.store.base import Item, StoreError, live, now
+from switchboard.state.store.base import Item, StoreError, live, now
 
 T = TypeVar("T")
 SCHEMA = """

@@ -18,9 +18,9 @@ import orjson
 
 from switchboard.constants import SSE_DONE
 from switchboard.errors import safe_upstream_message
-from switchboard.executor import StreamStart, to_events
-from switchboard.sse import EventTooLarge, error_payload, event_data, is_done
-from switchboard.timing import Timing
+from switchboard.routing.executor import StreamStart, to_events
+from switchboard.telemetry.timing import Timing
+from switchboard.wire.sse import EventTooLarge, error_payload, event_data, is_done
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 

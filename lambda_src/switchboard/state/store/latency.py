@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from switchboard.store.base import Store
+from switchboard.state.store.base import Store
 
 
 class DelayedStore:

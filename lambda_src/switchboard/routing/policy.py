@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from switchboard.config import Config, RoutingPolicy, Target
+from switchboard.dialects.request import ChatRequest
 from switchboard.errors import (
     AllTargetsFailed,
     DeadlineExceeded,
@@ -20,7 +21,6 @@ from switchboard.errors import (
     UpstreamTimeout,
     UpstreamUnsupported,
 )
-from switchboard.request_body import ChatRequest
 
 
 def plan_targets(config: Config, request: ChatRequest) -> tuple[Target, ...]:

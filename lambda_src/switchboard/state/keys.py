@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from switchboard.store.base import Store
+from switchboard.state.store.base import Store
 
 PREFIX = "sb-"
 MARKER_PK = "KEYS"

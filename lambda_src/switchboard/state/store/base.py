@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 Item = dict[str, Any]
@@ -13,17 +12,6 @@ RESERVED = frozenset({"pk", "sk", "expires_at"})
 
 class StoreError(RuntimeError):
     """The backend failed (throttled, timed out, unreachable): callers fail closed or degrade."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoreSettings:
-    backend: str = "sqlite"
-    path: str = ".switchboard/state.db"
-    table: str | None = None
-    region: str | None = None
-    endpoint_url: str | None = None
-    simulated_latency_ms: int = 0
-    """Delay added to every store call (benchmarks: a local file behaving like a remote store)."""
 
 
 def now() -> float:
@@ -77,31 +65,3 @@ class Store(Protocol):
     async def delete(self, pk: str, sk: str) -> None: ...
 
     async def close(self) -> None: ...
-
-
-def open_store(settings: StoreSettings, **kwargs: Any) -> Store:
-    """The backend the configuration names (imported on demand: boto3 only for dynamodb)."""
-    if settings.simulated_latency_ms:
-        from dataclasses import replace
-
-        from switchboard.store.latency import DelayedStore
-
-        inner = open_store(replace(settings, simulated_latency_ms=0), **kwargs)
-        return DelayedStore.wrap(inner, settings.simulated_latency_ms / 1000.0)
-    if settings.backend == "memory":
-        from switchboard.store.memory import MemoryStore
-
-        return MemoryStore()
-    if settings.backend == "sqlite":
-        from switchboard.store.sqlite import SQLiteStore
-
-        return SQLiteStore(settings.path)
-    if settings.backend == "dynamodb":
-        from switchboard.store.dynamodb import DynamoDBStore
-
-        if not settings.table:
-            raise ValueError("store.table is required for the dynamodb backend")
-        return DynamoDBStore(
-            settings.table, region=settings.region, endpoint_url=settings.endpoint_url, **kwargs
-        )
-    raise ValueError(f"unknown store backend {settings.backend!r}")

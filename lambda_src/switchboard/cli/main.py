@@ -25,7 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config")
-    from switchboard.keys_cli import add_parser, add_usage_parser
+    from switchboard.cli.keys import add_parser, add_usage_parser
 
     add_parser(sub)
     add_usage_parser(sub)
@@ -35,8 +35,8 @@ def _parser() -> argparse.ArgumentParser:
 def _has_keys(config: object) -> bool:
     import asyncio
 
-    from switchboard import keys
-    from switchboard.store import open_store
+    from switchboard.state import keys
+    from switchboard.state.store import open_store
 
     async def check() -> bool:
         store = open_store(config.store)  # type: ignore[attr-defined]
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from switchboard.config import ConfigError, load_config
 
     if args.command in ("keys", "usage"):
-        from switchboard.keys_cli import run
+        from switchboard.cli.keys import run
 
         return run(args)
 

@@ -10,8 +10,8 @@ import json
 import sys
 from typing import Any
 
-from switchboard import keys
-from switchboard.store import StoreSettings, open_store
+from switchboard.state import keys
+from switchboard.state.store import StoreSettings, open_store
 
 
 def add_usage_parser(sub: Any) -> None:
@@ -88,7 +88,7 @@ async def _run(args: argparse.Namespace, settings: StoreSettings) -> int:
     store = open_store(settings)
     try:
         if args.command == "usage":
-            from switchboard.usage import UsageRecorder, usage_report
+            from switchboard.state.usage import UsageRecorder, usage_report
 
             await UsageRecorder(store).replay()  # fold in anything spilled during a store outage
             _print(await usage_report(store, args.key, args.since), args.json)

@@ -1,0 +1,78 @@
+"""The package layout holds its architecture: no import cycles between modules (module-level
+imports, the ones that run at import time), `config` depends on nothing but `constants`, and the
+provider registry serves exactly the types the configuration accepts."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from switchboard.constants import PROVIDER_TYPES
+from switchboard.providers import registered_types
+
+PACKAGE = Path(__file__).resolve().parents[2] / "lambda_src" / "switchboard"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text()).body:  # top level only: lazy imports are not cycles
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("switchboard"):
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names if a.name.startswith("switchboard")]
+            deps.update(t for t in targets if t in modules and t != name)
+        graph[name] = deps
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                return [*stack[stack.index(dep) :], dep]
+            if dep not in state and (found := visit(dep)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def _without_packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """A package's `__init__` re-exporting its children is not a cycle of behaviour: an import of
+    `pkg.child` runs `pkg/__init__` first either way. Edges child -> parent package are dropped."""
+    return {name: {d for d in deps if not name.startswith(d + ".")} for name, deps in graph.items()}
+
+
+def test_no_import_cycles() -> None:
+    assert _cycle(_without_packages(_graph())) is None
+
+
+def test_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_config_imports_nothing_of_the_rest() -> None:
+    assert _graph()["switchboard.config"] <= {"switchboard.constants"}
+
+
+def test_registry_serves_the_configured_types() -> None:
+    assert registered_types() == PROVIDER_TYPES
