@@ -7,6 +7,11 @@
     │   └── UnknownModel      404
     ├── RouteNotFound         404 / MethodNotAllowed 405
     ├── OriginForbidden       403      no valid CloudFront origin header / OriginUnavailable 503
+    ├── Unauthorized          401      missing, unknown, revoked or expired gateway key
+    ├── Forbidden             403      the key's model allow-list refuses the model
+    ├── AuthUnavailable       503      keys cannot be checked (store failure): fail closed
+    ├── RateLimited           429      the key's own rpm / tpm / daily limit (Retry-After, x-ratelimit-*)
+    ├── StoreUnavailable      503      the shared store failed where the request cannot degrade
     ├── UpstreamError                  one failed attempt at one provider target
     │   ├── UpstreamClientError   4xx  the request itself is wrong: returned at once, never retried
     │   ├── UpstreamAuthError     401/402/403 (or no credential): skip this target at once
@@ -19,6 +24,9 @@
     │   └── UpstreamProtocolError 502  malformed upstream answer; as 5xx
     ├── AllTargetsFailed      429/502/503/504, the last meaningful class among the attempts
     └── DeadlineExceeded      504      the request's single deadline ran out
+
+Internal, never seen by a client: `StoreError` (a backend failed; mapped to the 503s above where
+it enters the request path, or degraded), `ConfigError` (start-up), `EventTooLarge` (SSE framing).
 
 What routing does with a failure is a property of its class (`action`), so policy code never
 inspects status codes. Messages are written by Switchboard: raw upstream bodies never leave the
@@ -122,6 +130,58 @@ class OriginUnavailable(GatewayError):
     status = 503
     type = "server_error"
     code = "origin_check_unavailable"
+
+
+class Unauthorized(GatewayError):
+    """No key, an unknown key, or a revoked / expired one."""
+
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class Forbidden(GatewayError):
+    """A valid key asking for a model its allow-list does not name."""
+
+    status = 403
+    type = "permission_error"
+    code = "model_not_allowed"
+
+
+class AuthUnavailable(GatewayError):
+    """Keys could not be checked (the store failed): fail closed."""
+
+    status = 503
+    type = "server_error"
+    code = "auth_unavailable"
+
+
+class RateLimited(GatewayError):
+    """A key's own limit (requests or tokens per window): 429 with Retry-After and x-ratelimit-*."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, headers: list[tuple[bytes, bytes]]) -> None:
+        super().__init__(message)
+        self._headers = headers
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return self._headers
+
+
+class StoreUnavailable(GatewayError):
+    """The shared store failed on a path that cannot degrade (limits): 503, try again."""
+
+    status = 503
+    type = "server_error"
+    code = "store_unavailable"
+
+
+class StoreError(RuntimeError):
+    """A store backend failed (throttled, timed out, unreachable). Internal: callers fail closed
+    (`AuthUnavailable`, `StoreUnavailable`) or degrade (the cache bypasses, usage spills)."""
 
 
 class UpstreamError(GatewayError):

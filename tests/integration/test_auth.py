@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from support import Replicator, build_app, chat, client_for, completion, json_response, make_config
+from switchboard.errors import StoreError
 from switchboard.state import keys
 from switchboard.state.auth import NEGATIVE_TTL_S, POSITIVE_TTL_S, Authenticator
-from switchboard.state.store.base import StoreError
 from switchboard.state.store.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio

@@ -23,8 +23,8 @@ from support import (
     parse_sse,
     sse_response,
 )
+from switchboard.errors import StoreError
 from switchboard.state import keys
-from switchboard.state.store.base import StoreError
 from switchboard.state.store.memory import MemoryStore
 from switchboard.state.usage import usage_report
 from switchboard.telemetry.metrics import MetricsSink, RequestRecord

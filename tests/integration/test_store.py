@@ -14,7 +14,8 @@ import pytest
 from moto import mock_aws
 
 from support import make_table
-from switchboard.state.store import StoreError, StoreSettings, open_store
+from switchboard.errors import StoreError
+from switchboard.state.store import StoreSettings, open_store
 from switchboard.state.store.dynamodb import DynamoDBStore
 
 pytestmark = pytest.mark.anyio

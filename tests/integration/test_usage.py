@@ -23,8 +23,8 @@ from support import (
     sse_response,
 )
 from switchboard.cli.main import main
+from switchboard.errors import StoreError
 from switchboard.state import keys
-from switchboard.state.store.base import StoreError
 from switchboard.state.store.memory import MemoryStore
 from switchboard.state.usage import UsageEvent, UsageRecorder, usage_report
 

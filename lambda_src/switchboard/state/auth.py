@@ -15,32 +15,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from switchboard.errors import GatewayError
+from switchboard.errors import AuthUnavailable, Forbidden, StoreError, Unauthorized
 from switchboard.state import keys
-from switchboard.state.store.base import Store, StoreError
+from switchboard.state.store.base import Store
 
 POSITIVE_TTL_S = 60.0
 NEGATIVE_TTL_S = 5.0
 MARKER_TTL_S = 30.0
 CACHE_SIZE = 10_000
-
-
-class Unauthorized(GatewayError):
-    status = 401
-    type = "authentication_error"
-    code = "invalid_api_key"
-
-
-class Forbidden(GatewayError):
-    status = 403
-    type = "permission_error"
-    code = "model_not_allowed"
-
-
-class AuthUnavailable(GatewayError):
-    status = 503
-    type = "server_error"
-    code = "auth_unavailable"
 
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:

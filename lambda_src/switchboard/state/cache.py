@@ -34,8 +34,8 @@ from dataclasses import dataclass
 import orjson
 
 from switchboard.config import CacheSettings
-from switchboard.errors import InvalidRequest
-from switchboard.state.store.base import Store, StoreError
+from switchboard.errors import InvalidRequest, StoreError
+from switchboard.state.store.base import Store
 
 log = logging.getLogger("switchboard.cache")
 SK = "V1"

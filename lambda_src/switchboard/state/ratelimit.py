@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.errors import GatewayError
+from switchboard.errors import RateLimited, StoreError
 from switchboard.state.keys import KeyRecord
-from switchboard.state.store.base import Store, StoreError
+from switchboard.state.store.base import Store
 
 LEASE_FRACTION = 0.1
 
@@ -173,19 +173,6 @@ class RateLimiter:
 
 DEFAULT_COMPLETION_ESTIMATE = 1024
 """Tokens reserved for the answer when a request sets no max_tokens."""
-
-
-class RateLimited(GatewayError):
-    status = 429
-    type = "rate_limit_error"
-    code = "rate_limit_exceeded"
-
-    def __init__(self, message: str, *, headers: list[tuple[bytes, bytes]]) -> None:
-        super().__init__(message)
-        self._headers = headers
-
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        return self._headers
 
 
 @dataclass(slots=True)

@@ -26,7 +26,8 @@ from typing import Any
 import orjson
 
 from switchboard.config import Price
-from switchboard.state.store.base import Store, StoreError
+from switchboard.errors import StoreError
+from switchboard.state.store.base import Store
 
 log = logging.getLogger("switchboard.usage")
 RETRIES = 3

@@ -11,7 +11,8 @@ Expired items are filtered on every read: DynamoDB's TTL sweep is lazy.
 from typing import Any
 
 from switchboard.config import StoreSettings
-from switchboard.state.store.base import Item, Store, StoreError
+from switchboard.errors import StoreError
+from switchboard.state.store.base import Item, Store
 
 
 def open_store(settings: StoreSettings, **kwargs: Any) -> Store:

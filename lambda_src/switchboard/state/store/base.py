@@ -10,10 +10,6 @@ Item = dict[str, Any]
 RESERVED = frozenset({"pk", "sk", "expires_at"})
 
 
-class StoreError(RuntimeError):
-    """The backend failed (throttled, timed out, unreachable): callers fail closed or degrade."""
-
-
 def now() -> float:
     return time.time()
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from switchboard.state.store.base import Item, StoreError, live
+from switchboard.errors import StoreError
+from switchboard.state.store.base import Item, live
 
 T = TypeVar("T")
 _LIVE_ITEM = "attribute_exists(pk) AND (attribute_not_exists(expires_at) OR expires_at > :now)"

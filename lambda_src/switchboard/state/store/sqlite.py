@@ -14,7 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from switchboard.state.store.base import Item, StoreError, live, now
+from switchboard.errors import StoreError
+from switchboard.state.store.base import Item, live, now
 
 T = TypeVar("T")
 SCHEMA = """
