@@ -23,6 +23,7 @@ unknown fields.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Mapping
 from typing import Any, Final
@@ -304,7 +305,15 @@ def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def to_chat_completion(response: Mapping[str, Any], model: str, created: int) -> dict[str, Any]:
+def completion_id() -> str:
+    """A fresh `chatcmpl-` id: Converse answers carry none, and `created` (seconds) alone collides
+    between answers of the same second."""
+    return "chatcmpl-bedrock-" + secrets.token_hex(12)
+
+
+def to_chat_completion(
+    response: Mapping[str, Any], model: str, created: int, response_id: str | None = None
+) -> dict[str, Any]:
     blocks = response["output"]["message"]["content"]
     text = "".join(b["text"] for b in blocks if "text" in b)
     calls = [
@@ -323,7 +332,7 @@ def to_chat_completion(response: Mapping[str, Any], model: str, created: int) ->
     if calls:
         message["tool_calls"] = calls
     return {
-        "id": f"chatcmpl-bedrock-{created}",
+        "id": response_id or completion_id(),
         "object": "chat.completion",
         "created": created,
         "model": model,
@@ -351,7 +360,7 @@ class BedrockStream:
         self._model = model
         self._include_usage = include_usage
         self._created = created
-        self._id = f"chatcmpl-bedrock-{created}"
+        self._id = completion_id()
         self._tools: dict[int, int] = {}
         self._done = False
 

@@ -185,3 +185,23 @@ def test_corrupt_frame_is_an_error_event() -> None:
     data[20] ^= 0xFF  # break the first frame's CRC
     out = BedrockStream(MODEL, False, 1).feed(bytes(data))
     assert b"malformed Bedrock event stream" in out[-1]
+
+
+def test_completion_ids_are_unique_within_one_second() -> None:
+    """Two answers in the same second must not share an id (clients and logs key on it)."""
+    completion = (FIXTURES / "completion.json").read_bytes()
+    adapter = BedrockAdapter()
+    call = UpstreamCall(PROVIDER, MODEL, {**BODY, "stream": True}, True, CREDS)
+    with mock.patch("time.time", return_value=1_800_000_000.0):
+        answers = [orjson.loads(adapter.parse_response(completion)) for _ in range(2)]
+        streams = []
+        for _ in range(2):
+            translator = adapter.stream_translator(call)
+            assert translator is not None
+            events = translator.feed((FIXTURES / "stream_text.eventstream").read_bytes())
+            streams.append({orjson.loads(e[6:])["id"] for e in events if e != b"data: [DONE]\n\n"})
+    assert answers[0]["created"] == answers[1]["created"]
+    assert answers[0]["id"] != answers[1]["id"]
+    assert all(a["id"].startswith("chatcmpl-") for a in answers)
+    assert all(len(ids) == 1 for ids in streams)  # one id per stream, on every chunk
+    assert streams[0] != streams[1]
