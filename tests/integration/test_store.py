@@ -168,3 +168,29 @@ def test_unknown_backend() -> None:
         open_store(StoreSettings(backend="redis"))
     with pytest.raises(ValueError, match="table is required"):
         open_store(StoreSettings(backend="dynamodb"))
+
+
+async def test_dynamodb_client_is_created_once_under_concurrent_first_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """boto3 clients must be created once: the first calls of a busy process run in several worker
+    threads at the same time, and each must see the same client."""
+    import threading
+
+    created: list[object] = []
+    lock = threading.Lock()
+
+    class FakeClient:
+        def get_item(self, **_: object) -> dict:
+            return {}
+
+    def client_factory(*_: object, **__: object) -> FakeClient:
+        time.sleep(0.05)  # creating a client reads config and endpoint data from disk: slow
+        with lock:
+            created.append(client := FakeClient())
+        return client
+
+    monkeypatch.setattr(boto3, "client", client_factory)
+    store = DynamoDBStore("switchboard-test", region="us-east-1")
+    assert await asyncio.gather(*(store.get("K", str(i)) for i in range(16))) == [None] * 16
+    assert len(created) == 1

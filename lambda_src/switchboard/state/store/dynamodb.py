@@ -6,6 +6,7 @@ use (never at import); calls run in worker threads. Conditional writes make `put
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -38,16 +39,25 @@ class DynamoDBStore:
         self._client = client
         self._serializer: Any = None
         self._deserializer: Any = None
+        self._ready = False
+        self._setup = threading.Lock()
 
     def _c(self) -> Any:
-        if self._client is None:
-            import boto3
+        """The client, created once: first calls arrive in several worker threads at a time, and
+        boto3 clients must not be created concurrently (nor would many be wanted)."""
+        if not self._ready:
+            with self._setup:
+                if not self._ready:
+                    if self._client is None:
+                        import boto3
 
-            self._client = boto3.client("dynamodb", region_name=self._region, endpoint_url=self._endpoint)
-        if self._serializer is None:
-            from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+                        self._client = boto3.client(
+                            "dynamodb", region_name=self._region, endpoint_url=self._endpoint
+                        )
+                    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-            self._serializer, self._deserializer = TypeSerializer(), TypeDeserializer()
+                    self._serializer, self._deserializer = TypeSerializer(), TypeDeserializer()
+                    self._ready = True
         return self._client
 
     async def _run(self, fn: Callable[[Any], T]) -> T:
