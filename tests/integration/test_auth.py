@@ -222,3 +222,32 @@ async def test_revocation_across_two_regions_within_lag_plus_ttl() -> None:
     assert POSITIVE_TTL_S < accepted_until["west"] < lag + POSITIVE_TTL_S
     for app in apps.values():
         assert (await post(app, headers)).status_code == 401
+
+
+async def test_bad_key_floods_do_not_evict_valid_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Malformed tokens are rejected by their shape and never cached; unknown well-formed ones are
+    cached apart from validated keys, so neither kind of flood pushes a valid key out of the cache
+    (which would send every legitimate request to the store)."""
+    import secrets
+
+    from switchboard.errors import Unauthorized
+    from switchboard.state import auth as auth_module
+
+    monkeypatch.setattr(auth_module, "CACHE_SIZE", 50)
+    store = MemoryStore()
+    key, _ = await keys.create_key(store, tenant="acme", name="ci")
+    auth = Authenticator(store, clock=lambda: 0.0)
+    assert await auth.authenticate(key) is not None
+    assert auth.lookups == 1
+    for _ in range(500):  # random garbage: rejected by the format check
+        with pytest.raises(Unauthorized):
+            await auth.authenticate("garbage-" + secrets.token_hex(8))
+    assert await auth.authenticate(key) is not None
+    assert auth.lookups == 1
+    for _ in range(500):  # random well-formed keys: one lookup each, then negatively cached
+        with pytest.raises(Unauthorized):
+            await auth.authenticate(keys.generate_key())
+    assert auth.lookups == 501
+    assert await auth.authenticate(key) is not None
+    assert auth.lookups == 501  # the valid key is still served from the cache
+    assert auth.cached() <= 2 * 50

@@ -1,8 +1,10 @@
 """Authentication of gateway API keys on the request path, without a store round-trip in steady state.
 
 Keys arrive as `Authorization: Bearer sb-...` or `x-api-key: sb-...` (what the Anthropic SDK sends).
-A validated key is cached in-process for `POSITIVE_TTL_S`, an unknown one for `NEGATIVE_TTL_S` (so a
-flood of bad keys cannot become a flood of store lookups); the cache is bounded. Revocation
+A validated key is cached in-process for `POSITIVE_TTL_S`, an unknown well-formed one for
+`NEGATIVE_TTL_S` (so a flood of bad keys cannot become a flood of store lookups). Malformed tokens are
+rejected by their shape alone and never cached. Known and unknown keys live in two separate bounded
+caches, so a flood of random keys cannot evict the valid ones. Revocation
 therefore takes effect within `POSITIVE_TTL_S` (plus replication lag across regions). Auth is on
 whenever the store holds keys (a marker item written at key creation, re-read every
 `MARKER_TTL_S`); with no keys the gateway runs open. A store failure fails closed (503).
@@ -14,6 +16,7 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from switchboard.errors import AuthUnavailable, Forbidden, StoreError, Unauthorized
 from switchboard.state import keys
@@ -23,6 +26,8 @@ POSITIVE_TTL_S = 60.0
 NEGATIVE_TTL_S = 5.0
 MARKER_TTL_S = 30.0
 CACHE_SIZE = 10_000
+"""Entries per cache (validated keys; unknown well-formed keys)."""
+V = TypeVar("V")
 
 
 def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
@@ -36,11 +41,20 @@ def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
     return None
 
 
+def _remember(cache: OrderedDict[str, V], digest: str, value: V) -> None:
+    """Insert as most recent; evict the least recent beyond `CACHE_SIZE`."""
+    cache[digest] = value
+    cache.move_to_end(digest)
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+
+
 class Authenticator:
     def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._clock = clock
-        self._cache: OrderedDict[str, tuple[keys.KeyRecord | None, float]] = OrderedDict()
+        self._known: OrderedDict[str, tuple[keys.KeyRecord, float]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
         self._required: tuple[bool, float] = (False, 0.0)
         self.lookups = 0
         """Store lookups made (observable in tests: bad keys must not cause a lookup storm)."""
@@ -63,30 +77,37 @@ class Authenticator:
             return None
         if token is None:
             raise Unauthorized("missing API key: send 'Authorization: Bearer sb-...' or 'x-api-key'")
-        digest = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+        if not keys.well_formed(token):
+            raise Unauthorized("invalid API key")
+        digest = hashlib.sha256(token.encode()).hexdigest()
         now = self._clock()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            record = cached[0]
+        known = self._known.get(digest)
+        record: keys.KeyRecord | None
+        if known is not None and known[1] > now:
+            record = known[0]
+        elif self._unknown.get(digest, 0.0) > now:
+            record = None
         else:
-            if keys.well_formed(token):
-                self.lookups += 1
-                try:
-                    record = await keys.lookup(self._store, token)
-                except StoreError:
-                    raise AuthUnavailable("authentication is unavailable; try again") from None
+            self.lookups += 1
+            try:
+                record = await keys.lookup(self._store, token)
+            except StoreError:
+                raise AuthUnavailable("authentication is unavailable; try again") from None
+            if record is not None:
+                self._unknown.pop(digest, None)
+                _remember(self._known, digest, (record, now + POSITIVE_TTL_S))
             else:
-                record = None
-            ttl = POSITIVE_TTL_S if record is not None else NEGATIVE_TTL_S
-            self._cache[digest] = (record, now + ttl)
-            self._cache.move_to_end(digest)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+                self._known.pop(digest, None)
+                _remember(self._unknown, digest, now + NEGATIVE_TTL_S)
         if record is None:
             raise Unauthorized("invalid API key")
         if not record.usable():
             raise Unauthorized("this API key has been revoked or has expired", code="key_revoked")
         return record
+
+    def cached(self) -> int:
+        """Entries in both caches (each bounded by `CACHE_SIZE`)."""
+        return len(self._known) + len(self._unknown)
 
     async def close(self) -> None:
         await self._store.close()
