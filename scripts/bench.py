@@ -1,12 +1,19 @@
 """Switchboard benchmark (see scripts/bench). Loopback only, bounded in count and time.
 
-Three servers answer the same OpenAI-compatible requests:
-  direct  - the fake upstream itself (switchboard.devtools.fake_upstream), pinned to core 1
-  floor   - a minimal FastAPI + aiohttp pass-through (scripts/floor_proxy.py), pinned to core 0
-  sb      - Switchboard (`switchboard serve`, timing headers and EMF metrics on), pinned to core 0
+The same OpenAI-compatible requests go to:
+  direct   - the fake upstream itself (switchboard.devtools.fake_upstream), pinned to core 1
+  floor    - a minimal FastAPI + aiohttp pass-through (scripts/floor_proxy.py), pinned to core 0
+  bare     - a bare ASGI callable + aiohttp pass-through, GC tuned, served like Switchboard
+             (scripts/bare_floor.py): the honest Python floor, pinned to core 0
+  sb       - Switchboard from this checkout (`switchboard serve`, timing headers and EMF metrics
+             on), pinned to core 0
+  sb_base  - with `--baseline DIR`: Switchboard from another checkout (DIR/lambda_src first on
+             PYTHONPATH, same venv), same config, pinned to core 0: before/after in one run
+  store    - Switchboard with keys, limits, usage and the cache on a store with 5 ms latency
 The load generator runs on core 1. "Added" is through-the-proxy minus direct, same percentile,
 same run; CPU per request comes from the server process's own utime+stime (/proc), so it does not
-depend on how fast the load generator is.
+depend on how fast the load generator is. Every phase runs in rounds interleaved across the
+servers (the order rotated each round), so slow drift on a shared box hits every server alike.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +45,28 @@ BODY = {
     "messages": [{"role": "user", "content": "Say hello in one short sentence, please."}],
     "max_tokens": 50,
 }
+JSON_HEADERS = {"content-type": "application/json"}
+# the issue-9 targets, all relative to the bare floor
+TARGET_CPU_RATIO = 1.5
+TARGET_TTFT_MS = 0.3
+TARGET_CHUNK_MS = 0.05
+TARGET_P50_MS = 0.1
+LABELS = {
+    "floor": "floor FastAPI",
+    "bare": "floor bare ASGI",
+    "sb": "Switchboard",
+    "sb_base": "sb-base",
+}
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    body: bytes
+    stream_body: bytes
+    pid: int
+    headers: dict[str, str]
 
 
 def free_port() -> int:
@@ -63,7 +93,58 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-JSON_HEADERS = {"content-type": "application/json"}
+def rotated(items: list[Any], shift: int) -> list[Any]:
+    shift %= len(items)
+    return items[shift:] + items[:shift]
+
+
+def serve_argv(config: Path, port: int) -> list[str]:
+    # the venv's console script (`from switchboard.cli import main`): with --baseline, PYTHONPATH
+    # puts the other checkout's package first, so the same command serves the other version
+    return [
+        str(Path(PY).parent / "switchboard"),
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+
+
+def checkout_env(directory: Path, option: str) -> dict[str, str]:
+    """The environment that serves Switchboard from `directory` (its lambda_src first on PYTHONPATH)."""
+    src = directory / "lambda_src"
+    if not (src / "switchboard" / "__init__.py").is_file():
+        raise SystemExit(f"{option} {directory}: no lambda_src/switchboard package there")
+    env = {**os.environ, "BENCH_KEY": "sk-bench"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
+    found = subprocess.run(
+        [PY, "-c", "import switchboard.cli, switchboard; print(switchboard.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(src.resolve()):
+        raise SystemExit(f"{option} {directory}: switchboard imports from {found}, not from {src}")
+    return env
+
+
+def describe_checkout(directory: Path) -> str:
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(directory), *argv], capture_output=True, text=True, check=False, timeout=30
+        )
+        return done.stdout.strip()
+
+    commit = git("rev-parse", "--show-toplevel") == str(directory) and git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return str(directory)
+    dirty = git("status", "--porcelain", "--", "lambda_src")
+    return f"{directory} @ {commit}{' + uncommitted changes in lambda_src' if dirty else ''}"
 
 
 async def wait_ready(
@@ -172,48 +253,35 @@ async def one_stream(
     return ttft, delays
 
 
-async def streaming(
-    url: str, body: bytes, count: int, headers: dict[str, str] = JSON_HEADERS
-) -> dict[str, float]:
-    async with aiohttp.ClientSession() as session:
-        await one_stream(session, url, body, headers)
-        ttfts, delays = [], []
-        for _ in range(count):
-            ttft, chunk_delays = await one_stream(session, url, body, headers)
-            ttfts.append(ttft)
-            delays.append(statistics.median(chunk_delays))
-    return {"ttft_p50_ms": statistics.median(ttfts), "chunk_delay_p50_ms": statistics.median(delays)}
+async def streams(
+    session: aiohttp.ClientSession, server: Server, count: int
+) -> tuple[list[float], list[float], float]:
+    """`count` streams one after the other: (TTFTs, per-stream median chunk delays, server CPU s)."""
+    cpu0 = cpu_seconds(server.pid)
+    ttfts, delays = [], []
+    for _ in range(count):
+        ttft, chunk_delays = await one_stream(session, server.url, server.stream_body, server.headers)
+        ttfts.append(ttft)
+        delays.append(statistics.median(chunk_delays))
+    return ttfts, delays, cpu_seconds(server.pid) - cpu0
 
 
-def start_to_first_response(config_path: Path, upstream_port: int, repeats: int) -> list[float]:
-    out = []
+def start_to_first_response(
+    config_path: Path, envs: dict[str, dict[str, str]], repeats: int
+) -> dict[str, list[float]]:
+    """Process start -> first served completion, the versions interleaved."""
+    out: dict[str, list[float]] = {name: [] for name in envs}
     for _ in range(repeats):
-        port = free_port()
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            pinned(
-                0,
-                [
-                    str(Path(PY).parent / "switchboard"),
-                    "serve",
-                    "--config",
-                    str(config_path),
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ],
-            ),
-            env={**os.environ, "BENCH_KEY": "sk-bench"},
-        )
-        try:
-            elapsed = asyncio.run(
-                wait_ready(f"http://127.0.0.1:{port}/v1/chat/completions", body_for("bench"))
-            )
-            out.append((time.perf_counter() - started) if elapsed else 0.0)
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        for name, env in envs.items():
+            port = free_port()
+            started = time.perf_counter()
+            proc = subprocess.Popen(pinned(0, serve_argv(config_path, port)), env=env)
+            try:
+                asyncio.run(wait_ready(f"http://127.0.0.1:{port}/v1/chat/completions", body_for("bench")))
+                out[name].append(time.perf_counter() - started)
+            finally:
+                proc.terminate()
+                proc.wait(10)
     return out
 
 
@@ -243,6 +311,18 @@ def translation_cost(repeats: int = 3000) -> dict[str, float]:
     return {"passthrough_us": passthrough, "anthropic_us": translated, "added_us": translated - passthrough}
 
 
+def emf_overhead(path: Path) -> tuple[float | None, int]:
+    if not path.exists():
+        return None, 0
+    records = [orjson.loads(line) for line in path.read_text().splitlines() if line]
+    overheads = [
+        r["OverheadMs"][0] if isinstance(r["OverheadMs"], list) else r["OverheadMs"]
+        for r in records
+        if "OverheadMs" in r
+    ]
+    return (statistics.median(overheads) if overheads else None), len(records)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
@@ -254,13 +334,35 @@ def main() -> None:
         choices=["aiohttp", "httpx"],
         help="Switchboard's connection layer under httpx (to compare the two)",
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        default=None,
+        help="also run Switchboard from another checkout (e.g. a git worktree of an older commit) "
+        "as column sb-base: DIR/lambda_src goes first on PYTHONPATH, same venv",
+    )
+    parser.add_argument(
+        "--sb",
+        metavar="DIR",
+        default=None,
+        help="serve the sb column (and the store server) from DIR instead of this working tree, e.g. an "
+        "export of HEAD while lambda_src/ here is mid-edit (git archive HEAD lambda_src | tar -x -C DIR)",
+    )
+    parser.add_argument("--no-store", action="store_true", help="skip the keys/limits/store server")
     args = parser.parse_args()
     n_c1, rounds, seconds, n_stream = (200, 2, 2.0, 20) if args.quick else (500, 4, 3.0, 60)
     c50_rounds = 1 if args.quick else 3
+    stream_rounds = 1 if args.quick else 3
+
+    sb_dir = Path(args.sb).resolve() if args.sb else ROOT
+    env = checkout_env(sb_dir, "--sb") if args.sb else {**os.environ, "BENCH_KEY": "sk-bench"}
+    if args.sb:
+        sys.path.insert(0, str(sb_dir / "lambda_src"))  # the in-process translation measurement
+    base_env = checkout_env(Path(args.baseline).resolve(), "--baseline") if args.baseline else None
 
     tmp = Path(tempfile.mkdtemp(prefix="sb-bench-"))
-    up_port, floor_port, sb_port, store_port = free_port(), free_port(), free_port(), free_port()
-    config = tmp / "bench.toml"
+    up_port, floor_port, bare_port, sb_port = free_port(), free_port(), free_port(), free_port()
+    base_port, store_port = free_port(), free_port()
     common = f"""
 [providers.up]
 type = "openai"
@@ -273,107 +375,89 @@ targets = ["up/fake"]
 [models.bench-stream]
 targets = ["up/stream-20-5"]
 """
-    # "sb+store": keys, rpm/tpm limits, usage accounting and the cache on, against a store that
-    # answers every call after 5 ms (a local SQLite file behind a simulated network round-trip)
+
+    def open_config(tag: str) -> Path:
+        path = tmp / f"bench{tag}.toml"
+        path.write_text(
+            f"""
+[gateway]
+region = "bench"
+metrics = "{tmp / f"emf{tag}.jsonl"}"
+transport = "{args.transport}"
+
+[store]
+path = "{tmp / f"open{tag}.db"}"
+{common}"""
+        )
+        return path
+
+    config = open_config("")
+    base_config = open_config("-base")
+    key_headers: dict[str, str] = {}
     store_config = tmp / "bench-store.toml"
-    store_config.write_text(
-        f"""
+    if not args.no_store:
+        # "store": keys, rpm/tpm limits, usage accounting and the cache on, against a store that
+        # answers every call after 5 ms (a local SQLite file behind a simulated network round-trip)
+        store_config.write_text(
+            f"""
 [gateway]
 region = "bench"
 metrics = "{tmp / "emf-store.jsonl"}"
+transport = "{args.transport}"
 
 [store]
 backend = "sqlite"
 path = "{tmp / "state.db"}"
 simulated_latency_ms = {STORE_LATENCY_MS}
 {common}"""
-    )
-    created = subprocess.run(
-        [
-            str(Path(PY).parent / "switchboard"),
-            "keys",
-            "create",
-            "--tenant",
-            "bench",
-            "--name",
-            "bench",
-            "--rpm",
-            "100000000",
-            "--tpm",
-            "100000000000",
-            "--budget-tokens-per-day",
-            "100000000000",
-            "--config",
-            str(store_config),
-            "--json",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    key_headers = {**JSON_HEADERS, "authorization": f"Bearer {json.loads(created.stdout)['key']}"}
+        )
+        created = subprocess.run(
+            [
+                str(Path(PY).parent / "switchboard"),
+                *("keys", "create", "--tenant", "bench", "--name", "bench"),
+                *("--rpm", "100000000", "--tpm", "100000000000"),
+                *("--budget-tokens-per-day", "100000000000"),
+                *("--config", str(store_config), "--json"),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        key_headers = {**JSON_HEADERS, "authorization": f"Bearer {json.loads(created.stdout)['key']}"}
     cached_headers = {**key_headers, "cache-control": "max-age=600"}
-    config.write_text(
-        f"""
-[gateway]
-region = "bench"
-metrics = "{tmp / "emf.jsonl"}"
-
-[store]
-path = "{tmp / "open.db"}"
-
-{common}"""
-    )
-    env = {**os.environ, "BENCH_KEY": "sk-bench"}
-    procs = [
-        subprocess.Popen(
+    upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
+    launches: list[tuple[str, int, list[str], dict[str, str]]] = [
+        (
+            "direct",
+            up_port,
             pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]),
-            stdout=subprocess.DEVNULL,
+            env,
         ),
-        subprocess.Popen(
-            pinned(
-                0,
-                [
-                    PY,
-                    str(ROOT / "scripts" / "floor_proxy.py"),
-                    f"http://127.0.0.1:{up_port}/v1",
-                    str(floor_port),
-                ],
-            )
+        (
+            "floor",
+            floor_port,
+            pinned(0, [PY, str(ROOT / "scripts" / "floor_proxy.py"), upstream_v1, str(floor_port)]),
+            env,
         ),
-        subprocess.Popen(
-            pinned(
-                0,
-                [
-                    str(Path(PY).parent / "switchboard"),
-                    "serve",
-                    "--config",
-                    str(config),
-                    "--port",
-                    str(sb_port),
-                    "--log-level",
-                    "warning",
-                ],
-            ),
-            env=env,
+        (
+            "bare",
+            bare_port,
+            pinned(0, [PY, str(ROOT / "scripts" / "bare_floor.py"), upstream_v1, str(bare_port)]),
+            env,
         ),
-        subprocess.Popen(
-            pinned(
-                0,
-                [
-                    str(Path(PY).parent / "switchboard"),
-                    "serve",
-                    "--config",
-                    str(store_config),
-                    "--port",
-                    str(store_port),
-                    "--log-level",
-                    "warning",
-                ],
-            ),
-            env=env,
-        ),
+        ("sb", sb_port, pinned(0, serve_argv(config, sb_port)), env),
     ]
+    if base_env is not None:
+        launches.append(("sb_base", base_port, pinned(0, serve_argv(base_config, base_port)), base_env))
+    if not args.no_store:
+        launches.append(("store", store_port, pinned(0, serve_argv(store_config, store_port)), env))
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for name, _, argv, proc_env in launches:
+        procs[name] = subprocess.Popen(
+            argv, env=proc_env, stdout=subprocess.DEVNULL if name == "direct" else None
+        )
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the load generator shares core 1 with the upstream
     results: dict[str, Any] = {
@@ -381,6 +465,7 @@ path = "{tmp / "open.db"}"
         "transport": args.transport,
         "store_latency_ms": STORE_LATENCY_MS,
         "concurrency": args.concurrency,
+        "quick": args.quick,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "cpu": next(
             (
@@ -390,95 +475,113 @@ path = "{tmp / "open.db"}"
             ),
             "unknown",
         ),
+        "sb_checkout": describe_checkout(sb_dir),
+        "sb_base_checkout": describe_checkout(Path(args.baseline).resolve()) if args.baseline else None,
+        "servers": [name for name, *_ in launches],
     }
+    bench_model = {"direct": "fake", "floor": "fake", "bare": "fake"}
+    servers = {
+        name: Server(
+            name=name,
+            url=f"http://127.0.0.1:{port}/v1/chat/completions",
+            body=body_for(bench_model.get(name, "bench")),
+            stream_body=body_for("stream-20-5" if name in bench_model else "bench-stream", True),
+            pid=procs[name].pid,
+            headers=key_headers if name == "store" else JSON_HEADERS,
+        )
+        for name, port, _, _ in launches
+    }
+    order = list(servers.values())
     try:
-        targets = {
-            "direct": (
-                f"http://127.0.0.1:{up_port}/v1/chat/completions",
-                body_for("fake"),
-                body_for("stream-20-5", True),
-                procs[0].pid,
-                JSON_HEADERS,
-            ),
-            "floor": (
-                f"http://127.0.0.1:{floor_port}/v1/chat/completions",
-                body_for("fake"),
-                body_for("stream-20-5", True),
-                procs[1].pid,
-                JSON_HEADERS,
-            ),
-            "sb": (
-                f"http://127.0.0.1:{sb_port}/v1/chat/completions",
-                body_for("bench"),
-                body_for("bench-stream", True),
-                procs[2].pid,
-                JSON_HEADERS,
-            ),
-            "store": (
-                f"http://127.0.0.1:{store_port}/v1/chat/completions",
-                body_for("bench"),
-                body_for("bench-stream", True),
-                procs[3].pid,
-                key_headers,
-            ),
-        }
 
         async def run_all() -> None:
-            for url, body, _, _, headers in targets.values():
-                await wait_ready(url, body, headers=headers)
-            # c=1 latency: rounds interleaved so drift hits every target alike
-            lat: dict[str, list[float]] = {name: [] for name in (*targets, "cache_hit")}
-            store_url, store_body = targets["store"][0], targets["store"][1]
+            for server in order:
+                await wait_ready(server.url, server.body, headers=server.headers)
+            # c=1 latency: rounds interleaved (order rotated) so drift hits every server alike
+            lat: dict[str, list[float]] = {name: [] for name in servers}
+            lat["cache_hit"] = []
             async with aiohttp.ClientSession() as session:
-                for url, body, _, _, headers in targets.values():
-                    await latency_c1(session, url, body, 100, headers)  # warm-up
-                await latency_c1(session, store_url, store_body, 10, cached_headers)
-                for _ in range(rounds):
-                    for name, (url, body, _, _, headers) in targets.items():
-                        lat[name] += await latency_c1(session, url, body, n_c1, headers)
-                    lat["cache_hit"] += await latency_c1(session, store_url, store_body, n_c1, cached_headers)
+                for server in order:
+                    await latency_c1(session, server.url, server.body, 100, server.headers)  # warm-up
+                if "store" in servers:
+                    store = servers["store"]
+                    await latency_c1(session, store.url, store.body, 10, cached_headers)
+                for round_no in range(rounds):
+                    for server in rotated(order, round_no):
+                        lat[server.name] += await latency_c1(
+                            session, server.url, server.body, n_c1, server.headers
+                        )
+                    if "store" in servers:
+                        lat["cache_hit"] += await latency_c1(
+                            session, store.url, store.body, n_c1, cached_headers
+                        )
             for name, values in lat.items():
-                results[f"{name}_c1"] = {
-                    "p50_ms": pct(values, 0.5),
-                    "p99_ms": pct(values, 0.99),
-                    "n": len(values),
-                }
+                if values:
+                    results[f"{name}_c1"] = {
+                        "p50_ms": pct(values, 0.5),
+                        "p99_ms": pct(values, 0.99),
+                        "n": len(values),
+                    }
             # c=50: rounds interleaved too; each figure is the median over the rounds
-            per_round: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
-            for _ in range(c50_rounds):
-                for name, (url, body, _, pid, headers) in targets.items():
-                    per_round[name].append(
-                        await throughput(url, body, pid, args.concurrency, seconds, headers)
+            per_round: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+            for round_no in range(c50_rounds):
+                for server in rotated(order, round_no):
+                    per_round[server.name].append(
+                        await throughput(
+                            server.url, server.body, server.pid, args.concurrency, seconds, server.headers
+                        )
                     )
             for name, measured in per_round.items():
                 results[f"{name}_c50"] = {
                     field: statistics.median(m[field] for m in measured) for field in measured[0]
                 }
-            for name, (url, _, sbody, _, headers) in targets.items():
-                results[f"{name}_stream"] = await streaming(url, sbody, n_stream, headers)
+                results[f"{name}_c50"]["cpu_us_per_request_rounds"] = [
+                    m["cpu_us_per_request"] for m in measured
+                ]
+            # streaming: sequential streams, rounds interleaved
+            ttfts: dict[str, list[float]] = {name: [] for name in servers}
+            delays: dict[str, list[float]] = {name: [] for name in servers}
+            cpu: dict[str, float] = dict.fromkeys(servers, 0.0)
+            async with aiohttp.ClientSession() as session:
+                for server in order:
+                    await one_stream(session, server.url, server.stream_body, server.headers)  # warm-up
+                for round_no in range(stream_rounds):
+                    for server in rotated(order, round_no):
+                        t, d, c = await streams(session, server, n_stream // stream_rounds)
+                        ttfts[server.name] += t
+                        delays[server.name] += d
+                        cpu[server.name] += c
+            for name in servers:
+                results[f"{name}_stream"] = {
+                    "ttft_p50_ms": statistics.median(ttfts[name]),
+                    "chunk_delay_p50_ms": statistics.median(delays[name]),
+                    "cpu_us_per_stream": cpu[name] / len(ttfts[name]) * 1e6,
+                    "streams": len(ttfts[name]),
+                }
 
         asyncio.run(run_all())
         # overhead as Switchboard itself reports it, from the EMF records it wrote
-        records = [orjson.loads(line) for line in (tmp / "emf.jsonl").read_text().splitlines() if line]
-        overheads = [
-            r["OverheadMs"][0] if isinstance(r["OverheadMs"], list) else r["OverheadMs"] for r in records
-        ]
-        results["sb_reported_overhead_p50_ms"] = statistics.median(overheads) if overheads else None
-        results["emf_records"] = len(records)
+        results["sb_reported_overhead_p50_ms"], results["emf_records"] = emf_overhead(tmp / "emf.jsonl")
+        if base_env is not None:
+            results["sb_base_reported_overhead_p50_ms"], _ = emf_overhead(tmp / "emf-base.jsonl")
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.terminate()
-        for proc in procs:
+        for proc in procs.values():
             proc.wait(10)
     # process start -> first served chat completion (upstream up, gateway started cold each time)
     up = subprocess.Popen(
         pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]),
         stdout=subprocess.DEVNULL,
+        env=env,
     )
     try:
         asyncio.run(wait_ready(f"http://127.0.0.1:{up_port}/v1/chat/completions", body_for("fake")))
-        starts = start_to_first_response(config, up_port, 3 if not args.quick else 1)
-        results["start_to_first_response_s"] = statistics.median(starts)
+        envs = {"sb": env, **({"sb_base": base_env} if base_env is not None else {})}
+        starts = start_to_first_response(config, envs, 3 if not args.quick else 1)
+        for name, values in starts.items():
+            results[f"{name}_start_to_first_response_s"] = statistics.median(values)
+        results["start_to_first_response_s"] = results["sb_start_to_first_response_s"]
     finally:
         up.terminate()
         up.wait(10)
@@ -488,102 +591,192 @@ path = "{tmp / "open.db"}"
 
 
 def report(r: dict[str, Any], out: str | None) -> None:
-    d, f, s = r["direct_c1"], r["floor_c1"], r["sb_c1"]
-    r["added"] = {
-        "sb_p50_ms": s["p50_ms"] - d["p50_ms"],
-        "sb_p99_ms": s["p99_ms"] - d["p99_ms"],
-        "floor_p50_ms": f["p50_ms"] - d["p50_ms"],
-        "floor_p99_ms": f["p99_ms"] - d["p99_ms"],
-        "sb_ttft_ms": r["sb_stream"]["ttft_p50_ms"] - r["direct_stream"]["ttft_p50_ms"],
-        "floor_ttft_ms": r["floor_stream"]["ttft_p50_ms"] - r["direct_stream"]["ttft_p50_ms"],
-        "sb_chunk_ms": r["sb_stream"]["chunk_delay_p50_ms"] - r["direct_stream"]["chunk_delay_p50_ms"],
-        "floor_chunk_ms": r["floor_stream"]["chunk_delay_p50_ms"] - r["direct_stream"]["chunk_delay_p50_ms"],
-    }
-    a = r["added"]
-    cpu_ratio = r["sb_c50"]["cpu_us_per_request"] / r["floor_c50"]["cpu_us_per_request"]
-    r["cpu_ratio_sb_vs_floor"] = cpu_ratio
+    d = r["direct_c1"]
+    ds = r["direct_stream"]
+    columns = [name for name in ("floor", "bare", "sb", "sb_base") if f"{name}_c1" in r]
+    added: dict[str, float] = {}
+    for name in columns:
+        added[f"{name}_p50_ms"] = r[f"{name}_c1"]["p50_ms"] - d["p50_ms"]
+        added[f"{name}_p99_ms"] = r[f"{name}_c1"]["p99_ms"] - d["p99_ms"]
+        added[f"{name}_ttft_ms"] = r[f"{name}_stream"]["ttft_p50_ms"] - ds["ttft_p50_ms"]
+        added[f"{name}_chunk_ms"] = r[f"{name}_stream"]["chunk_delay_p50_ms"] - ds["chunk_delay_p50_ms"]
+    r["added"] = added
+    r["cpu_ratio_sb_vs_floor"] = r["sb_c50"]["cpu_us_per_request"] / r["floor_c50"]["cpu_us_per_request"]
+    c = r["concurrency"]
+
+    def cell(name: str, metric: str) -> str:
+        c50, stream = r[f"{name}_c50"], r[f"{name}_stream"]
+        if metric == "p50":
+            return f"{added[f'{name}_p50_ms']:.3f}"
+        if metric == "p99":
+            return f"{added[f'{name}_p99_ms']:.3f}"
+        if metric == "rps":
+            return f"{c50['rps']:.0f}"
+        if metric == "lat":
+            return f"{c50['p50_ms']:.2f} / {c50['p99_ms']:.2f}"
+        if metric == "cpu":
+            return f"{c50['cpu_us_per_request']:.0f}"
+        if metric == "cpu_rounds":
+            return "/".join(f"{v:.0f}" for v in c50["cpu_us_per_request_rounds"])
+        if metric == "ttft":
+            return f"{added[f'{name}_ttft_ms']:.3f}"
+        if metric == "chunk":
+            return f"{added[f'{name}_chunk_ms']:.3f}"
+        if metric == "cpu_stream":
+            return f"{stream['cpu_us_per_stream']:.0f}"
+        if metric == "start":
+            value = r.get(f"{name}_start_to_first_response_s")
+            return "" if value is None else f"{value:.3f}"
+        if metric == "reported":
+            value = r.get(f"{name}_reported_overhead_p50_ms")
+            return "" if value is None else f"{value:.3f}"
+        if metric == "translation":
+            return f"{r['translation']['added_us'] / 1000:.4f}" if name == "sb" else ""
+        raise KeyError(metric)
+
     rows = [
-        ("added latency p50, c=1 (ms)", f"{a['floor_p50_ms']:.3f}", f"{a['sb_p50_ms']:.3f}", "<= 0.5"),
-        ("added latency p99, c=1 (ms)", f"{a['floor_p99_ms']:.3f}", f"{a['sb_p99_ms']:.3f}", "<= 1.0"),
+        ("added latency p50, c=1 (ms)", "p50", "<= 0.5"),
+        ("added latency p99, c=1 (ms)", "p99", "<= 1.0"),
+        (f"req/s, c={c} (client-bound)", "rps", ""),
         (
-            f"req/s, c={r['concurrency']} (client-bound)",
-            f"{r['floor_c50']['rps']:.0f}",
-            f"{r['sb_c50']['rps']:.0f}",
-            "",
-        ),
-        (
-            f"latency p50 / p99, c={r['concurrency']} (ms)",
-            f"{r['floor_c50']['p50_ms']:.2f} / {r['floor_c50']['p99_ms']:.2f}",
-            f"{r['sb_c50']['p50_ms']:.2f} / {r['sb_c50']['p99_ms']:.2f}",
+            f"latency p50 / p99, c={c} (ms)",
+            "lat",
             f"direct {r['direct_c50']['p50_ms']:.2f} / {r['direct_c50']['p99_ms']:.2f}",
         ),
-        (
-            f"CPU us / request, c={r['concurrency']}",
-            f"{r['floor_c50']['cpu_us_per_request']:.0f}",
-            f"{r['sb_c50']['cpu_us_per_request']:.0f}",
-            f"<= 1.5x floor (is {cpu_ratio:.2f}x)",
-        ),
-        ("stream TTFT added (ms)", f"{a['floor_ttft_ms']:.3f}", f"{a['sb_ttft_ms']:.3f}", "<= 1.2"),
-        ("per-chunk relay added (ms)", f"{a['floor_chunk_ms']:.3f}", f"{a['sb_chunk_ms']:.3f}", "<= 0.25"),
-        ("process start -> first response (s)", "", f"{r['start_to_first_response_s']:.3f}", "<= 0.6"),
-        (
-            "Anthropic stream translation added / event (ms)",
-            "",
-            f"{r['translation']['added_us'] / 1000:.4f}",
-            "<= 0.1",
-        ),
+        (f"CPU us / request, c={c} (median)", "cpu", "<= 1.5x bare floor"),
+        (f"CPU us / request, c={c}, each round", "cpu_rounds", ""),
+        ("stream TTFT added (ms)", "ttft", "<= 1.2"),
+        ("per-chunk relay added (ms)", "chunk", "<= 0.25"),
+        ("CPU us / stream (20 chunks, c=1)", "cpu_stream", ""),
+        ("own reported overhead p50 (ms)", "reported", ""),
+        ("process start -> first response (s)", "start", "<= 0.6"),
+        ("Anthropic translation added / event (ms)", "translation", "<= 0.1"),
     ]
     print(f"\nSwitchboard benchmark - {r['date']} - {r['machine']} - {r['cpu']} - transport {r['transport']}")
+    print(f"sb:      {r['sb_checkout']}")
+    if r.get("sb_base_checkout"):
+        print(f"sb-base: {r['sb_base_checkout']}")
     print(
-        f"direct upstream c=1: p50 {r['direct_c1']['p50_ms']:.3f} ms, p99 {r['direct_c1']['p99_ms']:.3f} ms; "
-        f"Switchboard's own reported overhead p50 {r['sb_reported_overhead_p50_ms']:.3f} ms "
-        f"over {r['emf_records']} EMF records\n"
+        f"direct upstream c=1: p50 {d['p50_ms']:.3f} ms, p99 {d['p99_ms']:.3f} ms; direct stream TTFT "
+        f"{ds['ttft_p50_ms']:.3f} ms, chunk delay {ds['chunk_delay_p50_ms']:.3f} ms; "
+        f"{r['emf_records']} EMF records\n"
     )
-    print(f"| {'metric':<38} | {'floor (FastAPI+aiohttp)':>23} | {'Switchboard':>11} | target |")
-    print(f"|{'-' * 40}|{'-' * 25}|{'-' * 13}|--------|")
-    for name, floor, sb, target in rows:
-        print(f"| {name:<38} | {floor:>23} | {sb:>11} | {target} |")
-    st, stc = r["store_c1"], r["store_c50"]
-    r["store_added"] = {
-        "p50_ms": st["p50_ms"] - d["p50_ms"],
-        "p99_ms": st["p99_ms"] - d["p99_ms"],
-        "p50_vs_sb_ms": st["p50_ms"] - s["p50_ms"],
-        "p99_vs_sb_ms": st["p99_ms"] - s["p99_ms"],
-        "ttft_ms": r["store_stream"]["ttft_p50_ms"] - r["direct_stream"]["ttft_p50_ms"],
-    }
-    sa = r["store_added"]
-    store_rows = [
-        ("added latency p50, c=1 (ms)", a["sb_p50_ms"], sa["p50_ms"], sa["p50_vs_sb_ms"], "<= +0.3"),
-        ("added latency p99, c=1 (ms)", a["sb_p99_ms"], sa["p99_ms"], sa["p99_vs_sb_ms"], ""),
-        (
-            f"CPU us / request, c={r['concurrency']}",
-            r["sb_c50"]["cpu_us_per_request"],
-            stc["cpu_us_per_request"],
-            stc["cpu_us_per_request"] - r["sb_c50"]["cpu_us_per_request"],
-            "",
-        ),
-        (
-            f"latency p99, c={r['concurrency']} (ms)",
-            r["sb_c50"]["p99_ms"],
-            stc["p99_ms"],
-            stc["p99_ms"] - r["sb_c50"]["p99_ms"],
-            "",
-        ),
-        ("stream TTFT added (ms)", a["sb_ttft_ms"], sa["ttft_ms"], sa["ttft_ms"] - a["sb_ttft_ms"], ""),
+    width = 40
+    header = " | ".join(f"{LABELS[name]:>15}" for name in columns)
+    print(f"| {'metric':<{width}} | {header} | target |")
+    print(f"|{'-' * (width + 2)}|" + "|".join("-" * 17 for _ in columns) + "|--------|")
+    for label, metric, target in rows:
+        cells = " | ".join(f"{cell(name, metric):>15}" for name in columns)
+        print(f"| {label:<{width}} | {cells} | {target} |")
+
+    # the issue-9 targets: Switchboard relative to the bare floor
+    bare_cpu = r["bare_c50"]["cpu_us_per_request"]
+    versus: dict[str, dict[str, float]] = {}
+    for name in columns:
+        if name == "bare":
+            continue
+        versus[name] = {
+            "cpu_ratio": r[f"{name}_c50"]["cpu_us_per_request"] / bare_cpu,
+            "ttft_ms": added[f"{name}_ttft_ms"] - added["bare_ttft_ms"],
+            "chunk_ms": added[f"{name}_chunk_ms"] - added["bare_chunk_ms"],
+            "p50_ms": added[f"{name}_p50_ms"] - added["bare_p50_ms"],
+            "p99_ms": added[f"{name}_p99_ms"] - added["bare_p99_ms"],
+        }
+    r["vs_bare"] = versus
+    vs_rows = [
+        (f"CPU / request, c={c}, x bare floor", "cpu_ratio", "{:.2f}x", TARGET_CPU_RATIO, "<= 1.5x"),
+        ("TTFT added - bare floor's (ms)", "ttft_ms", "{:+.3f}", TARGET_TTFT_MS, "<= 0.3"),
+        ("per-chunk relay added - bare's (ms)", "chunk_ms", "{:+.3f}", TARGET_CHUNK_MS, "<= 0.05"),
+        ("c=1 p50 added - bare floor's (ms)", "p50_ms", "{:+.3f}", TARGET_P50_MS, "<= 0.1"),
+        ("c=1 p99 added - bare floor's (ms)", "p99_ms", "{:+.3f}", None, ""),
     ]
-    print(
-        f"\nWith keys, rpm/tpm/daily limits, usage accounting and the cache on, against a store that "
-        f"answers every call after {r['store_latency_ms']} ms:\n"
-    )
-    print(f"| {'metric':<38} | {'no store':>9} | {'+ store':>9} | {'difference':>10} | target |")
-    print(f"|{'-' * 40}|{'-' * 11}|{'-' * 11}|{'-' * 12}|--------|")
-    for name, plain, with_store, diff, target in store_rows:
-        print(f"| {name:<38} | {plain:>9.3f} | {with_store:>9.3f} | {diff:>+10.3f} | {target} |")
-    hit = r["cache_hit_c1"]
-    print(
-        f"\nCache hit (in-process tier), c=1: p50 {hit['p50_ms']:.3f} ms, p99 {hit['p99_ms']:.3f} ms "
-        f"(direct upstream call: p50 {d['p50_ms']:.3f} ms)"
-    )
+    others = list(versus)
+    print("\nAgainst the bare floor (issue 9 targets; * = target missed):\n")
+    header = " | ".join(f"{LABELS[name]:>15}" for name in others)
+    print(f"| {'metric':<{width}} | {header} | target |")
+    print(f"|{'-' * (width + 2)}|" + "|".join("-" * 17 for _ in others) + "|--------|")
+    for label, key, fmt, limit, target in vs_rows:
+        cells = []
+        for name in others:
+            value = versus[name][key]
+            mark = "*" if limit is not None and name != "floor" and value > limit else " "
+            cells.append(f"{fmt.format(value) + mark:>15}")
+        print(f"| {label:<{width}} | {' | '.join(cells)} | {target} |")
+
+    if "sb_base" in columns:
+        # two versions side by side; with identical code this is the noise of the bench
+        sb, base = r["sb_c50"], r["sb_base_c50"]
+        diff = {
+            "p50_ms": added["sb_p50_ms"] - added["sb_base_p50_ms"],
+            "p99_ms": added["sb_p99_ms"] - added["sb_base_p99_ms"],
+            "cpu_us_per_request": sb["cpu_us_per_request"] - base["cpu_us_per_request"],
+            "cpu_pct": (sb["cpu_us_per_request"] / base["cpu_us_per_request"] - 1) * 100,
+            "ttft_ms": added["sb_ttft_ms"] - added["sb_base_ttft_ms"],
+            "chunk_ms": added["sb_chunk_ms"] - added["sb_base_chunk_ms"],
+            "cpu_us_per_stream": r["sb_stream"]["cpu_us_per_stream"]
+            - r["sb_base_stream"]["cpu_us_per_stream"],
+            "c50_p99_ms": sb["p99_ms"] - base["p99_ms"],
+            "start_s": r["sb_start_to_first_response_s"] - r["sb_base_start_to_first_response_s"],
+        }
+        r["sb_minus_sb_base"] = diff
+        print(
+            f"\nSwitchboard minus sb-base: c=1 added p50 {diff['p50_ms']:+.3f} ms, "
+            f"p99 {diff['p99_ms']:+.3f} ms; "
+            f"CPU/request {diff['cpu_us_per_request']:+.0f} us ({diff['cpu_pct']:+.1f} %); "
+            f"c={c} p99 {diff['c50_p99_ms']:+.2f} ms; TTFT {diff['ttft_ms']:+.3f} ms; "
+            f"relay {diff['chunk_ms']:+.3f} ms; CPU/stream {diff['cpu_us_per_stream']:+.0f} us; "
+            f"start {diff['start_s']:+.3f} s"
+        )
+
+    if "store_c1" in r:
+        s = r["sb_c1"]
+        st, stc = r["store_c1"], r["store_c50"]
+        r["store_added"] = {
+            "p50_ms": st["p50_ms"] - d["p50_ms"],
+            "p99_ms": st["p99_ms"] - d["p99_ms"],
+            "p50_vs_sb_ms": st["p50_ms"] - s["p50_ms"],
+            "p99_vs_sb_ms": st["p99_ms"] - s["p99_ms"],
+            "ttft_ms": r["store_stream"]["ttft_p50_ms"] - ds["ttft_p50_ms"],
+        }
+        sa = r["store_added"]
+        store_rows = [
+            ("added latency p50, c=1 (ms)", added["sb_p50_ms"], sa["p50_ms"], sa["p50_vs_sb_ms"], "<= +0.3"),
+            ("added latency p99, c=1 (ms)", added["sb_p99_ms"], sa["p99_ms"], sa["p99_vs_sb_ms"], ""),
+            (
+                f"CPU us / request, c={c}",
+                r["sb_c50"]["cpu_us_per_request"],
+                stc["cpu_us_per_request"],
+                stc["cpu_us_per_request"] - r["sb_c50"]["cpu_us_per_request"],
+                "",
+            ),
+            (
+                f"latency p99, c={c} (ms)",
+                r["sb_c50"]["p99_ms"],
+                stc["p99_ms"],
+                stc["p99_ms"] - r["sb_c50"]["p99_ms"],
+                "",
+            ),
+            (
+                "stream TTFT added (ms)",
+                added["sb_ttft_ms"],
+                sa["ttft_ms"],
+                sa["ttft_ms"] - added["sb_ttft_ms"],
+                "",
+            ),
+        ]
+        print(
+            f"\nWith keys, rpm/tpm/daily limits, usage accounting and the cache on, against a store that "
+            f"answers every call after {r['store_latency_ms']} ms:\n"
+        )
+        print(f"| {'metric':<{width}} | {'no store':>9} | {'+ store':>9} | {'difference':>10} | target |")
+        print(f"|{'-' * (width + 2)}|{'-' * 11}|{'-' * 11}|{'-' * 12}|--------|")
+        for name, plain, with_store, delta, target in store_rows:
+            print(f"| {name:<{width}} | {plain:>9.3f} | {with_store:>9.3f} | {delta:>+10.3f} | {target} |")
+        hit = r["cache_hit_c1"]
+        print(
+            f"\nCache hit (in-process tier), c=1: p50 {hit['p50_ms']:.3f} ms, p99 {hit['p99_ms']:.3f} ms "
+            f"(direct upstream call: p50 {d['p50_ms']:.3f} ms)"
+        )
     out_path = Path(out) if out else ROOT / "bench-results" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(r, indent=2))
