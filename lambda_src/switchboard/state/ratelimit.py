@@ -13,6 +13,11 @@ Across regions, DynamoDB Global Tables resolve concurrent writes to one item by 
 which loses increments; counters are therefore region-scoped items and each region enforces
 `limit / regions` of the key's limit (a fixed share: the total over all regions stays within the
 limit whatever the replication lag).
+
+A token reservation is settled (refunded or charged) in the window it was taken in, and only while
+that window lasts: a stream that ends after the boundary leaves the new window alone. Budgets of
+windows that are over are dropped, and at most `max_tracked` are kept at all (dropping a budget
+gives up its unspent lease: under-admission, never over).
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from switchboard.errors import RateLimited, StoreError
+from switchboard.errors import RateLimited, StoreError, StoreUnavailable
 from switchboard.state.keys import KeyRecord
 from switchboard.state.store.base import Store
 
 LEASE_FRACTION = 0.1
+MAX_TRACKED = 100_000
+"""Budgets (key x limit) kept in memory at most."""
+_SWEEP_MIN = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +49,7 @@ class Limit:
 
 @dataclass(slots=True)
 class _Budget:
+    window_s: int
     window: int = -1
     granted: int = 0
     used: int = 0
@@ -48,6 +57,8 @@ class _Budget:
     """The window's counter as last seen in the store (every instance's leases)."""
     exhausted: bool = False
     refill: asyncio.Task[None] | None = None
+    lock: asyncio.Lock | None = None
+    """Serialises foreground leases of this key and limit (created on first need)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,8 @@ class Decision:
     limit: Limit
     remaining: int
     retry_after_s: float
+    window: int = -1
+    """The window the units were taken in (what a later refund or charge must name)."""
 
 
 class RateLimiter:
@@ -67,6 +80,7 @@ class RateLimiter:
         regions: int = 1,
         lease_fraction: float = LEASE_FRACTION,
         clock: Callable[[], float] = time.time,
+        max_tracked: int = MAX_TRACKED,
     ) -> None:
         self._store = store
         self._region = region
@@ -74,7 +88,8 @@ class RateLimiter:
         self._lease_fraction = lease_fraction
         self._clock = clock
         self._budgets: dict[tuple[str, str], _Budget] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._max_tracked = max(1, max_tracked)
+        self._sweep_at = min(self._max_tracked, _SWEEP_MIN)
         self.store_calls = 0
 
     def share(self, limit: Limit) -> int:
@@ -101,11 +116,32 @@ class RateLimiter:
     def _budget(self, key_id: str, limit: Limit, window: int) -> _Budget:
         budget = self._budgets.get((key_id, limit.name))
         if budget is None:
-            budget = self._budgets[(key_id, limit.name)] = _Budget()
+            if len(self._budgets) >= self._sweep_at:
+                self._sweep()
+            budget = self._budgets[(key_id, limit.name)] = _Budget(limit.window_s)
         if budget.window != window:
             budget.window, budget.granted, budget.used, budget.leased_total = window, 0, 0, 0
             budget.exhausted, budget.refill = False, None
         return budget
+
+    def _sweep(self) -> None:
+        """Drop budgets whose window is over (nothing left to spend, refund or charge there); if as
+        many as `max_tracked` remain, drop the oldest ones no foreground lease is waiting on down to
+        three quarters of it. Amortised: the next sweep waits until the table has doubled."""
+        now = self._clock()
+        for ident, budget in list(self._budgets.items()):
+            if budget.window < int(now // budget.window_s):
+                del self._budgets[ident]
+        if len(self._budgets) >= self._max_tracked:
+            excess = len(self._budgets) - self._max_tracked * 3 // 4
+            idle = [i for i, b in self._budgets.items() if b.lock is None or not b.lock.locked()]
+            for ident in idle[:excess]:
+                del self._budgets[ident]
+        self._sweep_at = min(self._max_tracked, max(_SWEEP_MIN, 2 * len(self._budgets)))
+
+    def tracked(self) -> int:
+        """Budgets held in memory (bounded by `max_tracked`)."""
+        return len(self._budgets)
 
     def _remaining(self, limit: Limit, budget: _Budget) -> int:
         """Best local knowledge: not yet leased by anyone, plus this instance's unspent lease."""
@@ -114,6 +150,7 @@ class RateLimiter:
     def take_now(self, key_id: str, limit: Limit, amount: int = 1) -> Decision | None:
         """The common case without a coroutine: spend from this instance's lease if it covers
         `amount`; None when the decision needs the store (then `await take()`)."""
+        amount = max(0, amount)
         now = self._clock()
         window = int(now // limit.window_s)
         budget = self._budgets.get((key_id, limit.name))
@@ -121,17 +158,22 @@ class RateLimiter:
             return None
         budget.used += amount
         self._maybe_refill(key_id, limit, budget, window)
-        return Decision(True, limit, self._remaining(limit, budget), (window + 1) * limit.window_s - now)
+        return Decision(
+            True, limit, self._remaining(limit, budget), (window + 1) * limit.window_s - now, window
+        )
 
     async def take(self, key_id: str, limit: Limit, amount: int = 1) -> Decision:
-        """Spend `amount` units of `limit` for `key_id`, or refuse (never admitting past the limit)."""
+        """Spend `amount` units of `limit` for `key_id`, or refuse (never admitting past the limit).
+        Raises `StoreError` when a lease cannot be taken."""
+        amount = max(0, amount)
         now = self._clock()
         window = int(now // limit.window_s)
         retry_after = (window + 1) * limit.window_s - now
         budget = self._budget(key_id, limit, window)
         if budget.granted - budget.used < amount and not budget.exhausted:
-            lock = self._locks.setdefault((key_id, limit.name), asyncio.Lock())
-            async with lock:
+            if budget.lock is None:
+                budget.lock = asyncio.Lock()
+            async with budget.lock:
                 while (
                     budget.window == window and budget.granted - budget.used < amount and not budget.exhausted
                 ):
@@ -140,18 +182,31 @@ class RateLimiter:
             granted = self.take_now(key_id, limit, amount)
             if granted is not None:
                 return granted
-        return Decision(False, limit, self._remaining(limit, budget), retry_after)
+        return Decision(False, limit, self._remaining(limit, budget), retry_after, window)
 
-    def refund(self, key_id: str, limit: Limit, amount: int) -> None:
-        """Give back units reserved but not spent (tokens estimated above what a call used)."""
+    def _settling(self, key_id: str, limit: Limit, window: int | None) -> _Budget | None:
+        """The budget a refund or charge for `window` applies to: None once that window is over."""
         budget = self._budgets.get((key_id, limit.name))
+        if budget is None:
+            return None
+        current = int(self._clock() // limit.window_s)
+        if budget.window != current or (window is not None and window != current):
+            return None
+        return budget
+
+    def refund(self, key_id: str, limit: Limit, amount: int, window: int | None = None) -> None:
+        """Give back units reserved but not spent (tokens estimated above what a call used), in the
+        window they were taken in (`Decision.window`; None: the current one); once that window is
+        over there is nothing to give back."""
+        budget = self._settling(key_id, limit, window)
         if budget is not None and amount > 0:
             budget.used = max(0, budget.used - amount)
 
-    def charge(self, key_id: str, limit: Limit, amount: int) -> None:
-        """Count units already spent (a call used more tokens than reserved): the overshoot this
-        allows is bounded by the reservation's estimate error."""
-        budget = self._budgets.get((key_id, limit.name))
+    def charge(self, key_id: str, limit: Limit, amount: int, window: int | None = None) -> None:
+        """Count units already spent (a call used more tokens than reserved) in the window the
+        reservation was taken in, if it still lasts: the overshoot this allows is bounded by the
+        reservation's estimate error."""
+        budget = self._settling(key_id, limit, window)
         if budget is not None and amount > 0:
             budget.used += amount
 
@@ -181,12 +236,23 @@ class Reservation:
     tokens: int
     token_limits: tuple[Limit, ...]
     headers: list[tuple[bytes, bytes]]
+    windows: tuple[int, ...] = ()
+    """The window each of `token_limits` was reserved in: settled there or not at all."""
+    settled: bool = False
+
+
+def _cap(value: Any) -> int | None:
+    """A usable answer cap: a positive integer (anything else counts as absent)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    return None
 
 
 def estimate_tokens(body_bytes: int, body: Mapping[str, Any]) -> int:
-    """Prompt size (~4 bytes a token) plus the answer's cap: reserved before the call."""
-    cap = body.get("max_completion_tokens") or body.get("max_tokens") or DEFAULT_COMPLETION_ESTIMATE
-    return body_bytes // 4 + (int(cap) if isinstance(cap, int) and not isinstance(cap, bool) else 0)
+    """Prompt size (~4 bytes a token) plus the answer's cap: reserved before the call. Never
+    negative; a cap that is not a positive integer counts as absent (the default estimate)."""
+    cap = _cap(body.get("max_completion_tokens")) or _cap(body.get("max_tokens"))
+    return max(0, body_bytes) // 4 + (cap or DEFAULT_COMPLETION_ESTIMATE)
 
 
 _HEADER_NAMES = {
@@ -226,14 +292,21 @@ class KeyLimits:
         if requests is None and not token_limits:
             return None
         headers: list[tuple[bytes, bytes]] = []
-        taken: list[tuple[Limit, int]] = []
+        taken: list[tuple[Limit, int, int]] = []
         tokens = estimate_tokens(body_bytes, body) if token_limits else 0
         for limit, amount in ((requests, 1), *((t, tokens) for t in token_limits)):
             if limit is None:
                 continue
-            decision = self._limiter.take_now(key.key_id, limit, amount) or await self._limiter.take(
-                key.key_id, limit, amount
-            )
+            try:
+                decision = self._limiter.take_now(key.key_id, limit, amount) or await self._limiter.take(
+                    key.key_id, limit, amount
+                )
+            except StoreError:
+                self._give_back(key.key_id, taken)
+                raise StoreUnavailable("rate limits are unavailable; try again") from None
+            except BaseException:  # cancelled while waiting for a lease
+                self._give_back(key.key_id, taken)
+                raise
             if limit.name != "tpd":
                 names = _HEADER_NAMES[limit.name]
                 headers += [
@@ -241,24 +314,35 @@ class KeyLimits:
                     (names[1], b"%d" % max(0, decision.remaining)),
                 ]
             if not decision.allowed:
-                for spent, count in taken:
-                    self._limiter.refund(key.key_id, spent, count)
+                self._give_back(key.key_id, taken)
                 headers.append((b"retry-after", b"%d" % max(1, math.ceil(decision.retry_after_s))))
                 what = {"rpm": "requests per minute", "tpm": "tokens per minute", "tpd": "tokens per day"}
                 raise RateLimited(
                     f"rate limit reached for this key: {what[limit.name]} ({self._limiter.share(limit)})",
                     headers=headers,
                 )
-            taken.append((limit, amount))
-        return Reservation(key.key_id, tokens, token_limits, headers)
+            taken.append((limit, amount, decision.window))
+        windows = tuple(window for limit, _, window in taken if limit is not requests)
+        return Reservation(key.key_id, tokens, token_limits, headers, windows)
+
+    def _give_back(self, key_id: str, taken: list[tuple[Limit, int, int]]) -> None:
+        """Return the units of a request that is not admitted after all."""
+        for limit, amount, window in taken:
+            self._limiter.refund(key_id, limit, amount, window)
 
     def settle(self, reservation: Reservation | None, used_tokens: int | None) -> None:
-        """Reconcile the token reservation with what the provider reported (None: keep the estimate)."""
-        if reservation is None or used_tokens is None:
+        """Reconcile the token reservation with what the provider reported (None: keep the
+        estimate; 0: nothing delivered, the whole estimate goes back), in the window it was taken
+        in. Once per reservation (later calls are ignored); negative usage counts as 0, so a refund
+        never exceeds the reservation."""
+        if reservation is None or reservation.settled:
             return
-        difference = reservation.tokens - used_tokens
-        for limit in reservation.token_limits:
+        reservation.settled = True
+        if used_tokens is None:
+            return
+        difference = reservation.tokens - max(0, used_tokens)
+        for limit, window in zip(reservation.token_limits, reservation.windows, strict=True):
             if difference > 0:
-                self._limiter.refund(reservation.key_id, limit, difference)
+                self._limiter.refund(reservation.key_id, limit, difference, window)
             elif difference < 0:
-                self._limiter.charge(reservation.key_id, limit, -difference)
+                self._limiter.charge(reservation.key_id, limit, -difference, window)
