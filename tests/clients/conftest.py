@@ -1,0 +1,189 @@
+"""Real clients end to end: Claude Code and Codex CLI (installed by scripts/install-clients into
+.cache/clients/) run headless against the fake providers in fakes.py, either directly (proving the
+harness and the fakes) or through a real `switchboard serve` subprocess whose providers point at the
+fakes. Everything stays on 127.0.0.1; every client run has a timeout.
+
+Session fixtures: one fake Anthropic, one fake OpenAI and one gateway for the whole run (each test
+clears the fakes' records and sets their tool behaviour)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from clients.fakes import FakeAnthropic, FakeOpenAI
+from clients.harness import CLAUDE, CLIENT_BIN, CODEX, UPSTREAM_KEY, Gateway
+
+
+def _need(binary: Path) -> None:
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("!!! node/npm not installed: the real-client tests cannot run (install Node >= 20)")
+    if not os.access(binary, os.X_OK):
+        pytest.skip(f"!!! {binary.name} not installed in {CLIENT_BIN}: run scripts/install-clients")
+
+
+@pytest.fixture(scope="session")
+def claude_bin() -> Path:
+    _need(CLAUDE)
+    return CLAUDE
+
+
+@pytest.fixture(scope="session")
+def codex_bin() -> Path:
+    _need(CODEX)
+    return CODEX
+
+
+# --------------------------------------------------------------------------- fakes
+
+
+@pytest.fixture(scope="session")
+def _anthropic_session() -> Iterator[FakeAnthropic]:
+    with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def _openai_session() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_anthropic(_anthropic_session: FakeAnthropic) -> FakeAnthropic:
+    _anthropic_session.reset()
+    return _anthropic_session
+
+
+@pytest.fixture
+def fake_openai(_openai_session: FakeOpenAI) -> FakeOpenAI:
+    _openai_session.reset()
+    return _openai_session
+
+
+# --------------------------------------------------------------------------- the gateway
+
+# Public model -> target. The upstream model names differ from the public ones so a test can see
+# that the gateway rewrote `model` (and nothing else, on same-format routes).
+MODELS = {
+    "to-anthropic": "fa/claude-upstream",
+    "to-openai": "fo/gpt-upstream",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _config(anthropic_root: str, openai_root: str, db: Path) -> str:
+    lines = [
+        "[gateway]",
+        'region = "test-clients"',
+        "[routing]",
+        "retry_budget = 0",
+        "timeout_ms = 60000",
+        "[store]",
+        'backend = "sqlite"',
+        f"path = {json.dumps(str(db))}",
+        "[providers.fa]",
+        'type = "anthropic"',
+        f'base_url = "{anthropic_root}/v1"',
+        'api_key_env = "FAKE_UPSTREAM_KEY"',
+        "[providers.fo]",
+        'type = "openai"',
+        f'base_url = "{openai_root}/v1"',
+        'api_key_env = "FAKE_UPSTREAM_KEY"',
+    ]
+    for public, target in MODELS.items():
+        lines += [f'[models."{public}"]', f'targets = ["{target}"]']
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, _anthropic_session: FakeAnthropic, _openai_session: FakeOpenAI
+) -> Iterator[Gateway]:
+    """`switchboard serve` as a subprocess with an sqlite store and one real gateway key."""
+    root = tmp_path_factory.mktemp("gateway")
+    config = root / "switchboard.toml"
+    config.write_text(_config(_anthropic_session.root, _openai_session.root, root / "state.db"))
+    env = {**os.environ, "FAKE_UPSTREAM_KEY": UPSTREAM_KEY}
+    env.pop("SWITCHBOARD_CONFIG", None)
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "switchboard",
+            "keys",
+            "create",
+            "--config",
+            str(config),
+            "--tenant",
+            "clients",
+            "--name",
+            "e2e",
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    key = json.loads(created.stdout)["key"]
+    port = _free_port()
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "switchboard",
+                "serve",
+                "--config",
+                str(config),
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"switchboard serve exited {proc.returncode}: {log.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"switchboard serve not ready in 30 s: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield Gateway(base, key, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)

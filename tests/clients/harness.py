@@ -1,0 +1,124 @@
+"""Running the real clients headless: scratch HOME and cwd, no stdin, a timeout, only the
+environment each needs (no provider keys of the developer's leak in)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+CLIENT_BIN = REPO / ".cache" / "clients" / "node_modules" / ".bin"
+CLAUDE = CLIENT_BIN / "claude"
+CODEX = CLIENT_BIN / "codex"
+CLIENT_TIMEOUT_S = 90
+# Without these Codex 0.169.0 looks up ab.chatgpt.com (analytics), chatgpt.com, github.com and
+# api.github.com (the plugin marketplace) on every run: seen with strace; with them it only talks to
+# its base_url on 127.0.0.1.
+CODEX_OFFLINE = ("analytics.enabled=false", "features.plugins=false", "check_for_update_on_startup=false")
+UPSTREAM_KEY = "sk-fake-upstream-0123456789"
+"""The provider key the gateway sends the fakes (never the client's gateway key)."""
+
+
+@dataclass(frozen=True)
+class Gateway:
+    base: str
+    """http://127.0.0.1:PORT (no /v1)."""
+    key: str
+    log: Path
+
+
+# --------------------------------------------------------------------------- running the clients
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+def _scratch(tmp_path: Path) -> tuple[Path, Path]:
+    home = tmp_path / "home"
+    work = tmp_path / "work"
+    home.mkdir(exist_ok=True)
+    work.mkdir(exist_ok=True)
+    return home, work
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path) -> Run:
+    start = time.monotonic()
+    proc = subprocess.run(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT_S,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start)
+
+
+def _base_env(home: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TERM": "dumb",
+        "LANG": "C.UTF-8",
+    }
+
+
+def run_claude(
+    claude: Path, base_url: str, key: str, model: str, tmp_path: Path, prompt: str = "say hi"
+) -> Run:
+    """`claude -p PROMPT --output-format json` in print mode, scratch HOME, no stdin."""
+    home, work = _scratch(tmp_path)
+    env = {
+        **_base_env(home),
+        "ANTHROPIC_BASE_URL": base_url,
+        "ANTHROPIC_API_KEY": key,
+        "ANTHROPIC_MODEL": model,
+        "ANTHROPIC_SMALL_FAST_MODEL": model,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+    return _run([str(claude), "-p", prompt, "--output-format", "json"], env, work)
+
+
+def run_codex(
+    codex: Path, base_url: str, key: str, model: str, tmp_path: Path, prompt: str = "say hi"
+) -> Run:
+    """`codex exec` against a custom Responses provider `sb` at base_url (ending in /v1)."""
+    home, work = _scratch(tmp_path)
+    env = {**_base_env(home), "SB_KEY": key, "CODEX_HOME": str(home / ".codex")}
+    (home / ".codex").mkdir(exist_ok=True)
+    provider = f'{{name="sb", base_url="{base_url}", wire_api="responses", env_key="SB_KEY"}}'
+    argv = [
+        str(codex),
+        "exec",
+        "--skip-git-repo-check",
+        "-m",
+        model,
+        "-c",
+        "model_provider=sb",
+        "-c",
+        f"model_providers.sb={provider}",
+        *(arg for setting in CODEX_OFFLINE for arg in ("-c", setting)),
+        prompt,
+    ]
+    return _run(argv, env, work)
+
+
+def work_dir(tmp_path: Path) -> Path:
+    """The cwd the run_* helpers give the client (created by them)."""
+    return tmp_path / "work"
