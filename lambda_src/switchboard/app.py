@@ -8,8 +8,10 @@ import httpx
 
 from switchboard.config import Config, load_config
 from switchboard.constants import ENV_CONFIG
+from switchboard.edge.http import ASGIApp
 from switchboard.edge.origin import OriginGuard
-from switchboard.edge.server import ASGIApp, Gateway
+from switchboard.edge.server import Gateway
+from switchboard.pipeline.services import NoCache, Services
 from switchboard.routing.executor import Executor
 from switchboard.state.auth import Authenticator
 from switchboard.state.cache import ResponseCache
@@ -18,36 +20,54 @@ from switchboard.state.store import Store, open_store
 from switchboard.state.usage import UsageRecorder
 from switchboard.telemetry.metrics import MetricsSink, make_sink
 from switchboard.upstream.credentials import Credentials
+from switchboard.upstream.http import Transport, as_transport
 
 
-def default_transport(kind: str = "aiohttp") -> httpx.AsyncBaseTransport:
+def default_transport(kind: str = "aiohttp") -> Transport:
     """The upstream connection layer (README, Transport). Redirects are never followed: the
-    executor calls the transport directly and treats a 3xx as a failed target."""
+    executor treats a 3xx as a failed target."""
     if kind == "httpx":  # httpx's own pool, kept for comparison
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
-        return httpx.AsyncHTTPTransport(limits=limits)
+        return as_transport(httpx.AsyncHTTPTransport(limits=limits))
     from switchboard.upstream.transport import AiohttpTransport
 
     return AiohttpTransport()
 
 
+def default_services(config: Config, store: Store, metrics: MetricsSink) -> Services:
+    """Keys, limits, usage and (when enabled) the cache over one shared store."""
+    return Services(
+        auth=Authenticator(store),
+        limits=KeyLimits(RateLimiter(store, region=config.gateway.region, regions=config.gateway.regions)),
+        cache=ResponseCache(store, config.cache) if config.cache.enabled else NoCache(),
+        usage=usage_recorder(store, config),
+        metrics=metrics,
+    )
+
+
 def create_app(
     config: Config | None = None,
     *,
-    transport: httpx.AsyncBaseTransport | None = None,
+    transport: Transport | httpx.AsyncBaseTransport | None = None,
     credentials: Credentials | None = None,
     metrics: MetricsSink | None = None,
     tune_gc: bool = False,
     origin_guard: OriginGuard | None = None,
     store: Store | None = None,
+    services: Services | None = None,
 ) -> Gateway:
-    """Assemble the gateway. Tests inject `transport=httpx.MockTransport(handler)`."""
+    """Assemble the gateway. Tests inject `transport=httpx.MockTransport(handler)` and, to replace
+    keys, limits, cache, usage or metrics, `services=Services(...)`."""
     if config is None:
         config = config_from_env()
-    owns_transport = transport is None
-    upstream = transport if transport is not None else default_transport(config.gateway.transport)
+    upstream = (
+        as_transport(transport) if transport is not None else default_transport(config.gateway.transport)
+    )
     executor = Executor(config, upstream, credentials)
-    sink = metrics if metrics is not None else make_sink(config.gateway.metrics, config.gateway.region)
+    if services is None:
+        sink = metrics if metrics is not None else make_sink(config.gateway.metrics, config.gateway.region)
+        # the store is opened lazily by its first call (no I/O here)
+        services = default_services(config, store if store is not None else open_store(config.store), sink)
 
     def web_app() -> ASGIApp:
         from switchboard.edge.webapp import create_web_app
@@ -55,27 +75,19 @@ def create_app(
         return create_web_app(config)
 
     async def close_transport() -> None:
-        if owns_transport:
+        if transport is None:
             await upstream.aclose()
 
     if origin_guard is None and config.gateway.origin_secret:
         origin_guard = OriginGuard(config.gateway.origin_secret)
-    # the store is opened lazily by its first call (no I/O here)
-    shared = store if store is not None else open_store(config.store)
-    authenticator = Authenticator(shared)
-    limits = KeyLimits(RateLimiter(shared, region=config.gateway.region, regions=config.gateway.regions))
     return Gateway(
         config,
         executor,
-        sink,
+        services,
         web_app,
         on_shutdown=close_transport,
         tune_gc=tune_gc,
         origin_guard=origin_guard,
-        authenticator=authenticator,
-        limits=limits,
-        usage=usage_recorder(shared, config),
-        cache=ResponseCache(shared, config.cache) if config.cache.enabled else None,
     )
 
 

@@ -9,13 +9,26 @@ H_REGION: Final = b"x-switchboard-region"
 H_PROVIDER: Final = b"x-switchboard-provider"
 H_MODEL: Final = b"x-switchboard-model"
 H_ATTEMPTS: Final = b"x-switchboard-attempts"
+H_BACKOFF: Final = b"x-switchboard-backoff-ms"
+H_CACHE: Final = b"x-switchboard-cache"
+H_DROPPED: Final = b"x-switchboard-dropped"
+H_CONTENT_LENGTH: Final = b"content-length"
 H_REQUEST_ID: Final = b"x-request-id"
 H_SERVER_TIMING: Final = b"server-timing"
 H_RETRY_AFTER: Final = b"retry-after"
 H_CONTENT_TYPE: Final = b"content-type"
 
+# Routes served by the bare ASGI server.
+CHAT_PATH: Final = "/v1/chat/completions"
+MESSAGES_PATH: Final = "/v1/messages"
+EMBEDDINGS_PATH: Final = "/v1/embeddings"
+HEALTH_PATH: Final = "/healthz"
+
 # Request headers.
 H_LAMBDA_CONTEXT: Final = b"x-amzn-lambda-context"
+H_AUTHORIZATION: Final = b"authorization"
+H_API_KEY: Final = b"x-api-key"
+H_CACHE_CONTROL: Final = b"cache-control"
 
 # Content types.
 CT_JSON: Final = b"application/json"

@@ -88,7 +88,7 @@ async def test_model_allow_list_is_403() -> None:
 async def test_revocation_takes_effect_within_the_cache_ttl() -> None:
     app, store, key, record = await app_with_key()
     now = [1000.0]
-    app._auth = Authenticator(store, clock=lambda: now[0])
+    app.services.auth = Authenticator(store, clock=lambda: now[0])
     headers = {"authorization": f"Bearer {key}"}
     assert (await post(app, headers)).status_code == 200
     await keys.revoke_key(store, record.key_id)
@@ -108,7 +108,7 @@ async def test_expired_key_is_401() -> None:
 async def test_no_lookup_storm_from_bad_keys() -> None:
     app, store, key, _ = await app_with_key()
     now = [0.0]
-    auth = app._auth = Authenticator(store, clock=lambda: now[0])
+    auth = app.services.auth = Authenticator(store, clock=lambda: now[0])
     for _ in range(50):
         await post(app, {"authorization": "Bearer sb-" + "B" * 43})  # well formed, unknown: negative cache
     for i in range(50):
@@ -199,7 +199,7 @@ async def test_revocation_across_two_regions_within_lag_plus_ttl() -> None:
     apps = {}
     for name, store in (("east", east), ("west", west)):
         apps[name] = build_app(make_config(models=MODELS), upstream, store=store)
-        apps[name]._auth = Authenticator(store, clock=lambda: now[0])
+        apps[name].services.auth = Authenticator(store, clock=lambda: now[0])
     headers = {"authorization": f"Bearer {key}"}
     now[0] = 950.0
     for app in apps.values():

@@ -255,8 +255,8 @@ async def test_store_tier_serves_another_instance_and_respects_max_age() -> None
     # an entry older than the request's max-age is not served
     item = await store.get(next(i["pk"] for i in await store.scan_prefix("CACHE#")), "V1")
     assert item is not None
-    app2._cache._memory.clear()  # type: ignore[union-attr]
-    app2._cache._clock = lambda: time.time() + 30  # type: ignore[union-attr]
+    app2.services.cache._memory.clear()  # type: ignore[union-attr]
+    app2.services.cache._clock = lambda: time.time() + 30  # type: ignore[union-attr]
     stale = await ask(app2, k["a"], cache="max-age=10")
     assert stale.headers["x-switchboard-cache"] == "miss" and upstream.calls == 2
     await app2.aclose()

@@ -60,7 +60,7 @@ async def gateway(client: Any, tmp_path: Path):
     async def no_sleep(_: float) -> None:
         return None
 
-    app._usage = UsageRecorder(store, spill_path=str(tmp_path / "spill.jsonl"), sleep=no_sleep)
+    app.services.usage = UsageRecorder(store, spill_path=str(tmp_path / "spill.jsonl"), sleep=no_sleep)
     return app, store, key, record
 
 
@@ -85,7 +85,7 @@ async def test_cache_is_bypassed_and_usage_spilled_then_replayed(dynamo, tmp_pat
     async with client_for(app) as http:
         first = await http.post("/v1/chat/completions", json=chat(), headers=headers)
         assert first.status_code == 200 and first.headers["x-switchboard-cache"] == "bypass"
-        await app._usage.drain()  # type: ignore[union-attr]
+        await app.services.usage.drain()
         assert (tmp_path / "spill.jsonl").exists()
         faults.prefixes = ()  # the store recovers
         second = await http.post("/v1/chat/completions", json=chat(), headers=headers)

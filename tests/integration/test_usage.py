@@ -240,7 +240,7 @@ async def test_on_lambda_usage_is_written_right_after_the_response(monkeypatch: 
     store = MemoryStore()
     key, record = await keys.create_key(store, tenant="acme", name="ci")
     app = build_app(make_config(), lambda r: json_response(200, completion()), store=store)
-    assert str(app._usage._spill).startswith("/tmp/")  # type: ignore[union-attr]
+    assert str(app.services.usage._spill).startswith("/tmp/")  # type: ignore[attr-defined]
     async with client_for(app) as client:
         await client.post("/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {key}"})
         for _ in range(20):  # a few loop turns, far below the 1 s interval used elsewhere

@@ -20,6 +20,8 @@ from typing import Any, Final
 
 import orjson
 
+from switchboard.constants import MESSAGES_PATH
+from switchboard.dialects.base import Dialect
 from switchboard.dialects.request import ChatRequest, parse_chat_request, parse_json_object
 from switchboard.errors import GatewayError, InvalidRequest
 
@@ -378,3 +380,12 @@ class ChunksToEvents:
             if choice.get("finish_reason"):
                 self._stop = STOP_REASONS.get(choice["finish_reason"], "end_turn")
         return out
+
+
+DIALECT = Dialect(
+    MESSAGES_PATH,
+    to_chat_request,
+    to_message,
+    error_body,
+    lambda model: ChunksToEvents(model).feed,
+)

@@ -89,6 +89,8 @@ class ChatRequest:
     timeout_s: float | None = None
     endpoint: str = "chat"
     """`chat` (chat completions) or `embeddings`."""
+    strip_usage: bool = False
+    """Switchboard asked the provider for the stream's usage chunk; the client did not want it."""
 
 
 def _str_list(value: Any, field: str) -> tuple[str, ...]:

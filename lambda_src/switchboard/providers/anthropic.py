@@ -29,7 +29,6 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-import httpx
 import orjson
 
 from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamUnsupported
@@ -42,6 +41,7 @@ from switchboard.providers.common import (
     tool_arguments,
     unsupported,
 )
+from switchboard.upstream.http import UpstreamRequest
 from switchboard.wire.sse import event_data
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
@@ -414,21 +414,19 @@ class AnthropicStream:
 
 
 class AnthropicAdapter:
-    def build_request(self, call: UpstreamCall) -> httpx.Request:
+    def build_request(self, call: UpstreamCall) -> UpstreamRequest:
         if call.endpoint != "chat":
             raise UpstreamUnsupported("Anthropic has no embeddings API", param="model")
         body = build_messages_body(call.body, call.model, call.stream)
-        headers = [
-            ("content-type", "application/json"),
-            ("accept", "text/event-stream" if call.stream else "application/json"),
-            ("anthropic-version", ANTHROPIC_VERSION),
-            *call.provider.headers,
-        ]
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream" if call.stream else "application/json",
+            "anthropic-version": ANTHROPIC_VERSION,
+            **dict(call.provider.headers),
+        }
         if isinstance(call.credential, str):
-            headers.append(("x-api-key", call.credential))
-        return httpx.Request(
-            "POST", call.provider.base_url + "/messages", headers=headers, content=orjson.dumps(body)
-        )
+            headers["x-api-key"] = call.credential
+        return UpstreamRequest("POST", call.provider.base_url + "/messages", headers, orjson.dumps(body))
 
     def parse_response(self, content: bytes) -> bytes:
         try:
@@ -448,7 +446,7 @@ class AnthropicAdapter:
         raise UpstreamUnsupported("Anthropic has no embeddings API", param="model")
 
     def map_error(
-        self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
+        self, status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...]
     ) -> UpstreamError:
         # 529 overloaded_error and 500 api_error are 5xx: retried / fallen back like any 5xx.
         return classify_status(status, headers, content, secrets)

@@ -1,6 +1,6 @@
 """The provider adapter contract.
 
-An adapter is pure translation: it builds the upstream `httpx.Request` for one call, turns a
+An adapter is pure translation: it builds the `UpstreamRequest` for one call, turns a
 successful upstream body into an OpenAI Chat Completions body, turns one upstream stream event into
 OpenAI `chat.completion.chunk` events, and maps an upstream failure to an `UpstreamError`.
 It never owns a client, reads the environment, logs or times anything: the executor does that.
@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import httpx
-
 from switchboard.config import ProviderConfig
 from switchboard.errors import (
     UpstreamAuthError,
@@ -27,6 +25,7 @@ from switchboard.errors import (
     UpstreamTimeout,
     safe_upstream_message,
 )
+from switchboard.upstream.http import UpstreamRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +69,7 @@ class StreamTranslator(Protocol):
 
 
 class Adapter(Protocol):
-    def build_request(self, call: UpstreamCall) -> httpx.Request:
+    def build_request(self, call: UpstreamCall) -> UpstreamRequest:
         """May raise `UpstreamUnsupported` (naming the parameter) before any I/O."""
         ...
 
@@ -87,11 +86,11 @@ class Adapter(Protocol):
         ...
 
     def map_error(
-        self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
+        self, status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...]
     ) -> UpstreamError: ...
 
 
-def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait from `retry-after-ms` (OpenAI, Azure) or `retry-after` (seconds or HTTP date)."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
@@ -129,7 +128,7 @@ def classify_stream_error(payload: Mapping[str, Any]) -> UpstreamError:
 
 
 def classify_status(
-    status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...] = ()
+    status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...] = ()
 ) -> UpstreamError:
     """The routing classification of an upstream HTTP failure (shared by every adapter)."""
     if status == 429:

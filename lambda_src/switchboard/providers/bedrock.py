@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-import httpx
 import orjson
 
 from switchboard.errors import (
@@ -58,6 +57,7 @@ from switchboard.providers.common import (
     unsupported,
 )
 from switchboard.providers.embeddings import openai_embeddings, texts_of
+from switchboard.upstream.http import UpstreamRequest
 
 STOP_REASONS: Final = {
     "end_turn": "stop",
@@ -489,7 +489,7 @@ def sigv4_headers(
 
 
 class BedrockAdapter:
-    def build_request(self, call: UpstreamCall) -> httpx.Request:
+    def build_request(self, call: UpstreamCall) -> UpstreamRequest:
         region = call.provider.region
         if not region:
             raise UpstreamAuthError(f"provider {call.provider.name!r} has no region")
@@ -507,9 +507,8 @@ class BedrockAdapter:
         credential = call.credential
         if not isinstance(credential, AwsCredentials):
             raise UpstreamAuthError(f"provider {call.provider.name!r} has no AWS credentials")
-        return httpx.Request(
-            "POST", url, headers=sigv4_headers(url, content, headers, credential, region), content=content
-        )
+        signed = sigv4_headers(url, content, headers, credential, region)
+        return UpstreamRequest("POST", url, {k.lower(): v for k, v in signed}, content)
 
     def parse_response(self, content: bytes) -> bytes:
         try:
@@ -540,7 +539,7 @@ class BedrockAdapter:
         return openai_embeddings(vectors, call.model, call.body.get("encoding_format"), tokens)
 
     def map_error(
-        self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
+        self, status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...]
     ) -> UpstreamError:
         kind = headers.get("x-amzn-errortype") or ""
         try:

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
-import httpx
 import orjson
 
 from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamUnsupported
@@ -43,6 +42,7 @@ from switchboard.providers.common import (
     unsupported,
 )
 from switchboard.providers.embeddings import openai_embeddings, texts_of
+from switchboard.upstream.http import UpstreamRequest
 from switchboard.wire.sse import event_data
 
 FILTERED: Final = frozenset(
@@ -427,7 +427,7 @@ class GeminiStream:
 
 
 class GeminiAdapter:
-    def build_request(self, call: UpstreamCall) -> httpx.Request:
+    def build_request(self, call: UpstreamCall) -> UpstreamRequest:
         model = quote(call.model, safe="")
         if call.endpoint == "embeddings":
             url = f"{call.provider.base_url}/models/{model}:batchEmbedContents"
@@ -438,14 +438,14 @@ class GeminiAdapter:
         else:
             url = f"{call.provider.base_url}/models/{model}:generateContent"
             body = build_generate_body(call.body)
-        headers = [
-            ("content-type", "application/json"),
-            ("accept", "text/event-stream" if call.stream else "application/json"),
-            *call.provider.headers,
-        ]
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream" if call.stream else "application/json",
+            **dict(call.provider.headers),
+        }
         if isinstance(call.credential, str):
-            headers.append(("x-goog-api-key", call.credential))
-        return httpx.Request("POST", url, headers=headers, content=orjson.dumps(body))
+            headers["x-goog-api-key"] = call.credential
+        return UpstreamRequest("POST", url, headers, orjson.dumps(body))
 
     def parse_response(self, content: bytes) -> bytes:
         try:
@@ -466,7 +466,7 @@ class GeminiAdapter:
         return openai_embeddings(vectors, call.model, call.body.get("encoding_format"))
 
     def map_error(
-        self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
+        self, status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...]
     ) -> UpstreamError:
         # RESOURCE_EXHAUSTED (429), PERMISSION_DENIED (403), UNAVAILABLE (503)... map by status;
         # an invalid key is a 400 API_KEY_INVALID in Gemini: a dead credential, so skip the target.

@@ -33,19 +33,20 @@ import orjson
 from switchboard.providers.base import UpstreamCall
 from switchboard.providers.embeddings import openai_embeddings
 from switchboard.providers.openai import OpenAIAdapter, _static_headers
+from switchboard.upstream.http import UpstreamRequest
 
-MOCK_URL = httpx.URL("http://mock.switchboard.internal/v1/chat/completions")
-MOCK_EMBEDDINGS_URL = httpx.URL("http://mock.switchboard.internal/v1/embeddings")
+MOCK_URL = "http://mock.switchboard.internal/v1/chat/completions"
+MOCK_EMBEDDINGS_URL = "http://mock.switchboard.internal/v1/embeddings"
 CREATED = 1_700_000_000
 
 
 class MockAdapter(OpenAIAdapter):
-    def build_request(self, call: UpstreamCall) -> httpx.Request:
+    def build_request(self, call: UpstreamCall) -> UpstreamRequest:
         body = dict(call.body)
         body["model"] = call.model
         url = MOCK_URL if call.endpoint == "chat" else MOCK_EMBEDDINGS_URL
-        return httpx.Request(
-            "POST", url, headers=_static_headers(call.provider, call.stream), content=orjson.dumps(body)
+        return UpstreamRequest(
+            "POST", url, dict(_static_headers(call.provider, call.stream)), orjson.dumps(body)
         )
 
 

@@ -7,6 +7,7 @@ deployment-in-path URL form (`/openai/deployments/<deployment>/chat/completions`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -16,12 +17,13 @@ import orjson
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
 from switchboard.providers.base import Credential, StreamTranslator, UpstreamCall, classify_status
+from switchboard.upstream.http import UpstreamRequest
 
 _JSON_HEADERS = (("content-type", "application/json"),)
 
 
 @lru_cache(maxsize=1024)
-def _url(provider: ProviderConfig, model: str, endpoint: str) -> httpx.URL:
+def _url(provider: ProviderConfig, model: str, endpoint: str) -> str:
     if provider.azure_deployments:
         path = f"/openai/deployments/{quote(model, safe='')}/{endpoint}"
     else:
@@ -29,7 +31,7 @@ def _url(provider: ProviderConfig, model: str, endpoint: str) -> httpx.URL:
     url = httpx.URL(provider.base_url + path)
     if provider.api_version:
         url = url.copy_merge_params({"api-version": provider.api_version})
-    return url
+    return str(url)
 
 
 @lru_cache(maxsize=256)
@@ -49,22 +51,15 @@ def auth_headers(provider: ProviderConfig, credential: Credential) -> tuple[tupl
 class OpenAIAdapter:
     endpoint = "chat/completions"
 
-    def build_request(self, call: UpstreamCall) -> httpx.Request:
+    def build_request(self, call: UpstreamCall) -> UpstreamRequest:
         body = dict(call.body)
         body["model"] = call.model
         if not call.provider.stream_usage:
             body.pop("stream_options", None)
-        headers = [
-            *_static_headers(call.provider, call.stream),
-            *auth_headers(call.provider, call.credential),
-        ]
+        headers = dict(_static_headers(call.provider, call.stream))
+        headers.update(auth_headers(call.provider, call.credential))
         path = self.endpoint if call.endpoint == "chat" else "embeddings"
-        return httpx.Request(
-            "POST",
-            _url(call.provider, call.model, path),
-            headers=headers,
-            content=orjson.dumps(body),
-        )
+        return UpstreamRequest("POST", _url(call.provider, call.model, path), headers, orjson.dumps(body))
 
     def parse_response(self, content: bytes) -> bytes:
         return content
@@ -76,6 +71,6 @@ class OpenAIAdapter:
         return content
 
     def map_error(
-        self, status: int, headers: httpx.Headers, content: bytes, secrets: tuple[str, ...]
+        self, status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...]
     ) -> UpstreamError:
         return classify_status(status, headers, content, secrets)

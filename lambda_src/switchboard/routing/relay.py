@@ -3,44 +3,48 @@
 Every upstream read is translated (if the adapter needs it), checked for `[DONE]` and error events,
 and sent to the client at once as one ASGI body message. The full-stream timing goes out as an SSE
 comment just before `data: [DONE]`. A failure after output has reached the client ends the stream
-with an OpenAI-style error event and no `[DONE]`: never a silent clean end.
+with an OpenAI-style error event and no `[DONE]`: never a silent clean end. The usage the stream
+reported comes back as data (`Relayed.usage`); the relay never answers anything but the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
 
-import httpx
 import orjson
 
-from switchboard.constants import SSE_DONE
-from switchboard.errors import safe_upstream_message
+from switchboard.errors import UpstreamError, safe_upstream_message
 from switchboard.routing.executor import StreamStart, to_events
 from switchboard.telemetry.timing import Timing
-from switchboard.wire.sse import EventTooLarge, error_payload, event_data, is_done
+from switchboard.wire.openai import DONE, Usage, error_event, error_payload, event_usage, is_done
+from switchboard.wire.sse import EventTooLarge
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-def error_event(message: str, code: str, kind: str = "upstream_error") -> bytes:
-    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
-    return b"data: " + orjson.dumps(body) + b"\n\n"
+@dataclass(slots=True)
+class Relayed:
+    outcome: str
+    """`done`, `cut`, `stalled`, `upstream_error` or `lost`."""
+    usage: Usage | None
 
 
 class _Batch:
-    __slots__ = ("done", "error", "out")
+    __slots__ = ("done", "error", "out", "usage")
 
-    def __init__(self) -> None:
+    def __init__(self, usage: Usage | None) -> None:
         self.out: list[bytes] = []
         self.done = False
         self.error: bytes | None = None
+        self.usage = usage
 
 
 def _collect(
-    events: list[bytes], timing: Timing, batch: _Batch, secrets: tuple[str, ...], strip_usage: bool = False
+    events: list[bytes], timing: Timing, batch: _Batch, secrets: tuple[str, ...], strip_usage: bool
 ) -> None:
     for event in events:
         if is_done(event):
@@ -54,13 +58,11 @@ def _collect(
             batch.error = error_event(f"stream interrupted: {detail}", "stream_interrupted")
             return
         if event[:1] != b":":
-            if b'"usage":{' in event or b'"usage": {' in event:
-                chunk = orjson.loads(event_data(event) or b"{}") or {}
-                usage = chunk.get("usage")
-                if isinstance(usage, dict):
-                    timing.usage = usage
-                    if strip_usage and not chunk.get("choices"):
-                        continue  # the usage chunk Switchboard asked for, not the client
+            usage, usage_only = event_usage(event)
+            if usage is not None:
+                batch.usage = usage
+                if strip_usage and usage_only:
+                    continue  # the usage chunk Switchboard asked for, not the client
             timing.chunks += 1
         batch.out.append(event)
 
@@ -73,16 +75,14 @@ async def relay(
     idle_timeout_s: float,
     secrets: tuple[str, ...] = (),
     strip_usage: bool = False,
-) -> str:
-    """Relay the stream; returns the outcome (`done`, `cut`, `stalled`, `upstream_error`, `lost`).
-    With `strip_usage`, the usage-only chunk is read (into `timing.usage`) but not relayed."""
+) -> Relayed:
+    """Relay the stream. With `strip_usage`, the usage-only chunk is read but not relayed."""
     provider, model = start.target.provider, start.target.model
     translator = start.translator
     splitter = start.splitter
     outcome = "cut"
-    tail: bytes | None = None
+    batch = _Batch(None)
     try:
-        batch = _Batch()
         _collect(start.prefix, timing, batch, secrets, strip_usage)
         timing.first_token = perf_counter()
         if not (batch.done or batch.error):
@@ -101,9 +101,8 @@ async def relay(
                     finally:
                         timing.upstream += perf_counter() - waited
                     idle.reschedule(loop.time() + idle_timeout_s)
-                    events = to_events(chunk, splitter, translator)
-                    batch = _Batch()
-                    _collect(events, timing, batch, secrets, strip_usage)
+                    batch = _Batch(batch.usage)
+                    _collect(to_events(chunk, splitter, translator), timing, batch, secrets, strip_usage)
                     if batch.done or batch.error:
                         break
                     if batch.out:
@@ -113,7 +112,7 @@ async def relay(
                         batch.out.clear()
         if batch.done:
             outcome = "done"
-            tail = timing.sse_comment(perf_counter(), provider, model) + SSE_DONE
+            tail = timing.sse_comment(perf_counter(), provider, model) + DONE
         elif batch.error:
             outcome = "upstream_error"
             tail = batch.error
@@ -125,7 +124,7 @@ async def relay(
         tail = error_event(
             f"upstream stream stalled for {idle_timeout_s:.0f} s", "stream_timeout", "timeout_error"
         )
-    except httpx.TransportError:
+    except UpstreamError:
         outcome = "lost"
         tail = error_event("upstream connection lost mid-stream", "stream_interrupted")
     except EventTooLarge:
@@ -136,4 +135,4 @@ async def relay(
     if outcome != "done":
         tail += timing.sse_comment(perf_counter(), provider, model)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
-    return outcome
+    return Relayed(outcome, batch.usage)

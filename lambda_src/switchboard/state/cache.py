@@ -184,6 +184,10 @@ class ResponseCache:
     def _now(self) -> float:
         return self._clock()
 
+    def policy(self, cache_control: bytes | None, key_default_ttl: int | None) -> Policy | None:
+        """What this request asked of the cache (see `policy()`); None: bypass."""
+        return policy(cache_control, key_default_ttl, self.settings)
+
     async def lookup(self, key: str, asked: Policy) -> tuple[Entry | None, bytes]:
         """(the entry to serve or None, the `x-switchboard-cache` state). A failing store never fails
         the request: the cache is bypassed (and nothing will be stored)."""

@@ -1,7 +1,12 @@
-"""Per-request timing: what the gateway added (overhead) vs what providers took (upstream).
+"""Per-request timing: what the gateway added (overhead), what providers took (upstream) and what
+it deliberately waited (backoff before a retry, an honoured Retry-After).
 
 upstream = time spent waiting on providers, summed over every attempt;
-overhead = total time inside the gateway - upstream.
+backoff  = time slept between attempts (a routing decision, not gateway cost);
+overhead = total time inside the gateway - upstream - backoff.
+
+Owns the timing headers and the final `: switchboard-timing {...}` summary; it does not decide
+when they are sent.
 """
 
 from __future__ import annotations
@@ -10,18 +15,26 @@ from time import perf_counter
 
 import orjson
 
+from switchboard.constants import (
+    H_ATTEMPTS,
+    H_BACKOFF,
+    H_OVERHEAD,
+    H_SERVER_TIMING,
+    H_UPSTREAM,
+    SSE_TIMING_PREFIX,
+)
+
 
 class Timing:
-    __slots__ = ("attempts", "chunks", "first_token", "start", "upstream", "usage")
+    __slots__ = ("attempts", "backoff", "chunks", "first_token", "start", "upstream")
 
     def __init__(self, start: float | None = None) -> None:
         self.start = perf_counter() if start is None else start
         self.upstream = 0.0
+        self.backoff = 0.0
         self.attempts = 0
         self.first_token: float | None = None
         self.chunks = 0
-        self.usage: dict[str, object] | None = None
-        """A stream's usage chunk, when the provider sent one."""
 
     def total_ms(self, now: float) -> float:
         return (now - self.start) * 1000.0
@@ -30,31 +43,49 @@ class Timing:
         return self.upstream * 1000.0
 
     def overhead_ms(self, now: float) -> float:
-        return max(0.0, (now - self.start - self.upstream) * 1000.0)
+        return max(0.0, (now - self.start - self.upstream - self.backoff) * 1000.0)
+
+    def ttft_ms(self) -> float | None:
+        return None if self.first_token is None else (self.first_token - self.start) * 1000.0
 
     def headers(self, now: float) -> list[tuple[bytes, bytes]]:
         overhead = self.overhead_ms(now)
         upstream = self.upstream * 1000.0
+        if self.backoff:
+            backoff = self.backoff * 1000.0
+            return [
+                (H_OVERHEAD, b"%.3f" % overhead),
+                (H_UPSTREAM, b"%.3f" % upstream),
+                (H_BACKOFF, b"%.3f" % backoff),
+                (H_ATTEMPTS, b"%d" % self.attempts),
+                (
+                    H_SERVER_TIMING,
+                    b"gateway;dur=%.3f, upstream;dur=%.3f, backoff;dur=%.3f" % (overhead, upstream, backoff),
+                ),
+            ]
         return [
-            (b"x-switchboard-overhead-ms", b"%.3f" % overhead),
-            (b"x-switchboard-upstream-ms", b"%.3f" % upstream),
-            (b"x-switchboard-attempts", b"%d" % self.attempts),
-            (b"server-timing", b"gateway;dur=%.3f, upstream;dur=%.3f" % (overhead, upstream)),
+            (H_OVERHEAD, b"%.3f" % overhead),
+            (H_UPSTREAM, b"%.3f" % upstream),
+            (H_ATTEMPTS, b"%d" % self.attempts),
+            (H_SERVER_TIMING, b"gateway;dur=%.3f, upstream;dur=%.3f" % (overhead, upstream)),
         ]
 
     def summary(self, now: float, provider: str, model: str) -> dict[str, object]:
-        ttft = None if self.first_token is None else round((self.first_token - self.start) * 1000.0, 3)
-        return {
+        ttft = self.ttft_ms()
+        summary: dict[str, object] = {
             "overhead_ms": round(self.overhead_ms(now), 3),
             "upstream_ms": round(self.upstream * 1000.0, 3),
-            "ttft_ms": ttft,
+            "ttft_ms": None if ttft is None else round(ttft, 3),
             "total_ms": round(self.total_ms(now), 3),
             "chunks": self.chunks,
             "attempts": self.attempts,
             "provider": provider,
             "model": model,
         }
+        if self.backoff:
+            summary["backoff_ms"] = round(self.backoff * 1000.0, 3)
+        return summary
 
     def sse_comment(self, now: float, provider: str, model: str) -> bytes:
         """`: switchboard-timing {...}` - an SSE comment every client ignores."""
-        return b": switchboard-timing " + orjson.dumps(self.summary(now, provider, model)) + b"\n\n"
+        return SSE_TIMING_PREFIX + orjson.dumps(self.summary(now, provider, model)) + b"\n\n"

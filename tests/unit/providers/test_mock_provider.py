@@ -19,7 +19,7 @@ async def call(model: str, stream: bool = False, **body) -> httpx.Response:
         payload["stream"] = True
     request = MockAdapter().build_request(UpstreamCall(MOCK, model, payload, stream, None))
     async with httpx.AsyncClient(transport=MockUpstream()) as client:
-        response = await client.send(request)
+        response = await client.send(request.to_httpx())
         await response.aread()
         return response
 

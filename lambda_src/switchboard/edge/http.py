@@ -1,0 +1,142 @@
+"""The HTTP edge of the bare ASGI server: reading a request (headers once, body capped) and
+writing responses (the headers every answer carries, JSON and error bodies).
+
+Owns header names and framing; knows nothing of dialects' content, keys, limits or providers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from switchboard.constants import (
+    H_API_KEY,
+    H_AUTHORIZATION,
+    H_CACHE_CONTROL,
+    H_CONTENT_LENGTH,
+    H_CONTENT_TYPE,
+    H_LAMBDA_CONTEXT,
+    H_REGION,
+    H_REQUEST_ID,
+)
+from switchboard.errors import InvalidRequest, PayloadTooLarge
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+_REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
+class RequestHeaders:
+    """The request headers Switchboard reads, found in one pass over the list."""
+
+    __slots__ = ("cache_control", "content_length", "content_type", "lambda_context", "request_id", "token")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.content_length: bytes | None = None
+        self.content_type: bytes | None = None
+        self.cache_control: bytes | None = None
+        self.request_id: bytes | None = None
+        self.lambda_context: bytes | None = None
+        self.token: str | None = None
+        """The presented gateway key: `Authorization: Bearer ...` or `x-api-key` (first found)."""
+        for name, value in headers:
+            if name == H_CONTENT_LENGTH:
+                self.content_length = value
+            elif name == H_CONTENT_TYPE:
+                self.content_type = value
+            elif name == H_AUTHORIZATION:
+                if self.token is None:
+                    scheme, _, token = value.partition(b" ")
+                    if scheme.lower() == b"bearer" and token:
+                        self.token = token.strip().decode("latin-1")
+            elif name == H_API_KEY:
+                if self.token is None and value:
+                    self.token = value.strip().decode("latin-1")
+            elif name == H_REQUEST_ID:
+                self.request_id = value
+            elif name == H_LAMBDA_CONTEXT:
+                self.lambda_context = value
+            elif name == H_CACHE_CONTROL:
+                self.cache_control = value
+
+
+def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
+    return RequestHeaders(headers).token
+
+
+def request_id(caller: bytes | None, lambda_context: bytes | None, scope: Scope | None = None) -> bytes:
+    """The caller's `x-request-id` if it is sane; else Lambda's request id (from the Web Adapter's
+    `x-amzn-lambda-context` header, or Mangum's `aws.context`); else a fresh random id."""
+    if caller is not None and _REQUEST_ID_RE.fullmatch(caller):
+        return caller
+    rid: object = None
+    if lambda_context is not None:
+        try:
+            rid = orjson.loads(lambda_context).get("request_id")
+        except (orjson.JSONDecodeError, AttributeError):
+            rid = None
+    elif scope is not None and "aws.context" in scope:
+        rid = getattr(scope["aws.context"], "aws_request_id", None)
+    if isinstance(rid, str) and _REQUEST_ID_RE.fullmatch(rid.encode()):
+        return rid.encode()
+    return os.urandom(12).hex().encode()
+
+
+def json_content_type(value: bytes) -> bool:
+    value = value.split(b";", 1)[0].strip().lower()
+    # curl's default form type and text/plain are accepted: the body is parsed as JSON either way
+    return value.endswith(b"json") or value in (b"application/x-www-form-urlencoded", b"text/plain", b"")
+
+
+async def read_body(receive: Receive, cap: int, content_length: bytes | None) -> bytes:
+    if content_length is not None:
+        if not content_length.isdigit():
+            raise InvalidRequest("invalid Content-Length header")
+        if int(content_length) > cap:
+            raise PayloadTooLarge(f"request body larger than {cap} bytes")
+    message = await receive()
+    body = message.get("body", b"")
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    if not message.get("more_body", False):
+        if len(body) > cap:
+            raise PayloadTooLarge(f"request body larger than {cap} bytes")
+        return bytes(body)
+    parts = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            raise PayloadTooLarge(f"request body larger than {cap} bytes")
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def base_headers(request_id: bytes, region: bytes, content_type: bytes) -> Headers:
+    """What every answer carries first."""
+    return [(H_CONTENT_TYPE, content_type), (H_REQUEST_ID, request_id), (H_REGION, region)]
+
+
+async def send_body(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    """A complete answer: headers (with its length) and one body message."""
+    headers.append((H_CONTENT_LENGTH, b"%d" % len(body)))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,86 @@
+"""`RequestContext`: what one request accumulates on its way through the pipeline.
+
+Every stage reads and writes it; nothing else outlives the request. Slotted: one allocation per
+request, attribute access at C speed.
+"""
+
+from __future__ import annotations
+
+from switchboard.config import Target
+from switchboard.dialects.base import Dialect
+from switchboard.dialects.request import ChatRequest
+from switchboard.edge.http import Receive, RequestHeaders, Send
+from switchboard.state.cache import BYPASS, Entry, Policy
+from switchboard.state.keys import KeyRecord
+from switchboard.state.ratelimit import Reservation
+from switchboard.telemetry.timing import Timing
+from switchboard.wire.openai import Usage
+
+
+class RequestContext:
+    __slots__ = (
+        "answer",
+        "cache_entry",
+        "cache_key",
+        "cache_policy",
+        "cache_state",
+        "cache_too_large",
+        "client_body",
+        "dialect",
+        "headers",
+        "key",
+        "outcome",
+        "raw",
+        "receive",
+        "request",
+        "request_id",
+        "reservation",
+        "response_complete",
+        "response_started",
+        "send",
+        "status",
+        "target",
+        "timing",
+        "usage",
+    )
+
+    def __init__(
+        self, dialect: Dialect, headers: RequestHeaders, request_id: bytes, receive: Receive, send: Send
+    ) -> None:
+        self.timing = Timing()
+        self.dialect = dialect
+        self.headers = headers
+        self.request_id = request_id
+        self.receive = receive
+        self.send = send
+        self.key: KeyRecord | None = None
+        """The caller's gateway key; None when the gateway runs open."""
+        self.raw = b""
+        self.request: ChatRequest | None = None
+        self.reservation: Reservation | None = None
+        self.cache_policy: Policy | None = None
+        self.cache_key = ""
+        self.cache_state = BYPASS
+        self.cache_entry: Entry | None = None
+        self.cache_too_large = False
+        self.client_body: bytes | list[bytes] | None = None
+        """What the client received (a JSON body, or a stream's body messages), when cacheable."""
+        self.target: Target | None = None
+        self.answer: bytes | None = None
+        """A complete JSON answer in the executor's (OpenAI) form, for usage and settlement."""
+        self.usage: Usage | None = None
+        """What the provider reported for this request (streams: the usage chunk)."""
+        self.status = 500
+        self.outcome = "internal_error"
+        self.response_started = False
+        """Headers have gone out: an error can no longer be an HTTP status."""
+        self.response_complete = False
+        """The last body message has gone out: a disconnect now cancels nothing."""
+
+    @property
+    def model(self) -> str | None:
+        return self.request.model if self.request is not None else None
+
+    @property
+    def stream(self) -> bool:
+        return self.request.stream if self.request is not None else False

@@ -1,0 +1,78 @@
+"""Stage: execute. The request goes to its target chain through the executor (fallback, retries,
+one deadline) and the answer to the client: a complete JSON answer rendered in the client's
+dialect, or a stream relayed event by event (translated into the client's events when its dialect
+is not the executor's). Records what `finish` needs: the target, the answer, the usage, the
+outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from switchboard.config import Config
+from switchboard.edge.http import Message, Send
+from switchboard.pipeline import respond
+from switchboard.pipeline.context import RequestContext
+from switchboard.routing.executor import Executor
+from switchboard.routing.policy import deadline_ms, plan_targets
+from switchboard.routing.relay import relay
+
+
+async def complete(ctx: RequestContext, config: Config, executor: Executor, region: bytes) -> None:
+    request = ctx.request
+    assert request is not None
+    targets = plan_targets(config, request)
+    result = await executor.complete(request, targets, deadline_ms(config, request) / 1000.0, ctx.timing)
+    ctx.target = result.target
+    ctx.answer = result.content
+    render = ctx.dialect.render
+    content = result.content if render is None else render(result.content)
+    await respond.send_answer(ctx, region, result.target, content)
+    ctx.status, ctx.outcome = 200, "ok"
+    if ctx.cache_policy is not None:
+        ctx.client_body = content
+
+
+async def stream(ctx: RequestContext, config: Config, executor: Executor, region: bytes) -> None:
+    request = ctx.request
+    assert request is not None
+    targets = plan_targets(config, request)
+    opened = await executor.open_stream(request, targets, deadline_ms(config, request) / 1000.0, ctx.timing)
+    ctx.target = opened.target
+    await respond.start_stream(ctx, region, opened.target)
+    ctx.status = 200
+    send = ctx.send
+    if ctx.cache_policy is not None:
+        captured: list[bytes] = []
+        ctx.client_body = captured
+        send = _capturing(send, captured)
+    if ctx.dialect.stream_events is not None:
+        send = _translating(send, ctx.dialect.stream_events(request.model))
+    relayed = await relay(
+        opened,
+        send,
+        ctx.timing,
+        idle_timeout_s=config.routing.stream_idle_timeout_ms / 1000.0,
+        secrets=executor.credentials.known_values(),
+        strip_usage=request.strip_usage,
+    )
+    ctx.outcome, ctx.usage = relayed.outcome, relayed.usage
+
+
+def _capturing(send: Send, captured: list[bytes]) -> Send:
+    """Keeps a copy of every body message the client receives (a stream to be cached)."""
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            captured.append(bytes(message.get("body", b"")))
+        await send(message)
+
+    return capture
+
+
+def _translating(send: Send, feed: Callable[[bytes], bytes]) -> Send:
+    async def translated(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": feed(message.get("body", b""))}
+        await send(message)
+
+    return translated

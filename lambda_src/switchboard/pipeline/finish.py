@@ -1,0 +1,104 @@
+"""Stage: finish. Runs once for every request after its response, on every path (answers, errors,
+disconnects): settles the token reservation with what was used (zero when nothing reached the
+client), keeps a complete cacheable answer, counts usage once, and writes the metrics record."""
+
+from __future__ import annotations
+
+import time
+from time import perf_counter
+
+from switchboard.pipeline.context import RequestContext
+from switchboard.pipeline.services import Services
+from switchboard.state.usage import UsageEvent, total_tokens
+from switchboard.telemetry.metrics import RequestRecord
+
+_COMPLETE = ("ok", "done")
+
+
+def finish(ctx: RequestContext, services: Services) -> None:
+    estimated = _delivered_estimate(ctx)
+    _settle(ctx, services, estimated)
+    _keep(ctx, services)
+    _record_usage(ctx, services, estimated)
+    if services.metrics.enabled:
+        services.metrics.record(_metrics_record(ctx))
+
+
+def _delivered_estimate(ctx: RequestContext) -> tuple[int, int] | None:
+    """(prompt, completion) tokens of a stream cut before the provider's usage chunk: ~4 prompt bytes
+    a token, ~1 token per content chunk delivered. None when the provider's count is known."""
+    if ctx.usage is None and ctx.answer is None and ctx.timing.chunks and ctx.cache_entry is None:
+        return len(ctx.raw) // 4, ctx.timing.chunks
+    return None
+
+
+def _settle(ctx: RequestContext, services: Services, estimated: tuple[int, int] | None) -> None:
+    if ctx.reservation is None:
+        return
+    used: int | None
+    if ctx.usage is not None:
+        used = ctx.usage.total
+    elif ctx.answer is not None:
+        used = total_tokens(ctx.answer)  # None when the answer reports none: keep the estimate
+    elif estimated is not None:
+        used = estimated[0] + estimated[1]
+    else:
+        used = 0  # cache hit, refused or failed before any output: nothing was used
+    services.limits.settle(ctx.reservation, used)
+
+
+def _keep(ctx: RequestContext, services: Services) -> None:
+    policy, body, target = ctx.cache_policy, ctx.client_body, ctx.target
+    if policy is None or body is None or target is None or ctx.outcome not in _COMPLETE:
+        return
+    ctx.cache_too_large = not services.cache.keep(
+        ctx.cache_key, target.provider, target.model, body, policy.ttl_s
+    )
+
+
+def _record_usage(ctx: RequestContext, services: Services, estimated: tuple[int, int] | None) -> None:
+    if ctx.request is None:
+        return
+    key, target, usage = ctx.key, ctx.target, ctx.usage
+    if estimated is not None:
+        prompt, completion, cached = estimated[0], estimated[1], 0
+    elif usage is not None:
+        prompt, completion, cached = usage.prompt, usage.completion, usage.cached
+    else:
+        prompt = completion = cached = 0
+    event = UsageEvent(
+        key_id=key.key_id if key is not None else "open",
+        tenant=key.tenant if key is not None else "open",
+        model=ctx.request.model,
+        provider=target.provider if target else None,
+        upstream_model=target.model if target else None,
+        status=ctx.status,
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        cached_tokens=cached,
+        at=time.time(),
+        cache_hit=ctx.cache_entry is not None,
+    )
+    services.usage.record(event, ctx.answer)
+
+
+def _metrics_record(ctx: RequestContext) -> RequestRecord:
+    timing, target = ctx.timing, ctx.target
+    now = perf_counter()
+    return RequestRecord(
+        route=ctx.dialect.route,
+        status=ctx.status,
+        model=ctx.model,
+        provider=target.provider if target else None,
+        upstream_model=target.model if target else None,
+        stream=ctx.stream,
+        attempts=timing.attempts,
+        overhead_ms=timing.overhead_ms(now),
+        upstream_ms=timing.upstream_ms(),
+        total_ms=timing.total_ms(now),
+        ttft_ms=timing.ttft_ms(),
+        request_id=ctx.request_id.decode(),
+        outcome=ctx.outcome,
+        cache=ctx.cache_state.decode(),
+        cache_too_large=ctx.cache_too_large,
+    )

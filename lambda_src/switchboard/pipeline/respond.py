@@ -1,0 +1,88 @@
+"""Stage: respond. Builds and sends what the client receives: a JSON answer, the start of a
+stream, a cached answer replayed, or an error in the route's dialect. Every answer carries the
+request id, the region, the timing headers and, when admitted under limits, the x-ratelimit-*
+headers; answers from a provider say which target served them and what the cache did."""
+
+from __future__ import annotations
+
+import time
+from time import perf_counter
+
+from switchboard.config import Target
+from switchboard.constants import (
+    CT_JSON,
+    CT_SSE,
+    H_CACHE,
+    H_MODEL,
+    H_PROVIDER,
+)
+from switchboard.edge.http import Headers, base_headers, send_body
+from switchboard.errors import GatewayError
+from switchboard.pipeline.context import RequestContext
+from switchboard.state.cache import HIT, Entry
+
+_SSE_HEADERS: Headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+
+
+def _answer_headers(
+    ctx: RequestContext, region: bytes, target: Target, cache_state: bytes, sse: bool
+) -> Headers:
+    headers = base_headers(ctx.request_id, region, CT_SSE if sse else CT_JSON)
+    if sse:
+        headers += _SSE_HEADERS
+    headers += [
+        (H_PROVIDER, target.provider.encode()),
+        (H_MODEL, target.model.encode()),
+        (H_CACHE, cache_state),
+    ]
+    if ctx.reservation is not None:
+        headers += ctx.reservation.headers
+    return headers
+
+
+async def send_answer(ctx: RequestContext, region: bytes, target: Target, content: bytes) -> None:
+    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=False)
+    headers += ctx.timing.headers(perf_counter())
+    ctx.response_started = True
+    await send_body(ctx.send, 200, headers, content)
+
+
+async def start_stream(ctx: RequestContext, region: bytes, target: Target) -> None:
+    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=True)
+    headers += ctx.timing.headers(perf_counter())
+    ctx.response_started = True
+    await ctx.send({"type": "http.response.start", "status": 200, "headers": headers})
+
+
+async def replay(ctx: RequestContext, region: bytes, entry: Entry) -> None:
+    """Serve a cached answer: the same body, or the same stream messages with a fresh timing
+    comment."""
+    target = ctx.target = Target(entry.provider, entry.model)
+    headers = _answer_headers(ctx, region, target, HIT, sse=entry.stream)
+    headers.append((b"age", b"%d" % max(0, int(time.time() - entry.created))))
+    headers += ctx.timing.headers(perf_counter())
+    ctx.response_started = True
+    if not entry.stream:
+        await send_body(ctx.send, 200, headers, entry.chunks[0])
+        return
+    send = ctx.send
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    timing = ctx.timing
+    timing.first_token = perf_counter()
+    timing.chunks = len(entry.chunks)
+    chunks = entry.replay(timing.sse_comment(perf_counter(), entry.provider, entry.model))
+    for chunk in chunks[:-1]:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": chunks[-1] if chunks else b"", "more_body": False})
+
+
+async def send_error(
+    ctx: RequestContext, region: bytes, exc: GatewayError, allow: bytes | None = None
+) -> None:
+    headers = base_headers(ctx.request_id, region, CT_JSON)
+    if allow is not None:
+        headers.append((b"allow", allow))
+    headers += exc.headers()
+    headers += ctx.timing.headers(perf_counter())
+    ctx.response_started = True
+    await send_body(ctx.send, exc.http_status, headers, ctx.dialect.error_body(exc))

@@ -1,0 +1,108 @@
+"""The request pipeline: one request through named stages over one `RequestContext`.
+
+    authenticate -> read + parse (dialect) -> authorize -> admit (limits) -> cache lookup
+        -> execute + respond (cached | JSON | stream) -> finish (settle, keep, usage, metrics)
+
+Each stage lives in its own module and owns one concern. Errors are mapped at one boundary here:
+a `GatewayError` becomes an answer in the route's dialect (unless the response has started: then
+the stream already ended with an error event); a client that goes away cancels the upstream work
+(499); anything else is logged and answered as a 500 with the request id. `finish` runs on every
+path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from switchboard.config import Config
+from switchboard.dialects.base import Dialect
+from switchboard.edge.http import ClientGone, Receive, RequestHeaders, Send, request_id
+from switchboard.errors import GatewayError
+from switchboard.pipeline import execute, respond
+from switchboard.pipeline.admit import admit
+from switchboard.pipeline.authenticate import authenticate, authorize
+from switchboard.pipeline.cache_lookup import lookup_cache
+from switchboard.pipeline.context import RequestContext
+from switchboard.pipeline.finish import finish
+from switchboard.pipeline.parse import read_request
+from switchboard.pipeline.services import Services
+from switchboard.routing.executor import Executor
+
+log = logging.getLogger("switchboard")
+
+
+class _DisconnectWatch:
+    """Cancels the request's task when the client goes away before its response is complete (the
+    upstream call is abandoned and its connection closed)."""
+
+    __slots__ = ("_watcher", "fired", "task")
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self.fired = False
+        self.task = asyncio.current_task()
+        self._watcher = asyncio.ensure_future(self._watch(ctx))
+
+    async def _watch(self, ctx: RequestContext) -> None:
+        receive = ctx.receive
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not ctx.response_complete and self.task is not None:
+            self.fired = True
+            self.task.cancel()
+
+    def stop(self) -> None:
+        self._watcher.cancel()
+
+
+class Pipeline:
+    def __init__(self, config: Config, executor: Executor, services: Services) -> None:
+        self.config = config
+        self.executor = executor
+        self.services = services
+        self.region = config.gateway.region.encode()
+        self._max_body = config.gateway.max_body_bytes
+
+    async def __call__(self, scope: dict, receive: Receive, send: Send, dialect: Dialect) -> None:  # type: ignore[type-arg]
+        headers = RequestHeaders(scope["headers"])
+        rid = request_id(headers.request_id, headers.lambda_context, scope)
+        ctx = RequestContext(dialect, headers, rid, receive, send)
+        watch: _DisconnectWatch | None = None
+        try:
+            services = self.services
+            await authenticate(ctx, services.auth)
+            await read_request(ctx, self._max_body)
+            authorize(ctx, services.auth)
+            await admit(ctx, services.limits)
+            await lookup_cache(ctx, services.cache)
+            if ctx.cache_entry is not None:
+                await respond.replay(ctx, self.region, ctx.cache_entry)
+                ctx.status, ctx.outcome = 200, "done" if ctx.stream else "ok"
+            else:
+                watch = _DisconnectWatch(ctx)
+                run = execute.stream if ctx.stream else execute.complete
+                await run(ctx, self.config, self.executor, self.region)
+        except GatewayError as exc:
+            ctx.status = exc.http_status
+            ctx.outcome = "refused" if exc.http_status < 500 else "failed"
+            if not ctx.response_started:
+                await respond.send_error(ctx, self.region, exc)
+        except ClientGone:
+            ctx.outcome = "client_gone"
+        except asyncio.CancelledError:
+            if watch is None or not watch.fired:
+                raise
+            if watch.task is not None:
+                watch.task.uncancel()
+            ctx.status, ctx.outcome = 499, "client_gone"
+        except Exception:
+            log.exception("unhandled error serving request %s", rid.decode())
+            ctx.status, ctx.outcome = 500, "internal_error"
+            if not ctx.response_started:
+                error = GatewayError(f"internal error (request id {rid.decode()})")
+                await respond.send_error(ctx, self.region, error)
+        finally:
+            ctx.response_complete = True
+            if watch is not None:
+                watch.stop()
+        finish(ctx, self.services)

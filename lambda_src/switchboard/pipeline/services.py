@@ -1,0 +1,118 @@
+"""The services the pipeline calls, injected, with a null object for each absent one.
+
+`Services` bundles authentication, limits, the response cache, usage accounting and metrics. A
+feature that is off is an object with the same interface that does nothing (`OpenAuth`,
+`NoLimits`, `NoCache`, `NoUsage`, `MetricsSink`), so no stage asks whether a feature exists.
+Tests inject their own (`create_app(config, services=Services(auth=Authenticator(store)))`);
+`Authenticator`, `KeyLimits`, `ResponseCache`, `UsageRecorder` and `EMFSink` are the real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from switchboard.state.cache import Entry, Policy
+from switchboard.state.keys import KeyRecord
+from switchboard.state.ratelimit import Reservation
+from switchboard.state.usage import UsageEvent
+from switchboard.telemetry.metrics import MetricsSink
+
+
+class Auth(Protocol):
+    async def authenticate(self, token: str | None) -> KeyRecord | None:
+        """The caller's key; None when the gateway runs open. Raises 401 / 503."""
+        ...
+
+    def authorize(self, record: KeyRecord | None, models: Iterable[str]) -> None:
+        """Raises 403 when the key may not use one of the models."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Limits(Protocol):
+    async def admit(self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any]) -> Reservation | None:
+        """Take the request's units (or raise 429); None when the key has no limits."""
+        ...
+
+    def settle(self, reservation: Reservation | None, used_tokens: int | None) -> None: ...
+
+
+class Cache(Protocol):
+    def policy(self, cache_control: bytes | None, key_default_ttl: int | None) -> Policy | None: ...
+
+    async def lookup(self, key: str, asked: Policy) -> tuple[Entry | None, bytes]: ...
+
+    def keep(self, key: str, provider: str, model: str, body: bytes | list[bytes], ttl_s: int) -> bool: ...
+
+    async def drain(self) -> None: ...
+
+
+class Usage(Protocol):
+    def record(self, event: UsageEvent, body: bytes | None = None) -> None: ...
+
+    async def drain(self) -> None: ...
+
+
+class OpenAuth:
+    """No keys: every caller is served (`serve` warns; deployed gateways refuse this)."""
+
+    async def authenticate(self, token: str | None) -> KeyRecord | None:
+        return None
+
+    def authorize(self, record: KeyRecord | None, models: Iterable[str]) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+class NoLimits:
+    async def admit(self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any]) -> Reservation | None:
+        return None
+
+    def settle(self, reservation: Reservation | None, used_tokens: int | None) -> None:
+        return None
+
+
+class NoCache:
+    def policy(self, cache_control: bytes | None, key_default_ttl: int | None) -> Policy | None:
+        return None
+
+    async def lookup(self, key: str, asked: Policy) -> tuple[Entry | None, bytes]:
+        raise AssertionError("lookup without a policy")  # policy() is always None
+
+    def keep(self, key: str, provider: str, model: str, body: bytes | list[bytes], ttl_s: int) -> bool:
+        return True
+
+    async def drain(self) -> None:
+        return None
+
+
+class NoUsage:
+    def record(self, event: UsageEvent, body: bytes | None = None) -> None:
+        return None
+
+    async def drain(self) -> None:
+        return None
+
+
+@dataclass(slots=True)
+class Services:
+    auth: Auth = field(default_factory=OpenAuth)
+    limits: Limits = field(default_factory=NoLimits)
+    cache: Cache = field(default_factory=NoCache)
+    usage: Usage = field(default_factory=NoUsage)
+    metrics: MetricsSink = field(default_factory=MetricsSink)
+
+    async def aclose(self) -> None:
+        """Shutdown: write what is pending (cache entries, usage), then release the store."""
+        await self.cache.drain()
+        await self.usage.drain()
+        await self.auth.close()
+        self.metrics.close()
+
+
+__all__ = ["NoCache", "NoLimits", "NoUsage", "OpenAuth", "Services"]

@@ -1,0 +1,162 @@
+"""The OpenAI Chat Completions wire format: building and reading its SSE events.
+
+Switchboard's executor speaks this form internally (every adapter translates to and from it), so
+this module is where `data: {...}` events, chunks, usage chunks and error events are built and
+where a relayed event is read (done, error, usage, output). Nothing else writes
+`b"data: " + orjson.dumps(...)` by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from switchboard.wire.sse import event_data
+
+DONE: Final = b"data: [DONE]\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one answer, whatever format reported them. `cached` is part of `prompt`."""
+
+    prompt: int = 0
+    completion: int = 0
+    cached: int = 0
+    cache_write: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.completion
+
+    @classmethod
+    def from_openai(cls, usage: Any) -> Usage | None:
+        """From an OpenAI `usage` object; None when it is not one (a malformed upstream value)."""
+        if not isinstance(usage, Mapping):
+            return None
+        details = usage.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, Mapping) else 0
+        return cls(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), _count(cached))
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def data_event(payload: Mapping[str, Any]) -> bytes:
+    """One SSE event carrying a JSON object."""
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def error_object(message: str, kind: str, code: str | None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_event(message: str, code: str | None, kind: str = "upstream_error") -> bytes:
+    """The event that ends a stream that failed after it started (no `[DONE]` follows)."""
+    return data_event(error_object(message, kind, code))
+
+
+def chunk(
+    rid: str,
+    model: str,
+    created: int,
+    delta: Mapping[str, Any],
+    finish: str | None = None,
+    index: int = 0,
+) -> bytes:
+    """One `chat.completion.chunk` event with a single choice."""
+    return data_event(
+        {
+            "id": rid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+    )
+
+
+def usage_chunk(rid: str, model: str, created: int, usage: Mapping[str, Any]) -> bytes:
+    """The usage-only chunk (`choices: []`) that ends a stream when `include_usage` was asked."""
+    return data_event(
+        {
+            "id": rid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            "usage": usage,
+        }
+    )
+
+
+def is_done(event: bytes) -> bool:
+    return event.startswith(b"data: [DONE]") or event.startswith(b"data:[DONE]")
+
+
+def error_payload(event: bytes) -> dict[str, Any] | None:
+    """The parsed `{"error": ...}` object if this event is an error event, else None (cheap check first)."""
+    if b"error" not in event[:40]:
+        return None
+    data = event_data(event)
+    if data is None:
+        return None
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(parsed, dict) and "error" in parsed:
+        return parsed
+    return None
+
+
+def event_usage(event: bytes) -> tuple[Usage | None, bool]:
+    """(the usage an event reports, whether it is the usage-only chunk). A cheap byte check first:
+    most events carry no usage object."""
+    if b'"usage":{' not in event and b'"usage": {' not in event:
+        return None, False
+    try:
+        parsed = orjson.loads(event_data(event) or b"{}")
+    except orjson.JSONDecodeError:
+        return None, False
+    if not isinstance(parsed, dict):
+        return None, False
+    return Usage.from_openai(parsed.get("usage")), not parsed.get("choices")
+
+
+def carries_output(event: bytes) -> bool:
+    """True once an OpenAI chunk carries something the client must see (content, tool calls, a finish,
+    usage); False for start-up events (comments, role-only or empty deltas) that may be buffered so
+    an early error can still fall back to another target."""
+    data = event_data(event)
+    if data is None:
+        return False
+    if data.startswith(b"[DONE]"):
+        return True
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return True  # not ours to judge: relay it
+    if not isinstance(parsed, dict):
+        return True
+    if parsed.get("usage"):
+        return True
+    choices = parsed.get("choices")
+    if not isinstance(choices, list):
+        return True
+    for choice in choices:
+        if not isinstance(choice, dict):
+            return True
+        if choice.get("finish_reason") is not None:
+            return True
+        delta = choice.get("delta") or {}
+        if not isinstance(delta, dict):
+            return True
+        for key, value in delta.items():
+            if key != "role" and value not in (None, "", []):
+                return True
+    return False
