@@ -304,7 +304,7 @@ def _tool_choice(
 ) -> tuple[Any, list[dict[str, Any]]]:
     """Responses `tool_choice` -> chat `tool_choice` (and the tools left, for `allowed_tools`)."""
     names = {t["function"]["name"] for t in tools}
-    if choice is None or choice in CHOICES:
+    if choice is None or (isinstance(choice, str) and choice in CHOICES):
         return choice, tools
     kind = choice.get("type") if isinstance(choice, dict) else None
     if kind == "function":

@@ -193,7 +193,7 @@ def to_response(
 class _Item:
     """One output item being streamed: a message (text and/or refusal parts) or a function call."""
 
-    __slots__ = ("call_id", "done", "id", "index", "kind", "name", "parts")
+    __slots__ = ("call_id", "id", "index", "kind", "name", "parts", "status")
 
     def __init__(self, kind: str, index: int, call_id: str = "", name: str = "") -> None:
         self.kind = kind
@@ -202,7 +202,7 @@ class _Item:
         self.call_id = call_id
         self.name = name
         self.parts: list[list[str]] = []  # message: [part type, text]; function call: [arguments]
-        self.done = False
+        self.status: str | None = None  # set when the item is done
 
     def snapshot(self, status: str) -> dict[str, Any]:
         if self.kind == "function_call":
@@ -266,7 +266,7 @@ class ChunksToEvents:
 
     def _snapshot(self, status: str, **extra: Any) -> dict[str, Any]:
         item_status = "incomplete" if status in ("incomplete", "failed") else "completed"
-        output = [i.snapshot("completed" if i.done else item_status) for i in self._items]
+        output = [i.snapshot(i.status or item_status) for i in self._items]
         if status == "in_progress":
             output = []
         return response_object(
@@ -325,7 +325,7 @@ class ChunksToEvents:
         return [done, self._emit("response.content_part.done", {**self._at(item), "part": part})]
 
     def _close(self, item: _Item, status: str) -> list[bytes]:
-        if item.done:
+        if item.status is not None:
             return []
         out: list[bytes] = []
         if item.kind == "message":
@@ -336,29 +336,37 @@ class ChunksToEvents:
                 item.parts.append(["arguments", ""])
             done = {"item_id": item.id, "output_index": item.index, "arguments": item.parts[0][1]}
             out.append(self._emit("response.function_call_arguments.done", done))
-        item.done = True
+        item.status = status
         snapshot = item.snapshot(status)
         out.append(self._emit("response.output_item.done", {"output_index": item.index, "item": snapshot}))
         return out
 
     def _tool_call(self, call: Mapping[str, Any]) -> list[bytes]:
         out: list[bytes] = []
-        index = call.get("index", 0)
+        index = call.get("index")
+        key = index if isinstance(index, int) else 0
         function = call.get("function") or {}
-        item = self._calls.get(index) if isinstance(index, int) else None
+        item = self._calls.get(key)
+        if item is not None and call.get("id") and call["id"] != item.call_id:
+            key, item = -1 - len(self._calls), None  # calls without indexes, told apart by their ids
         if item is None:
-            if self._message is not None:  # the text before a tool call is finished
-                out += self._close(self._message, "completed")
+            # Items are finished in order, as the API streams them: the text before a tool call, the
+            # call before the next one. (No provider interleaves calls; if one did, a late fragment
+            # would still reach the final response, but not that call's `.done` events.)
+            for earlier in self._items:
+                out += self._close(earlier, "completed")
             call_id = str(call.get("id") or new_id("call"))
             item = _Item("function_call", len(self._items), call_id, str(function.get("name") or ""))
             item.parts.append(["arguments", ""])
-            self._calls[index if isinstance(index, int) else -1 - len(self._calls)] = item
+            self._calls[key] = item
             out.append(self._open(item))
         elif function.get("name") and not item.name:
             item.name = str(function["name"])
         delta = function.get("arguments")
         if isinstance(delta, str) and delta:
             item.parts[0][1] += delta
+            if item.status is not None:
+                return out
             payload = {"item_id": item.id, "output_index": item.index, "delta": delta}
             out.append(self._emit("response.function_call_arguments.delta", payload))
         return out
