@@ -1,0 +1,144 @@
+"""The request pipeline's own promises: deliberate waits are not overhead, reservations are settled
+on every path, services are injected (absent ones are null objects), and errors answer in the
+route's dialect."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+import pytest
+
+from support import (
+    build_app,
+    chat,
+    chunk,
+    client_for,
+    completion,
+    error_response,
+    json_response,
+    make_config,
+    parse_sse,
+    sse_response,
+)
+from switchboard.pipeline.services import Services
+from switchboard.state import keys
+from switchboard.state.ratelimit import KeyLimits, RateLimiter
+from switchboard.state.store.memory import MemoryStore
+
+pytestmark = pytest.mark.anyio
+
+
+def retry_after_then(answer: httpx.Response, wait_ms: int = 150):
+    answers = [error_response(429, headers={"retry-after-ms": str(wait_ms)}), answer]
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    return upstream
+
+
+async def test_an_honoured_retry_after_is_backoff_not_overhead() -> None:
+    app = build_app(make_config(), retry_after_then(json_response(200, completion())))
+    async with client_for(app) as client:
+        response = await client.post("/v1/chat/completions", json=chat("solo"))
+    assert response.status_code == 200
+    h = response.headers
+    assert float(h["x-switchboard-backoff-ms"]) >= 150
+    assert float(h["x-switchboard-overhead-ms"]) < 100  # the 150 ms sleep is not gateway overhead
+    assert "backoff;dur=" in h["server-timing"]
+    assert h["x-switchboard-attempts"] == "2"
+
+
+async def test_no_backoff_header_without_a_wait() -> None:
+    app = build_app(make_config(), lambda r: json_response(200, completion()))
+    async with client_for(app) as client:
+        response = await client.post("/v1/chat/completions", json=chat("solo"))
+    assert "x-switchboard-backoff-ms" not in response.headers
+    assert "backoff" not in response.headers["server-timing"]
+
+
+async def test_stream_timing_comment_reports_backoff() -> None:
+    stream = sse_response(chunk("hi"), chunk(finish="stop"), b"data: [DONE]\n\n")
+    app = build_app(make_config(), retry_after_then(stream))
+    async with client_for(app) as client:
+        response = await client.post("/v1/chat/completions", json=chat("solo", stream=True))
+    comment = next(line for line in response.text.splitlines() if line.startswith(": switchboard-timing"))
+    summary = orjson.loads(comment.split(" ", 2)[2])
+    assert summary["backoff_ms"] >= 150
+    assert summary["overhead_ms"] < 100
+    assert parse_sse(response.text)[-1] == "[DONE]"
+
+
+async def test_failed_requests_give_their_token_reservation_back() -> None:
+    """Each request reserves ~prompt/4 + max_tokens; failures used nothing, so a run of them must not
+    lock the key out of its tokens-per-minute limit (before: three 502s kept 3 x ~330 of 1,000)."""
+    store = MemoryStore()
+    key, _ = await keys.create_key(store, tenant="t", name="n", tpm=1000)
+    failing = [True]
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return error_response(500) if failing[0] else json_response(200, completion())
+
+    app = build_app(make_config(), upstream, store=store)
+    headers = {"authorization": f"Bearer {key}"}
+    async with client_for(app) as client:
+        for _ in range(4):
+            failed = await client.post(
+                "/v1/chat/completions", json=chat("solo", max_tokens=300), headers=headers
+            )
+            assert failed.status_code == 502
+        failing[0] = False
+        ok = await client.post("/v1/chat/completions", json=chat("solo", max_tokens=300), headers=headers)
+    assert ok.status_code == 200, ok.text
+    await app.aclose()
+
+
+async def test_services_are_injected_and_settled_on_every_path() -> None:
+    """A custom limits service sees one admit and one settle per request, errors included."""
+    settled: list[int | None] = []
+
+    class Recording(KeyLimits):
+        def settle(self, reservation, used_tokens):  # type: ignore[no-untyped-def]
+            settled.append(used_tokens)
+            super().settle(reservation, used_tokens)
+
+    store = MemoryStore()
+    key, _ = await keys.create_key(store, tenant="t", name="n", tpm=100_000)
+    from switchboard.state.auth import Authenticator
+
+    services = Services(auth=Authenticator(store), limits=Recording(RateLimiter(store)))
+    answers = [error_response(400, "bad"), json_response(200, completion())]
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return answers.pop(0)
+
+    app = build_app(make_config(), upstream, services=services)
+    headers = {"authorization": f"Bearer {key}"}
+    async with client_for(app) as client:
+        assert (
+            await client.post("/v1/chat/completions", json=chat("solo"), headers=headers)
+        ).status_code == 400
+        assert (
+            await client.post("/v1/chat/completions", json=chat("solo"), headers=headers)
+        ).status_code == 200
+    assert settled == [0, 2]  # the 400 used nothing; the answer reported 2 tokens
+    assert app.services is services
+
+
+async def test_an_open_gateway_needs_no_store() -> None:
+    app = build_app(make_config(), lambda r: json_response(200, completion("open")), services=Services())
+    async with client_for(app) as client:
+        response = await client.post("/v1/chat/completions", json=chat("solo"))
+    assert response.json()["choices"][0]["message"]["content"] == "open"
+    assert response.headers["x-switchboard-cache"] == "bypass"
+
+
+async def test_method_not_allowed_answers_in_the_routes_dialect() -> None:
+    app = build_app(make_config())
+    async with client_for(app) as client:
+        messages = await client.get("/v1/messages")
+        chat_route = await client.get("/v1/chat/completions")
+    assert messages.status_code == chat_route.status_code == 405
+    assert messages.json()["type"] == "error" and messages.json()["error"]["type"] == "invalid_request_error"
+    assert chat_route.json()["error"]["code"] == "method_not_allowed"
+    assert messages.headers["allow"] == "POST"
