@@ -31,7 +31,13 @@ from typing import Any, Final
 
 import orjson
 
-from switchboard.dialects.request import FORBIDDEN_FIELDS, ChatRequest, parse_chat_request, parse_json_object
+from switchboard.dialects.request import (
+    FORBIDDEN_FIELDS,
+    ROUTING_FIELDS,
+    ChatRequest,
+    parse_chat_request,
+    parse_json_object,
+)
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.wire.responses import ChunksToEvents, new_id, to_response
 
@@ -46,31 +52,6 @@ __all__ = [
     "with_history",
 ]
 
-HANDLED: Final = frozenset(
-    {
-        "model",
-        "input",
-        "instructions",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "text",
-        "max_output_tokens",
-        "temperature",
-        "top_p",
-        "reasoning",
-        "stream",
-        "user",
-        "safety_identifier",
-        "metadata",
-        "store",
-        "previous_response_id",
-        "background",
-        "models",
-        "provider_preferences",
-        "timeout",
-    }
-)
 REFUSED: Final = {
     "conversation": "conversations are not available for translated targets; use previous_response_id",
     "prompt": "stored prompt templates are not available for translated targets",
@@ -91,6 +72,18 @@ ECHOED: Final = (
     "prompt_cache_key",
     "truncation",
 )
+# Read here (the rest of the top level is dropped and named, or refused). `prompt_cache_key` and
+# `truncation` are echoed on the response but dropped: they only tune the provider side.
+HANDLED: Final = (frozenset(ECHOED) - {"prompt_cache_key", "truncation"}) | {
+    "model",
+    "input",
+    "stream",
+    "metadata",
+    "store",
+    "previous_response_id",
+    "background",
+    *ROUTING_FIELDS,
+}
 EFFORTS: Final = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 CHOICES: Final = frozenset({"auto", "none", "required"})
 
@@ -123,6 +116,13 @@ def _string(value: Any, where: str, *, optional: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise _bad(f"'{where}' must be a string", where)
+    return value
+
+
+def _flag(body: dict[str, Any], name: str) -> bool | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise _bad(f"'{name}' must be a boolean", name)
     return value
 
 
@@ -412,22 +412,20 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     body = parse_json_object(raw)
     dropped: list[str] = []
     _check_top_level(body, dropped)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise _bad("'model' is required and must be a non-empty string", "model")
-    stream = body.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise _bad("'stream' must be a boolean", "stream")
-    store = body.get("store")
-    if store is not None and not isinstance(store, bool):
-        raise _bad("'store' must be a boolean", "store")
+    stream, store, parallel = (_flag(body, name) for name in ("stream", "store", "parallel_tool_calls"))
+    # The routing fields (and `model`, which `models` may stand in for) are checked by the chat
+    # parser, on a stub body: the real one is built here and never parsed twice.
+    stub = {"model": body.get("model"), "messages": [{"role": "user"}], "stream": bool(stream)}
+    stub.update({name: body[name] for name in ROUTING_FIELDS if name in body})
+    request = parse_chat_request(orjson.dumps(stub))
+    model = request.model
     previous = _string(body.get("previous_response_id"), "previous_response_id", optional=True)
     instructions = _string(body.get("instructions"), "instructions", optional=True)
     if "input" not in body:
         raise _bad("'input' is required", "input")
     input_messages = _items(body["input"], "input", dropped)
 
-    chat: dict[str, Any] = {"model": model, "messages": []}
+    chat: dict[str, Any] = {"model": model, "messages": []}  # the body the executor sends
     if instructions:
         chat["messages"].append({"role": "system", "content": instructions})
     chat["messages"].extend(input_messages)
@@ -442,9 +440,6 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
 
     tools, skipped = _tools(body, dropped)
     choice, tools = _tool_choice(body.get("tool_choice"), tools, skipped)
-    parallel = body.get("parallel_tool_calls")
-    if parallel is not None and not isinstance(parallel, bool):
-        raise _bad("'parallel_tool_calls' must be a boolean", "parallel_tool_calls")
     if tools:
         chat["tools"] = tools
         if choice is not None:
@@ -466,14 +461,10 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # response.completed carries the usage
-    for name in ("models", "provider_preferences", "timeout"):
-        if name in body:
-            chat[name] = body[name]
-    chat_request = parse_chat_request(orjson.dumps(chat))
-
+    request.body = chat
     echo: dict[str, Any] = {k: body[k] for k in ECHOED if body.get(k) is not None}
     echo.update(model=model, metadata=metadata, store=store is not False, previous_response_id=previous)
-    base = {f.name: getattr(chat_request, f.name) for f in fields(ChatRequest)}
+    base = {f.name: getattr(request, f.name) for f in fields(ChatRequest)}
     return ResponsesRequest(
         **base,
         dropped=tuple(dropped),

@@ -209,6 +209,18 @@ def test_sampling_limits_user_and_routing_fields() -> None:
     assert parse(user="u", safety_identifier="s").body["user"] == "u"
 
 
+def test_models_may_stand_in_for_model() -> None:
+    request = responses.to_chat_request(orjson.dumps({"models": ["first", "second"], "input": "x"}))
+    assert (request.model, request.body["model"], request.models) == ("first", "first", ("first", "second"))
+
+
+def test_provider_tuning_fields_are_echoed_but_dropped() -> None:
+    request = parse(prompt_cache_key="k", truncation="auto", top_logprobs=2, max_tool_calls=None)
+    assert request.dropped == ("prompt_cache_key", "truncation", "top_logprobs")  # null values are no-ops
+    assert (request.echo["prompt_cache_key"], request.echo["truncation"]) == ("k", "auto")
+    assert not {"prompt_cache_key", "truncation", "top_logprobs"} & set(request.body)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
