@@ -93,7 +93,8 @@ class ResponsesRequest(ChatRequest):
     """A `ChatRequest` (what the executor runs) plus what only the Responses endpoint needs."""
 
     dropped: tuple[str, ...] = ()
-    """Request fields not honoured, in request order (`x-switchboard-dropped`)."""
+    """Request fields not honoured, in request order (`x-switchboard-dropped`; `ChatRequest` may
+    declare it too: this one is the same field)."""
     echo: dict[str, Any] = field(default_factory=dict)
     """The request parameters the response object repeats (pass to `to_response` / `ChunksToEvents`)."""
     input_messages: list[dict[str, Any]] = field(default_factory=list)
@@ -465,14 +466,14 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     echo: dict[str, Any] = {k: body[k] for k in ECHOED if body.get(k) is not None}
     echo.update(model=model, metadata=metadata, store=store is not False, previous_response_id=previous)
     base = {f.name: getattr(request, f.name) for f in fields(ChatRequest)}
-    return ResponsesRequest(
-        **base,
+    base.update(
         dropped=tuple(dropped),
         echo=echo,
         input_messages=input_messages,
         previous_response_id=previous,
         store=store is not False,
     )
+    return ResponsesRequest(**base)
 
 
 def with_history(request: ResponsesRequest, history: list[dict[str, Any]]) -> None:

@@ -13,8 +13,9 @@ turns a relayed `chat.completion.chunk` SSE stream into the Responses event stre
                       | response.failed (an upstream error event: status "failed", `error`)
 
 Every event carries `event:` and a `sequence_number` from 0. There is no `data: [DONE]` (the
-Responses API ends with its terminal event). SSE comments (Switchboard's `: switchboard-timing`) pass
-through where they arrive, so the timing comment stays just before the final event. A stream that
+Responses API ends with its terminal event). SSE comments pass through; Switchboard's `: switchboard-
+timing` comment goes just before the terminal event (the relay sends it after an error event: it is
+moved up when both arrive in one body message, as the relay sends them). A stream that
 ends without `[DONE]` or an error gets no terminal event (`end()` can add a `response.failed`).
 
 A refusal becomes a `refusal` content part. Item ids are `msg_...` / `fc_...`; the response id is
@@ -246,8 +247,16 @@ class ChunksToEvents:
 
     def feed(self, body: bytes) -> bytes:
         out: list[bytes] = []
+        terminal: int | None = None  # where this call's terminal event is in `out`
         for event in self._splitter.feed(body):
+            if terminal is not None and event.startswith(b":"):
+                out.insert(terminal, event)  # the relay's timing comment follows an error event
+                terminal += 1
+                continue
+            running = self.outcome is None
             out.extend(self._translate(event))
+            if running and self.outcome is not None:
+                terminal = len(out) - 1
         return b"".join(out)
 
     def end(self) -> bytes:

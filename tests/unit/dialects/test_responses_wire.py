@@ -438,7 +438,9 @@ def test_an_error_event_becomes_response_failed_and_nothing_completes() -> None:
     assert failed.status == "failed" and failed.error is not None
     assert (failed.error.code, failed.error.message) == ("server_error", "upstream overloaded")
     assert failed.output[0].content[0].text == "Hel"
-    assert translator.outcome == "failed" and out.endswith(TIMING)
+    assert translator.outcome == "failed" and not out.endswith(TIMING)
+    blocks = parse_sse(out)  # the relay sends the timing comment after the error: it goes first
+    assert blocks[-2][2] + b"\n\n" == TIMING and blocks[-1][0] == "response.failed"
     # anything after the terminal event is ignored (but comments still pass)
     assert translator.feed(chunk({"content": "more"}) + b"data: [DONE]\n\n") == b""
 
