@@ -110,6 +110,21 @@ async def test_add_restarts_an_expired_counter(store) -> None:
     assert await store.add("RL#x", "w", {"n": 2}, expires_at=int(time.time()) + 60) == {"n": 2}
 
 
+async def test_add_once_applies_each_token_once_per_item(store) -> None:
+    deltas = {"requests": 1, "tokens": 10}
+    assert await store.add_once("USAGE#k", "d#m", deltas, "inst.1")
+    assert not await store.add_once("USAGE#k", "d#m", deltas, "inst.1")  # a retry or a replay
+    assert await store.add_once("USAGE#k", "d#other", deltas, "inst.1")  # same batch, another item
+    assert await store.add_once("USAGE#k", "d#m", deltas, "inst.2")
+    item = await store.get("USAGE#k", "d#m")
+    assert (item["requests"], item["tokens"]) == (2, 20)
+    assert [i["sk"] for i in await store.query("USAGE#k")] == ["d#m", "d#other"]  # markers live apart
+    # an expired counter restarts from the deltas, as with add
+    await store.add("RL#x", "w", {"n": 5}, expires_at=int(time.time()) - 1)
+    assert await store.add_once("RL#x", "w", {"n": 2}, "t", expires_at=int(time.time()) + 60)
+    assert (await store.get("RL#x", "w"))["n"] == 2
+
+
 async def test_query_scan_and_delete(store) -> None:
     for sk in ("2026-11-22#b", "2026-11-21#a", "2026-11-22#a", "other"):
         await store.put("USAGE#k", sk, {"tokens": 1})

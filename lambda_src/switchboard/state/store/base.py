@@ -8,10 +8,18 @@ from typing import Any, Protocol
 
 Item = dict[str, Any]
 RESERVED = frozenset({"pk", "sk", "expires_at"})
+ONCE_PREFIX = "ONCE#"
+ONCE_TTL_S = 86_400
+"""How long `add_once` remembers a token (at least: a marker counts until it is actually deleted)."""
 
 
 def now() -> float:
     return time.time()
+
+
+def once_key(token: str, pk: str, sk: str) -> tuple[str, str]:
+    """The marker item recording that `token` was applied to item (`pk`, `sk`)."""
+    return f"{ONCE_PREFIX}{token}", f"{pk}|{sk}"
 
 
 def live(item: Mapping[str, Any] | None, at: float | None = None) -> bool:
@@ -48,6 +56,21 @@ class Store(Protocol):
     ) -> dict[str, int]:
         """Atomically add to integer counters (creating the item at 0), returning the new values. An
         expired item starts again from 0."""
+        ...
+
+    async def add_once(
+        self,
+        pk: str,
+        sk: str,
+        deltas: Mapping[str, int],
+        token: str,
+        *,
+        expires_at: int | None = None,
+    ) -> bool:
+        """`add`, applied at most once per `token` and item: repeating a write whose outcome is
+        unknown (a timeout after the store applied it, a cancelled call, a replayed spill) with the
+        same token cannot count it twice. Atomic with a marker item (`once_key`, kept
+        `ONCE_TTL_S`); returns False when the token had already been applied."""
         ...
 
     async def query(self, pk: str, sk_prefix: str = "") -> list[Item]:

@@ -1,7 +1,9 @@
 """DynamoDB backend: the single table of the CDK data stack (`pk` / `sk` strings, TTL on
 `expires_at`, a Global Table replica per region). The boto3 client is injected or created on first
 use (never at import); calls run in worker threads. Conditional writes make `put(if_absent)` and
-`add` atomic; expired items are filtered on read and restarted by `add`."""
+`add` atomic; expired items are filtered on read and restarted by `add`. `add_once` writes the counter
+and its token's marker item in one transaction (TransactWriteItems: twice the write units of a plain
+update, for each of the two items)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,10 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from switchboard.errors import StoreError
-from switchboard.state.store.base import Item, live
+from switchboard.state.store.base import ONCE_TTL_S, Item, live, once_key
 
 T = TypeVar("T")
+_FAILED = "ConditionalCheckFailed"
 _LIVE_ITEM = "attribute_exists(pk) AND (attribute_not_exists(expires_at) OR expires_at > :now)"
 
 
@@ -159,22 +162,10 @@ class DynamoDBStore:
         self, pk: str, sk: str, deltas: Mapping[str, int], *, expires_at: int | None = None
     ) -> dict[str, int]:
         def write(client: Any) -> dict[str, int]:
-            names = {f"#c{i}": k for i, k in enumerate(deltas)}
-            values: dict[str, Any] = {f":d{i}": int(v) for i, v in enumerate(deltas.values())}
-            values[":now"] = int(time.time())
-            expression = "ADD " + ", ".join(f"#c{i} :d{i}" for i in range(len(deltas)))
-            if expires_at is not None:
-                values[":e"] = int(expires_at)
-                expression += " SET expires_at = if_not_exists(expires_at, :e)"
             for _ in range(3):
                 try:
                     result = client.update_item(
-                        TableName=self._table,
-                        Key=self._ser({"pk": pk, "sk": sk}),
-                        UpdateExpression=expression,
-                        ConditionExpression="attribute_not_exists(expires_at) OR expires_at > :now",
-                        ExpressionAttributeNames=names,
-                        ExpressionAttributeValues=self._ser(values),
+                        **self._add_update(pk, sk, deltas, expires_at),
                         ReturnValues="ALL_NEW",  # UPDATED_NEW may omit a counter an ADD of 0 left alone
                     )
                     new = self._de(result["Attributes"])
@@ -203,6 +194,97 @@ class DynamoDBStore:
             raise StoreError("dynamodb counter kept racing its expiry")
 
         return await self._run(write)
+
+    def _add_update(
+        self, pk: str, sk: str, deltas: Mapping[str, int], expires_at: int | None
+    ) -> dict[str, Any]:
+        """The UpdateItem arguments that add `deltas` to a live (or absent) item."""
+        names = {f"#c{i}": k for i, k in enumerate(deltas)}
+        values: dict[str, Any] = {f":d{i}": int(v) for i, v in enumerate(deltas.values())}
+        values[":now"] = int(time.time())
+        expression = "ADD " + ", ".join(f"#c{i} :d{i}" for i in range(len(deltas)))
+        if expires_at is not None:
+            values[":e"] = int(expires_at)
+            expression += " SET expires_at = if_not_exists(expires_at, :e)"
+        return {
+            "TableName": self._table,
+            "Key": self._ser({"pk": pk, "sk": sk}),
+            "UpdateExpression": expression,
+            "ConditionExpression": "attribute_not_exists(expires_at) OR expires_at > :now",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": self._ser(values),
+        }
+
+    async def add_once(
+        self,
+        pk: str,
+        sk: str,
+        deltas: Mapping[str, int],
+        token: str,
+        *,
+        expires_at: int | None = None,
+    ) -> bool:
+        def write(client: Any) -> bool:
+            marker_pk, marker_sk = once_key(token, pk, sk)
+            marker = {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._ser(
+                        {"pk": marker_pk, "sk": marker_sk, "expires_at": int(time.time()) + ONCE_TTL_S}
+                    ),
+                    # present until TTL actually deletes it, expired or not: a longer memory is safe
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            why = "the counter kept racing its expiry"
+            for _ in range(3):
+                reasons = self._transact(
+                    client, [marker, {"Update": self._add_update(pk, sk, deltas, expires_at)}]
+                )
+                expired = reasons is not None and reasons[0] != _FAILED and reasons[1] == _FAILED
+                if expired:
+                    # the counter expired: replace it with a fresh one, unless another writer did
+                    fresh = {
+                        "pk": pk,
+                        "sk": sk,
+                        "expires_at": expires_at,
+                        **{k: int(v) for k, v in deltas.items()},
+                    }
+                    replace = {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._ser(fresh),
+                            "ConditionExpression": "expires_at <= :now",
+                            "ExpressionAttributeValues": self._ser({":now": int(time.time())}),
+                        }
+                    }
+                    reasons = self._transact(client, [marker, replace])
+                    if reasons is not None and reasons[0] != _FAILED and reasons[1] == _FAILED:
+                        continue
+                if reasons is None:
+                    return True
+                if reasons[0] == _FAILED:
+                    return False  # this token was applied before
+                why = "transaction cancelled (" + ", ".join(reasons) + ")"
+                break
+            raise StoreError(f"dynamodb store failed: {why}")
+
+        return await self._run(write)
+
+    @staticmethod
+    def _transact(client: Any, items: list[dict[str, Any]]) -> list[str] | None:
+        """Run a transaction; None when it committed, else why each item cancelled it."""
+        try:
+            client.transact_write_items(TransactItems=items)
+        except Exception as exc:
+            response = getattr(exc, "response", None)
+            if not isinstance(response, dict) or response.get("Error", {}).get("Code") != (
+                "TransactionCanceledException"
+            ):
+                raise
+            reasons = [str(r.get("Code") or "None") for r in response.get("CancellationReasons") or []]
+            return reasons + ["None"] * (len(items) - len(reasons))
+        return None
 
     def _paginate(self, client: Any, operation: str, **kwargs: Any) -> list[Item]:
         items: list[Item] = []

@@ -7,13 +7,16 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from switchboard.state.store.base import Item, live
+from switchboard.state.store.base import ONCE_PREFIX, ONCE_TTL_S, Item, live, now, once_key
+
+_PRUNE_EVERY = 1024
 
 
 class MemoryStore:
     def __init__(self) -> None:
         self._items: dict[tuple[str, str], Item] = {}
         self._lock = asyncio.Lock()
+        self._once_writes = 0
 
     def _live(self, pk: str, sk: str) -> Item | None:
         item = self._items.get((pk, sk))
@@ -55,12 +58,40 @@ class MemoryStore:
         self, pk: str, sk: str, deltas: Mapping[str, int], *, expires_at: int | None = None
     ) -> dict[str, int]:
         async with self._lock:
-            item = self._live(pk, sk)
-            if item is None:
-                item = self._items[(pk, sk)] = {"pk": pk, "sk": sk, "expires_at": expires_at}
-            for name, delta in deltas.items():
-                item[name] = int(item.get(name, 0)) + int(delta)
-            return {name: int(item[name]) for name in deltas}
+            return self._add(pk, sk, deltas, expires_at)
+
+    def _add(self, pk: str, sk: str, deltas: Mapping[str, int], expires_at: int | None) -> dict[str, int]:
+        item = self._live(pk, sk)
+        if item is None:
+            item = self._items[(pk, sk)] = {"pk": pk, "sk": sk, "expires_at": expires_at}
+        for name, delta in deltas.items():
+            item[name] = int(item.get(name, 0)) + int(delta)
+        return {name: int(item[name]) for name in deltas}
+
+    async def add_once(
+        self,
+        pk: str,
+        sk: str,
+        deltas: Mapping[str, int],
+        token: str,
+        *,
+        expires_at: int | None = None,
+    ) -> bool:
+        marker = once_key(token, pk, sk)
+        async with self._lock:
+            if marker in self._items:  # present until pruned, expired or not (as in DynamoDB)
+                return False
+            self._add(pk, sk, deltas, expires_at)
+            at = now()
+            self._items[marker] = {"pk": marker[0], "sk": marker[1], "expires_at": int(at) + ONCE_TTL_S}
+            self._once_writes += 1
+            if self._once_writes % _PRUNE_EVERY == 0:
+                self._prune_markers(at)
+            return True
+
+    def _prune_markers(self, at: float) -> None:
+        for key in [k for k, v in self._items.items() if k[0].startswith(ONCE_PREFIX) and not live(v, at)]:
+            del self._items[key]
 
     async def query(self, pk: str, sk_prefix: str = "") -> list[Item]:
         found = [

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from switchboard.errors import StoreError
-from switchboard.state.store.base import Item, live, now
+from switchboard.state.store.base import ONCE_PREFIX, ONCE_TTL_S, Item, live, now, once_key
 
 T = TypeVar("T")
 SCHEMA = """
@@ -34,6 +34,7 @@ class SQLiteStore:
         self._path = path
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchboard-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._once_writes = 0
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
@@ -139,14 +140,50 @@ class SQLiteStore:
         self, pk: str, sk: str, deltas: Mapping[str, int], *, expires_at: int | None = None
     ) -> dict[str, int]:
         def write(db: sqlite3.Connection) -> dict[str, int]:
-            def body() -> dict[str, int]:
-                item = self._read(db, pk, sk) or {"expires_at": expires_at}
-                for name, delta in deltas.items():
-                    item[name] = int(item.get(name, 0)) + int(delta)
-                self._write(db, pk, sk, item, item.get("expires_at"))
-                return {name: int(item[name]) for name in deltas}
+            return self._transaction(db, lambda: self._add(db, pk, sk, deltas, expires_at))
 
-            return self._transaction(db, body)
+        return await self._run(write)
+
+    @staticmethod
+    def _add(
+        db: sqlite3.Connection, pk: str, sk: str, deltas: Mapping[str, int], expires_at: int | None
+    ) -> dict[str, int]:
+        item = SQLiteStore._read(db, pk, sk) or {"expires_at": expires_at}
+        for name, delta in deltas.items():
+            item[name] = int(item.get(name, 0)) + int(delta)
+        SQLiteStore._write(db, pk, sk, item, item.get("expires_at"))
+        return {name: int(item[name]) for name in deltas}
+
+    async def add_once(
+        self,
+        pk: str,
+        sk: str,
+        deltas: Mapping[str, int],
+        token: str,
+        *,
+        expires_at: int | None = None,
+    ) -> bool:
+        marker_pk, marker_sk = once_key(token, pk, sk)
+
+        def write(db: sqlite3.Connection) -> bool:
+            def body() -> bool:
+                seen = db.execute(
+                    "SELECT 1 FROM items WHERE pk = ? AND sk = ?", (marker_pk, marker_sk)
+                ).fetchone()
+                if seen is not None:  # expired or not: markers count until deleted (as in DynamoDB)
+                    return False
+                self._add(db, pk, sk, deltas, expires_at)
+                self._write(db, marker_pk, marker_sk, {}, int(now()) + ONCE_TTL_S)
+                return True
+
+            applied = self._transaction(db, body)
+            self._once_writes += 1
+            if self._once_writes % 1024 == 0:  # nothing else deletes expired rows here
+                db.execute(
+                    "DELETE FROM items WHERE pk >= ? AND pk < ? AND expires_at <= ?",
+                    (ONCE_PREFIX, ONCE_PREFIX[:-1] + chr(ord(ONCE_PREFIX[-1]) + 1), int(now())),
+                )
+            return applied
 
         return await self._run(write)
 
