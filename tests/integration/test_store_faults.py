@@ -30,9 +30,10 @@ class Faults:
         self.injected = 0
 
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        key = params.get("Key") or params.get("Item") or {}
-        pk = (key.get("pk") or {}).get("S", "")
-        if not self.prefixes or not pk.startswith(self.prefixes):
+        writes = [next(iter(w.values())) for w in params.get("TransactItems", [])] or [params]
+        keys = [w.get("Key") or w.get("Item") or {} for w in writes]
+        pks = [(key.get("pk") or {}).get("S", "") for key in keys]
+        if not self.prefixes or not any(pk.startswith(self.prefixes) for pk in pks):
             return
         self.injected += 1
         if self.kind == "timeout":

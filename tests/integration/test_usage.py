@@ -110,10 +110,10 @@ async def test_store_outage_spills_then_replays(tmp_path: Path) -> None:
     class Flaky(MemoryStore):
         down = True
 
-        async def add(self, *args, **kwargs):
+        async def add_once(self, *args, **kwargs):
             if self.down and str(args[0]).startswith("USAGE#"):
                 raise StoreError("throttled")
-            return await super().add(*args, **kwargs)
+            return await super().add_once(*args, **kwargs)
 
     store = Flaky()
     spill = tmp_path / "spill.jsonl"

@@ -2,23 +2,32 @@
 
 Per key, per UTC day, public model and serving target, one store item accumulates requests,
 errors, cache hits, prompt / completion / cached tokens and cost (nano-USD, from the `[prices]`
-table) with atomic `add`s, so concurrent instances never lose or double a count:
+table) with atomic adds, so concurrent instances never lose or double a count:
 `pk = USAGE#<key_id>`, `sk = <YYYY-MM-DD>#<model>#<provider>/<upstream model>`. A cache hit counts
 as a request and a hit, with no tokens (the provider was not called). Counts are summed in memory
-and written once a second in the background; a failing store is retried with jittered backoff,
-then the sums are spilled to a local JSON-lines file and replayed by the next successful write (or
-by `switchboard usage`), so a store hiccup loses nothing. (A process killed between two flushes loses up
-to one second of counts: the price of keeping writes off the request path.)
+and written in the background `flush_interval_s` after they arrive (counts recorded while a write is
+in flight are written right after it, without waiting for another request); a failing store is
+retried with jittered backoff, then the sums are spilled to a local JSON-lines file and replayed by
+the next successful write (or by `switchboard usage`), so a store hiccup loses nothing.
+
+Exactly once: every batch has a token and each aggregate is written with `Store.add_once`, so a
+retry after a lost answer, a replay of a line that had in fact been written, or a replay finished
+after a crash (a claimed file whose process died is taken over) cannot count twice, within the
+store's `ONCE_TTL_S` (1 day). A line torn by a crash mid-append is skipped with a warning; shutdown
+(`drain`) writes or spills everything, a batch caught mid-write included. (A process killed between
+two flushes loses up to one interval of counts: the price of keeping writes off the request path.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 import os
 import random
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +110,11 @@ def total_tokens(content: bytes) -> int | None:
 
 class UsageRecorder:
     """Aggregates events in memory per key, day and model, and writes the sums every
-    `flush_interval_s` (one atomic `add` per aggregate), so the per-request cost is a dict update."""
+    `flush_interval_s` (one atomic `add` per aggregate), so the per-request cost is a dict update.
+
+    Each flushed batch carries a token (`<recorder id>.<batch number>`) and every aggregate is
+    written with `Store.add_once`, so retrying a write whose answer was lost, or replaying a spilled
+    line that had in fact been applied, never counts it twice."""
 
     def __init__(
         self,
@@ -122,6 +135,12 @@ class UsageRecorder:
         self._flusher: asyncio.Task[None] | None = None
         self._day_number = -1
         self._day = ""
+        self._writer = secrets.token_hex(8)
+        self._batches = 0
+        self._store_ok: bool | None = None
+        """Whether the last write reached the store (None: none tried yet)."""
+        self._claims: set[Path] = set()
+        self._orphans_checked = False
 
     def record(self, event: UsageEvent, body: bytes | None = None) -> None:
         """Count one request (never awaited by it); token counts come from `body` (a chat completion)
@@ -150,69 +169,203 @@ class UsageRecorder:
             if price is not None:
                 totals["cost_nano_usd"] += cost_nano_usd(price, prompt, completion, cached)
         if self._flusher is None:
-            self._flusher = asyncio.get_running_loop().create_task(self._flush_later())
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
-    async def _flush_later(self) -> None:
+    async def _flush_soon(self) -> None:
+        """Flush `flush_interval_s` after the first pending count, and again as long as counts
+        arrive while a write is in flight: a quiet gateway has written everything within an
+        interval of the last write ending (no later request is needed to trigger it)."""
         try:
-            await asyncio.sleep(self._interval)
-            await self.flush()
+            while self._pending:
+                await asyncio.sleep(self._interval)
+                await self.flush()
         finally:
-            self._flusher = None
+            if self._flusher is asyncio.current_task():
+                self._flusher = None
 
     async def flush(self) -> None:
-        pending, self._pending = self._pending, {}
+        """Write what is pending, one batch (spilling what the store refuses); then replay the spill
+        if anything was written. Cancelled mid-write, it spills the rest of its batch, the write in
+        flight included (its token makes a later replay safe whether or not it landed)."""
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, {}
+        self._batches += 1
+        token = f"{self._writer}.{self._batches}"
+        entries = [_Entry(pk, sk, counters, token) for (pk, sk), counters in batch.items()]
         wrote = False
-        for (pk, sk), counters in pending.items():
-            if await self._add(pk, sk, counters):
-                wrote = True
-            else:
-                self._append(pk, sk, counters)
+        done = 0
+        try:
+            for entry in entries:
+                if await self._add(entry):
+                    wrote = True
+                else:
+                    self._append([entry])
+                done += 1
+        except BaseException:
+            self._append(entries[done:])
+            raise
         if wrote:
             await self.replay()
 
-    async def _add(self, pk: str, sk: str, counters: dict[str, int]) -> bool:
+    async def _add(self, entry: _Entry) -> bool:
+        """Write one aggregate (retried with jittered backoff); False when the store kept failing."""
         for attempt in range(RETRIES):
             try:
-                await self._store.add(pk, sk, counters)
+                if entry.token is None:  # a line spilled before batches had tokens
+                    await self._store.add(entry.pk, entry.sk, entry.counters)
+                else:  # False (already applied) is as good as written
+                    await self._store.add_once(entry.pk, entry.sk, entry.counters, entry.token)
+                self._store_ok = True
                 return True
             except StoreError:
-                await self._sleep(random.random() * 0.05 * (2**attempt))
+                if attempt + 1 < RETRIES:
+                    await self._sleep(random.random() * 0.05 * (2**attempt))
+        self._store_ok = False
         return False
 
-    def _append(self, pk: str, sk: str, counters: dict[str, int]) -> None:
+    def _append(self, entries: list[_Entry]) -> None:
+        if not entries:
+            return
+        lines = b"".join(
+            orjson.dumps({"pk": e.pk, "sk": e.sk, "counters": e.counters, "token": e.token}) + b"\n"
+            for e in entries
+        )
         try:
             self._spill.parent.mkdir(parents=True, exist_ok=True)
-            with self._spill.open("ab") as fh:
-                fh.write(orjson.dumps({"pk": pk, "sk": sk, "counters": counters}) + b"\n")
+            with self._spill.open("a+b") as fh:
+                if fh.seek(0, os.SEEK_END) > 0:
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":  # a torn last line: start ours on a line of its own
+                        lines = b"\n" + lines
+                fh.write(lines)
             log.warning("usage store unavailable: counts spilled to %s", self._spill)
         except OSError:
             log.error("usage counts lost: store and spill file both unavailable")
 
     async def replay(self) -> int:
-        """Write spilled counts back to the store; returns how many aggregates were replayed."""
-        if not self._spill.exists():
-            return 0
-        claimed = self._spill.with_suffix(f".replaying-{os.getpid()}")
-        try:
-            self._spill.rename(claimed)  # one replayer per spill file
-        except OSError:
-            return 0
+        """Write spilled counts back to the store; returns how many aggregates were replayed. Each
+        line is applied at most once (its batch token), so a replay cut short by a crash is simply
+        finished by a later one: files left claimed by a process that died are taken over. Lines a
+        crash tore are skipped with a warning. Stops at the first line the store still refuses
+        (the rest goes back to the spill file)."""
         replayed = 0
-        for line in claimed.read_bytes().splitlines():
-            entry = orjson.loads(line)
-            if await self._add(entry["pk"], entry["sk"], entry["counters"]):
-                replayed += 1
-            else:
-                self._append(entry["pk"], entry["sk"], entry["counters"])
-        claimed.unlink(missing_ok=True)
+        for claimed in self._claim():
+            entries = self._read(claimed)
+            done = 0
+            try:
+                for entry in entries:
+                    if not await self._add(entry):
+                        self._append([*entries[done + 1 :], entry])  # a refused line rotates last
+                        break
+                    done += 1
+            except BaseException:
+                self._append(entries[done:])
+                raise
+            finally:
+                claimed.unlink(missing_ok=True)
+                self._claims.discard(claimed)
+            replayed += done
         return replayed
 
+    def _claim(self) -> list[Path]:
+        """Rename the spill file (and any orphaned claims) to names of our own: one replayer each."""
+        found = [self._spill] if self._spill.exists() else []
+        if found or not self._orphans_checked:
+            self._orphans_checked = True
+            prefix = self._spill.stem + ".replaying-"
+            with contextlib.suppress(OSError):
+                found += [
+                    p for p in self._spill.parent.iterdir() if p.name.startswith(prefix) and self._orphaned(p)
+                ]
+        claims = []
+        for path in found:
+            claimed = self._spill.with_suffix(f".replaying-{os.getpid()}-{secrets.token_hex(4)}")
+            try:
+                path.rename(claimed)
+            except OSError:
+                continue  # another replayer was first
+            self._claims.add(claimed)
+            claims.append(claimed)
+        return claims
+
+    def _orphaned(self, path: Path) -> bool:
+        """A claimed file whose replayer is gone (a process that died, or an earlier life of ours)."""
+        if path in self._claims:
+            return False
+        try:
+            pid = int(path.name.rpartition(".replaying-")[2].split("-")[0])
+        except ValueError:
+            return False
+        if pid == os.getpid():
+            return True
+        if os.name == "nt":  # os.kill(pid, 0) would terminate it there
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:
+            return False
+        return False
+
+    def _read(self, claimed: Path) -> list[_Entry]:
+        try:
+            lines = claimed.read_bytes().splitlines()
+        except OSError:
+            log.error("usage spill %s unreadable: left for a later replay", claimed)
+            return []
+        entries, torn = [], 0
+        for line in lines:
+            entry = _Entry.parse(line)
+            if entry is not None:
+                entries.append(entry)
+            elif line.strip():
+                torn += 1
+        if torn:
+            log.warning("usage spill %s: skipped %d unreadable line(s) (torn by a crash?)", claimed, torn)
+        return entries
+
     async def drain(self) -> None:
-        """Write everything pending now (shutdown, tests)."""
-        if self._flusher is not None:
-            self._flusher.cancel()
-            self._flusher = None
+        """Write everything pending now (shutdown, tests). A flush in flight is cancelled: it spills
+        the rest of its batch, which is then written with what is pending (or stays spilled if the
+        store is down)."""
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
         await self.flush()
+        if self._store_ok is not False:
+            await self.replay()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One aggregate on its way to the store (or in the spill file)."""
+
+    pk: str
+    sk: str
+    counters: dict[str, int]
+    token: str | None
+
+    @classmethod
+    def parse(cls, line: bytes) -> _Entry | None:
+        """A spill line, or None when it is not one (torn by a crash mid-write)."""
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        pk, sk, counters, token = data.get("pk"), data.get("sk"), data.get("counters"), data.get("token")
+        if not (isinstance(pk, str) and isinstance(sk, str) and isinstance(counters, dict)):
+            return None
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in counters.values()):
+            return None
+        if token is not None and not isinstance(token, str):
+            return None
+        return cls(pk, sk, counters, token)
 
 
 def cost_nano_usd(price: Price, prompt: int, completion: int, cached: int) -> int:
