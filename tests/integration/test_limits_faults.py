@@ -133,3 +133,26 @@ async def test_key_limit_table_is_bounded() -> None:
     for i in range(12_000):
         limits._of(key(f"k{i}", rpm=5))
     assert len(limits._limits) <= 10_001
+
+
+async def test_a_store_failure_while_admitting_is_a_clean_503() -> None:
+    from support import build_app, chat, client_for, completion, json_response, make_config
+    from switchboard.state import keys
+
+    class LimitsDown(MemoryStore):
+        async def add(self, pk, sk, deltas, *, expires_at=None):
+            if pk.startswith("RL#"):
+                raise StoreError("dynamodb store failed: ThrottlingException")
+            return await super().add(pk, sk, deltas, expires_at=expires_at)
+
+    store = LimitsDown()
+    secret, _ = await keys.create_key(store, tenant="acme", name="ci", rpm=5)
+    app = build_app(make_config(), lambda request: json_response(200, completion()), store=store)
+    async with client_for(app) as client:
+        response = await client.post(
+            "/v1/chat/completions", json=chat(), headers={"authorization": f"Bearer {secret}"}
+        )
+    await app.aclose()
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "store_unavailable"
+    assert "Traceback" not in response.text and "Throttling" not in response.text
