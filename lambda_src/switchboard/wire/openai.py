@@ -1,9 +1,12 @@
-"""The OpenAI Chat Completions wire format: building and reading its SSE events.
+"""The OpenAI Chat Completions wire format: building and reading its bodies and SSE events.
 
 Switchboard's executor speaks this form internally (every adapter translates to and from it), so
-this module is where `data: {...}` events, chunks, usage chunks and error events are built and
-where a relayed event is read (done, error, usage, output). Nothing else writes
-`b"data: " + orjson.dumps(...)` by hand.
+this module is where `data: {...}` events, chunks, usage chunks, error events, usage objects,
+tool calls and `chat.completion` bodies are built, and where a relayed event is read (done, error,
+usage, output). Nothing else writes `b"data: " + orjson.dumps(...)` by hand.
+
+Key order is part of the contract: orjson keeps insertion order, and tests compare bytes.
+This module only builds and reads bytes and dicts: no I/O, no clock, no logging.
 """
 
 from __future__ import annotations
@@ -46,6 +49,60 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+BAD_UPSTREAM_EVENT: Final = "bad_upstream_event"
+"""The error code of the event that replaces an upstream stream event we could not parse."""
+
+
+def usage_object(
+    prompt: int, completion: int, cached: int | None = 0, total: int | None = None
+) -> dict[str, Any]:
+    """The OpenAI `usage` object. `prompt` includes `cached`; `total` defaults to prompt +
+    completion; `cached=None` leaves out `prompt_tokens_details` (servers that never report it)."""
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion if total is None else total,
+    }
+    if cached is not None:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    return usage
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """One function tool call of an answer; `arguments` (any JSON value) is sent as its JSON text."""
+    return {
+        "id": call_id,
+        "type": "function",
+        "function": {"name": name, "arguments": orjson.dumps(arguments or {}).decode()},
+    }
+
+
+def assistant_message(content: str | None, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The assistant message of one choice (`tool_calls` only when there are some)."""
+    reply: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+    if tool_calls:
+        reply["tool_calls"] = tool_calls
+    return reply
+
+
+def choice(index: int, reply: Mapping[str, Any], finish: str | None) -> dict[str, Any]:
+    return {"index": index, "message": reply, "logprobs": None, "finish_reason": finish}
+
+
+def completion_body(
+    rid: str, model: str, created: int, choices: list[dict[str, Any]], usage: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A `chat.completion` body (as a dict: callers may add fields before dumping it)."""
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": choices,
+        "usage": usage,
+    }
+
+
 def data_event(payload: Mapping[str, Any]) -> bytes:
     """One SSE event carrying a JSON object."""
     return b"data: " + orjson.dumps(payload) + b"\n\n"
@@ -58,6 +115,11 @@ def error_object(message: str, kind: str, code: str | None, param: str | None = 
 def error_event(message: str, code: str | None, kind: str = "upstream_error") -> bytes:
     """The event that ends a stream that failed after it started (no `[DONE]` follows)."""
     return data_event(error_object(message, kind, code))
+
+
+def malformed_event(message: str = "malformed upstream stream event") -> bytes:
+    """The error event that stands for an upstream stream event that could not be translated."""
+    return error_event(message, BAD_UPSTREAM_EVENT, "api_error")
 
 
 def chunk(
