@@ -23,22 +23,17 @@ from typing import Any
 
 import orjson
 
+from switchboard.wire.openai import DONE, choice, chunk, completion_body, error_object, usage_object
+
+_ID, _MODEL, _CREATED = "chatcmpl-fake", "fake", 1_700_000_000
 _COMPLETION = orjson.dumps(
-    {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": 1_700_000_000,
-        "model": "fake",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "ok"},
-                "logprobs": None,
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
-    }
+    completion_body(
+        _ID,
+        _MODEL,
+        _CREATED,
+        [choice(0, {"role": "assistant", "content": "ok"}, "stop")],
+        usage_object(5, 1, cached=None),
+    )
 )
 _STREAM_RE = re.compile(rb'"model"\s*:\s*"stream-(\d+)-(\d+)"')
 _STATUS_RE = re.compile(rb'"model"\s*:\s*"status-(\d{3})"')
@@ -58,14 +53,7 @@ def _chunk_event(content: str | None, finish: str | None = None, role: bool = Fa
     delta: dict[str, Any] = (
         {"role": "assistant", "content": ""} if role else ({"content": content} if content else {})
     )
-    payload = {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion.chunk",
-        "created": 1_700_000_000,
-        "model": "fake",
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
+    return chunk(_ID, _MODEL, _CREATED, delta, finish)
 
 
 class FakeUpstream:
@@ -134,9 +122,7 @@ class _Connection(asyncio.Protocol):
         assert self.transport is not None
         if m := _STATUS_RE.search(body):
             code = int(m[1])
-            payload = orjson.dumps(
-                {"error": {"message": f"fake {code}", "type": "server_error", "param": None, "code": None}}
-            )
+            payload = orjson.dumps(error_object(f"fake {code}", "server_error", None))
             self.transport.write(self._head(code, b"application/json", len(payload)) + payload)
             return
         if b'"stream":true' in body.replace(b" ", b""):
@@ -182,7 +168,7 @@ class _Connection(asyncio.Protocol):
                 return
             write(_chunk_event(str(time.time_ns())))
         write(_chunk_event(None, finish="stop"))
-        write(b"data: [DONE]\n\n")
+        write(DONE)
         transport.write(b"0\r\n\r\n")
 
 

@@ -4,7 +4,8 @@ A Messages request becomes an OpenAI chat request (so it routes to any provider,
 through its adapter or any other through its translation); the OpenAI answer comes back as a
 Messages response, and an OpenAI chunk stream as Anthropic's SSE events (`message_start`,
 `content_block_start/delta/stop`, `message_delta`, `message_stop`). Errors are Anthropic-shaped:
-`{"type": "error", "error": {"type", "message"}}`.
+`{"type": "error", "error": {"type", "message"}}`. Stop-reason and error tables, usage conversion
+and event framing come from `wire/anthropic.py`, shared with the Anthropic provider adapter.
 
 Mapped: `system` (string or text blocks), text / image (base64 and url) / `tool_use` /
 `tool_result` blocks, `max_tokens`, `stop_sequences`, `temperature`, `top_p`, tools
@@ -24,6 +25,7 @@ from switchboard.constants import MESSAGES_PATH
 from switchboard.dialects.base import Dialect
 from switchboard.dialects.request import ChatRequest, parse_chat_request, parse_json_object
 from switchboard.errors import GatewayError, InvalidRequest
+from switchboard.wire import anthropic as wire_anthropic
 
 KNOWN: Final = frozenset(
     {
@@ -46,28 +48,10 @@ KNOWN: Final = frozenset(
         "timeout",
     }
 )
-STOP_REASONS: Final = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "content_filter": "refusal",
-    "function_call": "tool_use",
-}
-ERROR_TYPES: Final = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    503: "overloaded_error",
-    529: "overloaded_error",
-}
 
 
 def error_body(exc: GatewayError) -> bytes:
-    kind = ERROR_TYPES.get(exc.http_status, "invalid_request_error" if exc.http_status < 500 else "api_error")
-    return orjson.dumps({"type": "error", "error": {"type": kind, "message": exc.message}})
+    return wire_anthropic.error_body(wire_anthropic.error_type(exc.http_status), exc.message)
 
 
 def _bad(message: str, param: str) -> InvalidRequest:
@@ -201,17 +185,6 @@ def to_chat_request(raw: bytes) -> ChatRequest:
     return parse_chat_request(orjson.dumps(chat))
 
 
-def _anthropic_usage(usage: dict[str, Any] | None) -> dict[str, int]:
-    usage = usage or {}
-    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-    return {
-        "input_tokens": max(0, int(usage.get("prompt_tokens") or 0) - cached),
-        "output_tokens": int(usage.get("completion_tokens") or 0),
-        "cache_read_input_tokens": cached,
-        "cache_creation_input_tokens": 0,
-    }
-
-
 def to_message(completion: bytes) -> bytes:
     data = orjson.loads(completion)
     choice = (data.get("choices") or [{}])[0]
@@ -236,15 +209,11 @@ def to_message(completion: bytes) -> bytes:
             "role": "assistant",
             "model": data.get("model", ""),
             "content": content,
-            "stop_reason": STOP_REASONS.get(choice.get("finish_reason") or "stop", "end_turn"),
+            "stop_reason": wire_anthropic.stop_reason(choice.get("finish_reason")),
             "stop_sequence": None,
-            "usage": _anthropic_usage(data.get("usage")),
+            "usage": wire_anthropic.anthropic_usage(data.get("usage")),
         }
     )
-
-
-def _event(name: str, payload: dict[str, Any]) -> bytes:
-    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 class ChunksToEvents:
@@ -286,14 +255,14 @@ class ChunksToEvents:
             "stop_sequence": None,
             "usage": {"input_tokens": 0, "output_tokens": 0},
         }
-        return [_event("message_start", {"type": "message_start", "message": message})]
+        return [wire_anthropic.event("message_start", {"type": "message_start", "message": message})]
 
     def _open(self, kind: str, block: dict[str, Any]) -> list[bytes]:
         out = self._close()
         self._block += 1
         self._block_kind = kind
         out.append(
-            _event(
+            wire_anthropic.event(
                 "content_block_start",
                 {"type": "content_block_start", "index": self._block, "content_block": block},
             )
@@ -304,7 +273,9 @@ class ChunksToEvents:
         if self._block_kind is None:
             return []
         self._block_kind = None
-        return [_event("content_block_stop", {"type": "content_block_stop", "index": self._block})]
+        return [
+            wire_anthropic.event("content_block_stop", {"type": "content_block_stop", "index": self._block})
+        ]
 
     def _translate(self, event: bytes) -> list[bytes]:
         if event.startswith(b":"):
@@ -314,7 +285,7 @@ class ChunksToEvents:
             return [
                 *self._start({}),
                 *self._close(),
-                _event(
+                wire_anthropic.event(
                     "message_delta",
                     {
                         "type": "message_delta",
@@ -322,7 +293,7 @@ class ChunksToEvents:
                         "usage": usage,
                     },
                 ),
-                _event("message_stop", {"type": "message_stop"}),
+                wire_anthropic.event("message_stop", {"type": "message_stop"}),
             ]
         try:
             chunk = orjson.loads(event[6:] if event.startswith(b"data: ") else event)
@@ -330,25 +301,17 @@ class ChunksToEvents:
             return []
         if "error" in chunk:
             error = chunk["error"] or {}
-            return [
-                _event(
-                    "error",
-                    {
-                        "type": "error",
-                        "error": {"type": "api_error", "message": str(error.get("message", ""))},
-                    },
-                )
-            ]
+            return [wire_anthropic.error_event("api_error", str(error.get("message", "")))]
         out = self._start(chunk)
         if chunk.get("usage"):
-            self._usage = _anthropic_usage(chunk["usage"])
+            self._usage = wire_anthropic.anthropic_usage(chunk["usage"])
         for choice in chunk.get("choices") or []:
             delta = choice.get("delta") or {}
             if delta.get("content"):
                 if self._block_kind != "text":
                     out += self._open("text", {"type": "text", "text": ""})
                 out.append(
-                    _event(
+                    wire_anthropic.event(
                         "content_block_delta",
                         {
                             "type": "content_block_delta",
@@ -368,7 +331,7 @@ class ChunksToEvents:
                     self._tools[index] = self._block
                 if function.get("arguments"):
                     out.append(
-                        _event(
+                        wire_anthropic.event(
                             "content_block_delta",
                             {
                                 "type": "content_block_delta",
@@ -378,7 +341,7 @@ class ChunksToEvents:
                         )
                     )
             if choice.get("finish_reason"):
-                self._stop = STOP_REASONS.get(choice["finish_reason"], "end_turn")
+                self._stop = wire_anthropic.stop_reason(choice["finish_reason"])
         return out
 
 

@@ -16,7 +16,8 @@ they do in production. The upstream model name selects the behaviour:
 | `tools`                | calls the first tool in `tools` with `{"echo": "<last user message>"}`    |
 | `embed`                | (embeddings) 8 numbers per input, derived from a hash of its text        |
 
-Usage is counted in words (prompt: every message's text; completion: the answer).
+Usage is counted in words (prompt: every message's text; completion: the answer). Bodies and
+events are built by `wire.openai`, as a real OpenAI-compatible server would send them.
 """
 
 from __future__ import annotations
@@ -34,6 +35,15 @@ from switchboard.providers.base import UpstreamCall
 from switchboard.providers.embeddings import openai_embeddings
 from switchboard.providers.openai import OpenAIAdapter, _static_headers
 from switchboard.upstream.http import UpstreamRequest
+from switchboard.wire.openai import (
+    DONE,
+    choice,
+    chunk,
+    completion_body,
+    error_object,
+    usage_chunk,
+    usage_object,
+)
 
 MOCK_URL = "http://mock.switchboard.internal/v1/chat/completions"
 MOCK_EMBEDDINGS_URL = "http://mock.switchboard.internal/v1/embeddings"
@@ -87,17 +97,6 @@ class _Behaviour:
             self.kind, self.status = "unknown", 404
 
 
-def _chunk(rid: str, model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
-    payload = {
-        "id": rid,
-        "object": "chat.completion.chunk",
-        "created": CREATED,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
-
-
 class MockUpstream(httpx.AsyncBaseTransport):
     """An in-process OpenAI-compatible server for the `mock` provider."""
 
@@ -117,11 +116,7 @@ class MockUpstream(httpx.AsyncBaseTransport):
         rid = "chatcmpl-mock-" + hashlib.sha256(orjson.dumps(messages)).hexdigest()[:24]
         tool_call = self._tool_call(body, behaviour, messages)
         words = self._words(behaviour, messages)
-        usage = {
-            "prompt_tokens": _prompt_words(messages),
-            "completion_tokens": len(words),
-            "total_tokens": _prompt_words(messages) + len(words),
-        }
+        usage = usage_object(_prompt_words(messages), len(words), cached=None)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             events = self._stream(rid, model, words, tool_call, usage if include_usage else None, behaviour)
@@ -134,23 +129,9 @@ class MockUpstream(httpx.AsyncBaseTransport):
         if behaviour.kind == "cut":
             content = b'{"id": "' + rid.encode() + b'", "object": "chat.completion", "choi'
         else:
+            answer = choice(0, message, "tool_calls" if tool_call else "stop")
             content = orjson.dumps(
-                {
-                    "id": rid,
-                    "object": "chat.completion",
-                    "created": CREATED,
-                    "model": model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": message,
-                            "logprobs": None,
-                            "finish_reason": "tool_calls" if tool_call else "stop",
-                        }
-                    ],
-                    "usage": usage,
-                    "system_fingerprint": "fp_mock",
-                }
+                {**completion_body(rid, model, CREATED, [answer], usage), "system_fingerprint": "fp_mock"}
             )
         return httpx.Response(
             200, headers={"content-type": "application/json"}, content=content, request=request
@@ -179,7 +160,7 @@ class MockUpstream(httpx.AsyncBaseTransport):
             headers["retry-after-ms"] = "100"
         kind = "invalid_request_error" if status < 500 else "server_error"
         message = f"mock error {status}" if status != 404 else f"mock model {model!r} does not exist"
-        body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
+        body = error_object(message, kind, None)
         return httpx.Response(status, headers=headers, content=orjson.dumps(body))
 
     @staticmethod
@@ -207,10 +188,10 @@ class MockUpstream(httpx.AsyncBaseTransport):
         model: str,
         words: list[str],
         tool_call: dict[str, Any] | None,
-        usage: dict[str, int] | None,
+        usage: dict[str, Any] | None,
         behaviour: _Behaviour,
     ) -> AsyncIterator[bytes]:
-        yield _chunk(rid, model, {"role": "assistant", "content": ""})
+        yield chunk(rid, model, CREATED, {"role": "assistant", "content": ""})
         if tool_call:
             args = tool_call["function"]["arguments"]
             half = len(args) // 2
@@ -218,27 +199,21 @@ class MockUpstream(httpx.AsyncBaseTransport):
                 **tool_call,
                 "function": {"name": tool_call["function"]["name"], "arguments": args[:half]},
             }
-            yield _chunk(rid, model, {"tool_calls": [{"index": 0, **first}]})
-            yield _chunk(rid, model, {"tool_calls": [{"index": 0, "function": {"arguments": args[half:]}}]})
+            yield chunk(rid, model, CREATED, {"tool_calls": [{"index": 0, **first}]})
+            yield chunk(
+                rid, model, CREATED, {"tool_calls": [{"index": 0, "function": {"arguments": args[half:]}}]}
+            )
         else:
             for i, word in enumerate(words):
                 if behaviour.delay_ms:
                     await asyncio.sleep(behaviour.delay_ms / 1000)
-                yield _chunk(rid, model, {"content": word if i == 0 else " " + word})
+                yield chunk(rid, model, CREATED, {"content": word if i == 0 else " " + word})
         if behaviour.kind == "cut":
             raise httpx.RemoteProtocolError("mock: connection dropped mid-stream")
-        yield _chunk(rid, model, {}, "tool_calls" if tool_call else "stop")
+        yield chunk(rid, model, CREATED, {}, "tool_calls" if tool_call else "stop")
         if usage is not None:
-            payload = {
-                "id": rid,
-                "object": "chat.completion.chunk",
-                "created": CREATED,
-                "model": model,
-                "choices": [],
-                "usage": usage,
-            }
-            yield b"data: " + orjson.dumps(payload) + b"\n\n"
-        yield b"data: [DONE]\n\n"
+            yield usage_chunk(rid, model, CREATED, usage)
+        yield DONE
 
 
 class _Stream(httpx.AsyncByteStream):
