@@ -58,6 +58,10 @@ class ProviderConfig:
     timeout_ms: int | None = None
     region: str | None = None
     """AWS region (Bedrock)."""
+    responses_api: bool = True
+    """`openai` providers: serve `POST /v1/responses` by passing the client's request through to the
+    provider's own `/responses`; false for servers that only speak Chat Completions (requests are
+    then translated)."""
     stream_usage: bool = True
     """OpenAI-compatible servers: send `stream_options` (Switchboard asks for the usage chunk to
     count tokens). False for servers that reject the field: it is then dropped, and the tokens of
@@ -251,6 +255,7 @@ def _routing(raw: Mapping[str, Any]) -> RoutingPolicy:
 _PROVIDER_KEYS = {
     "type",
     "stream_usage",
+    "responses_api",
     "base_url",
     "api_key_env",
     "api_key_secret",
@@ -313,6 +318,7 @@ def _provider(name: str, raw: Any, known_types: frozenset[str]) -> ProviderConfi
         timeout_ms=_get(raw, "timeout_ms", int, where, None),
         region=region,
         stream_usage=_get(raw, "stream_usage", bool, where, True),
+        responses_api=_get(raw, "responses_api", bool, where, True),
     )
 
 

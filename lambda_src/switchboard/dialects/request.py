@@ -77,6 +77,18 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return parsed
 
 
+@dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """The client's request in its own API, for targets that serve that API (pass-through)."""
+
+    api: str
+    """`anthropic.messages` or `openai.responses` (see `wire/readers.py`)."""
+    body: dict[str, Any]
+    """The client's body with Switchboard's routing fields removed (`model` is rewritten per target)."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Allow-listed client headers of that API (`anthropic-version`, `anthropic-beta`, `openai-beta`)."""
+
+
 @dataclass(slots=True)
 class ChatRequest:
     body: dict[str, Any]
@@ -91,6 +103,22 @@ class ChatRequest:
     """`chat` (chat completions) or `embeddings`."""
     strip_usage: bool = False
     """Switchboard asked the provider for the stream's usage chunk; the client did not want it."""
+    native: NativeRequest | None = None
+    dropped: tuple[str, ...] = ()
+    """Client fields the translation to the executor's form left out (`x-switchboard-dropped`)."""
+    untranslatable: str | None = None
+    """A field the translation cannot carry: only targets serving `native` can answer."""
+
+
+def refuse_forbidden(body: dict[str, Any]) -> None:
+    forbidden = FORBIDDEN_FIELDS.intersection(body)
+    if forbidden:
+        name = sorted(forbidden)[0]
+        raise InvalidRequest(
+            f"'{name}' is not allowed: upstream URLs and credentials are set by the gateway's configuration",
+            param=name,
+            code="forbidden_field",
+        )
 
 
 def _str_list(value: Any, field: str) -> tuple[str, ...]:
@@ -104,14 +132,7 @@ def _str_list(value: Any, field: str) -> tuple[str, ...]:
 def _routed(raw: bytes, endpoint: str) -> tuple[ChatRequest, Any, Any]:
     """Parse, refuse upstream-choosing fields, strip and check the routing fields, resolve `model`."""
     body = parse_json_object(raw)
-    forbidden = FORBIDDEN_FIELDS.intersection(body)
-    if forbidden:
-        name = sorted(forbidden)[0]
-        raise InvalidRequest(
-            f"'{name}' is not allowed: upstream URLs and credentials are set by the gateway's configuration",
-            param=name,
-            code="forbidden_field",
-        )
+    refuse_forbidden(body)
     models = prefs = timeout = None
     if "models" in body or "provider_preferences" in body or "timeout" in body:
         models = body.pop("models", None)

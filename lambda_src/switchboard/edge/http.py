@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -33,6 +33,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 _REQUEST_ID_RE = re.compile(rb"[A-Za-z0-9._:@/+=-]{1,128}")
+_PRINTABLE = re.compile(rb"[\x20-\x7e]{1,1024}")
+
+
+FORWARDED: Final = frozenset({b"anthropic-version", b"anthropic-beta", b"openai-beta"})
+"""Client headers that belong to a provider's API (never credentials, cookies or hop-by-hop
+headers): forwarded only on same-dialect pass-through."""
 
 
 class ClientGone(Exception):
@@ -42,7 +48,15 @@ class ClientGone(Exception):
 class RequestHeaders:
     """The request headers Switchboard reads, found in one pass over the list."""
 
-    __slots__ = ("cache_control", "content_length", "content_type", "lambda_context", "request_id", "token")
+    __slots__ = (
+        "cache_control",
+        "content_length",
+        "content_type",
+        "forward",
+        "lambda_context",
+        "request_id",
+        "token",
+    )
 
     def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
         self.content_length: bytes | None = None
@@ -52,6 +66,8 @@ class RequestHeaders:
         self.lambda_context: bytes | None = None
         self.token: str | None = None
         """The presented gateway key: `Authorization: Bearer ...` or `x-api-key` (first found)."""
+        self.forward: tuple[tuple[str, str], ...] = ()
+        """Headers of a provider's API, passed on to targets that serve that API as it is."""
         for name, value in headers:
             if name == H_CONTENT_LENGTH:
                 self.content_length = value
@@ -71,6 +87,8 @@ class RequestHeaders:
                 self.lambda_context = value
             elif name == H_CACHE_CONTROL:
                 self.cache_control = value
+            elif name in FORWARDED and _PRINTABLE.fullmatch(value):
+                self.forward += ((name.decode(), value.decode()),)
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:

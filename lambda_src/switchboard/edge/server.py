@@ -23,7 +23,7 @@ from switchboard.constants import (
     MESSAGES_PATH,
     ORIGIN_HEADER,
 )
-from switchboard.dialects import anthropic_messages, embeddings, openai_chat
+from switchboard.dialects import anthropic, embeddings, openai_chat
 from switchboard.dialects.base import Dialect
 from switchboard.edge.http import (
     ASGIApp,
@@ -45,7 +45,7 @@ from switchboard.telemetry.timing import Timing
 _HEALTH_BODY = b'{"status":"ok"}'
 _DIALECTS: dict[str, Dialect] = {
     CHAT_PATH: openai_chat.DIALECT,
-    MESSAGES_PATH: anthropic_messages.DIALECT,
+    MESSAGES_PATH: anthropic.DIALECT,
     EMBEDDINGS_PATH: embeddings.DIALECT,
 }
 _ALLOWED = {CHAT_PATH: b"POST", MESSAGES_PATH: b"POST", EMBEDDINGS_PATH: b"POST", HEALTH_PATH: b"GET, HEAD"}

@@ -1,7 +1,8 @@
 """Stage: execute. The request goes to its target chain through the executor (fallback, retries,
 one deadline) and the answer to the client: a complete JSON answer rendered in the client's
 dialect, or a stream relayed event by event (translated into the client's events when its dialect
-is not the executor's). Records what `finish` needs: the target, the answer, the usage, the
+is not the executor's). A target that serves the client's own API answers in it: that answer is
+relayed untouched (pass-through). Records what `finish` needs: the target, the answer, the usage, the
 outcome."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from switchboard.pipeline.context import RequestContext
 from switchboard.routing.executor import Executor
 from switchboard.routing.policy import deadline_ms, plan_targets
 from switchboard.routing.relay import relay
+from switchboard.wire.readers import json_usage
 
 
 async def complete(ctx: RequestContext, config: Config, executor: Executor, region: bytes) -> None:
@@ -23,10 +25,14 @@ async def complete(ctx: RequestContext, config: Config, executor: Executor, regi
     targets = plan_targets(config, request)
     result = await executor.complete(request, targets, deadline_ms(config, request) / 1000.0, ctx.timing)
     ctx.target = result.target
-    ctx.answer = result.content
     render = ctx.dialect.render
-    content = result.content if render is None else render(result.content)
-    await respond.send_answer(ctx, region, result.target, content)
+    if result.native is not None:  # the client's own API, passed through: relayed as it is
+        content = result.content
+        ctx.usage = json_usage(result.native, content)
+    else:
+        ctx.answer = result.content
+        content = result.content if render is None else render(result.content)
+    await respond.send_answer(ctx, region, result.target, content, translated=result.native is None)
     ctx.status, ctx.outcome = 200, "ok"
     if ctx.cache_policy is not None:
         ctx.client_body = content
@@ -38,14 +44,14 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
     targets = plan_targets(config, request)
     opened = await executor.open_stream(request, targets, deadline_ms(config, request) / 1000.0, ctx.timing)
     ctx.target = opened.target
-    await respond.start_stream(ctx, region, opened.target)
+    await respond.start_stream(ctx, region, opened.target, translated=opened.native is None)
     ctx.status = 200
     send = ctx.send
     if ctx.cache_policy is not None:
         captured: list[bytes] = []
         ctx.client_body = captured
         send = _capturing(send, captured)
-    if ctx.dialect.stream_events is not None:
+    if ctx.dialect.stream_events is not None and opened.native is None:
         send = _translating(send, ctx.dialect.stream_events(request.model))
     relayed = await relay(
         opened,
@@ -53,7 +59,6 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
         ctx.timing,
         idle_timeout_s=config.routing.stream_idle_timeout_ms / 1000.0,
         secrets=executor.credentials.known_values(),
-        strip_usage=request.strip_usage,
     )
     ctx.outcome, ctx.usage = relayed.outcome, relayed.usage
 

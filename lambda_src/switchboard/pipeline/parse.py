@@ -4,6 +4,8 @@ into the executor's form (`ctx.request`); nothing reaches a provider from a body
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from switchboard.edge.http import json_content_type, read_body
 from switchboard.errors import UnsupportedMedia
 from switchboard.pipeline.context import RequestContext
@@ -14,4 +16,6 @@ async def read_request(ctx: RequestContext, max_body_bytes: int) -> None:
     if content_type is not None and not json_content_type(content_type):
         raise UnsupportedMedia("Content-Type must be application/json")
     ctx.raw = await read_body(ctx.receive, max_body_bytes, ctx.headers.content_length)
-    ctx.request = ctx.dialect.parse(ctx.raw)
+    request = ctx.request = ctx.dialect.parse(ctx.raw)
+    if request.native is not None and ctx.headers.forward:
+        request.native = replace(request.native, headers=ctx.headers.forward)

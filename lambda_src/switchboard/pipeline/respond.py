@@ -13,6 +13,7 @@ from switchboard.constants import (
     CT_JSON,
     CT_SSE,
     H_CACHE,
+    H_DROPPED,
     H_MODEL,
     H_PROVIDER,
 )
@@ -25,7 +26,7 @@ _SSE_HEADERS: Headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering",
 
 
 def _answer_headers(
-    ctx: RequestContext, region: bytes, target: Target, cache_state: bytes, sse: bool
+    ctx: RequestContext, region: bytes, target: Target, cache_state: bytes, sse: bool, translated: bool = True
 ) -> Headers:
     headers = base_headers(ctx.request_id, region, CT_SSE if sse else CT_JSON)
     if sse:
@@ -37,18 +38,23 @@ def _answer_headers(
     ]
     if ctx.reservation is not None:
         headers += ctx.reservation.headers
+    request = ctx.request
+    if translated and request is not None and request.dropped:
+        headers.append((H_DROPPED, ", ".join(request.dropped).encode()))
     return headers
 
 
-async def send_answer(ctx: RequestContext, region: bytes, target: Target, content: bytes) -> None:
-    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=False)
+async def send_answer(
+    ctx: RequestContext, region: bytes, target: Target, content: bytes, translated: bool = True
+) -> None:
+    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=False, translated=translated)
     headers += ctx.timing.headers(perf_counter())
     ctx.response_started = True
     await send_body(ctx.send, 200, headers, content)
 
 
-async def start_stream(ctx: RequestContext, region: bytes, target: Target) -> None:
-    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=True)
+async def start_stream(ctx: RequestContext, region: bytes, target: Target, translated: bool = True) -> None:
+    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=True, translated=translated)
     headers += ctx.timing.headers(perf_counter())
     ctx.response_started = True
     await ctx.send({"type": "http.response.start", "status": 200, "headers": headers})

@@ -18,16 +18,17 @@ from time import perf_counter
 from typing import TypeVar
 
 from switchboard.config import Config, ProviderConfig, Target
-from switchboard.dialects.request import ChatRequest
-from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout
+from switchboard.dialects.request import ChatRequest, NativeRequest
+from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnsupported
 from switchboard.providers import provider_type
 from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, classify_stream_error
+from switchboard.providers.passthrough import native_apis, passthrough_request
 from switchboard.routing.health import TargetHealth
 from switchboard.routing.policy import decide, final_error
 from switchboard.telemetry.timing import Timing
 from switchboard.upstream.credentials import Credentials
-from switchboard.upstream.http import Transport, UpstreamResponse, as_transport
-from switchboard.wire.openai import carries_output, error_payload
+from switchboard.upstream.http import Transport, UpstreamRequest, UpstreamResponse, as_transport
+from switchboard.wire.readers import OPENAI_CHAT, StreamReader, stream_reader
 from switchboard.wire.sse import EventTooLarge, SSESplitter
 
 T = TypeVar("T")
@@ -37,6 +38,8 @@ T = TypeVar("T")
 class Completed:
     content: bytes
     target: Target
+    native: str | None = None
+    """The client's own API when the answer was passed through untouched (not the executor's form)."""
 
 
 @dataclass(slots=True)
@@ -49,6 +52,9 @@ class StreamStart:
     chunks: AsyncIterator[bytes]
     splitter: SSESplitter
     prefix: list[bytes]
+    reader: StreamReader
+    native: str | None = None
+    """The client's own API when events are relayed untouched (not the executor's form)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,13 @@ class _Prepared:
     transport: Transport
     call: UpstreamCall
     secrets: tuple[str, ...]
+    native: NativeRequest | None
+    """Set when the target serves the client's own API: the client's body is passed through."""
+
+    def build(self) -> UpstreamRequest:
+        if self.native is not None:
+            return passthrough_request(self.call, self.native)
+        return self.adapter.build_request(self.call)
 
 
 class Executor:
@@ -161,12 +174,21 @@ class Executor:
             credential=await self.credentials.get(provider),
             endpoint=request.endpoint,
         )
+        native = request.native
+        if native is not None and native.api not in native_apis(provider):
+            native = None
+        if native is None and request.untranslatable is not None:
+            raise UpstreamUnsupported(
+                f"'{request.untranslatable}' cannot be translated for {provider.name!r}",
+                param=request.untranslatable,
+            )
         return _Prepared(
             provider,
             provider_type(provider.type).adapter,
             self._transports[target.provider],
             call,
             self.credentials.known_values(),
+            native,
         )
 
     def _attempt_timeout(self, provider: ProviderConfig, target: Target, remaining: float) -> float:
@@ -185,7 +207,7 @@ class Executor:
         """One attempt: send, check the status, hand the open response to `use`; the response is
         closed unless `use` returns it inside its result (a started stream)."""
         prepared = await self._prepare(target, request, stream)
-        upstream_request = prepared.adapter.build_request(prepared.call)
+        upstream_request = prepared.build()
         started = perf_counter()
         response: UpstreamResponse | None = None
         keep_open = False
@@ -215,6 +237,8 @@ class Executor:
     ) -> Completed:
         async def use(target: Target, prepared: _Prepared, response: UpstreamResponse) -> Completed:
             content = await response.read()
+            if prepared.native is not None:
+                return Completed(content, target, prepared.native.api)
             if prepared.call.endpoint == "chat":
                 body = prepared.adapter.parse_response(content)
             else:
@@ -236,8 +260,12 @@ class Executor:
         self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
     ) -> StreamStart:
         async def use(target: Target, prepared: _Prepared, response: UpstreamResponse) -> StreamStart:
+            if prepared.native is not None:
+                reader = stream_reader(prepared.native.api)
+                return await _read_until_output(target, None, reader, response, prepared.native.api)
             translator = prepared.adapter.stream_translator(prepared.call)
-            return await _read_until_output(target, translator, response)
+            reader = stream_reader(OPENAI_CHAT, request.strip_usage)
+            return await _read_until_output(target, translator, reader, response, None)
 
         async def attempt(target: Target, remaining: float) -> StreamStart:
             return await self._attempt(target, request, True, remaining, timing, use)
@@ -246,7 +274,11 @@ class Executor:
 
 
 async def _read_until_output(
-    target: Target, translator: StreamTranslator | None, response: UpstreamResponse
+    target: Target,
+    translator: StreamTranslator | None,
+    reader: StreamReader,
+    response: UpstreamResponse,
+    native: str | None,
 ) -> StreamStart:
     chunks = response.chunks()
     splitter = SSESplitter()
@@ -256,12 +288,12 @@ async def _read_until_output(
             committed = False
             for event in to_events(chunk, splitter, translator):
                 if not committed:
-                    if (payload := error_payload(event)) is not None:
+                    if (payload := reader.error(event)) is not None:
                         raise classify_stream_error(payload)
-                    committed = carries_output(event)
+                    committed = reader.carries_output(event)
                 prefix.append(event)
             if committed:
-                return StreamStart(target, translator, response, chunks, splitter, prefix)
+                return StreamStart(target, translator, response, chunks, splitter, prefix, reader, native)
     except EventTooLarge:
         raise UpstreamProtocolError("upstream stream event too large") from None
     raise UpstreamProtocolError("upstream stream ended before any output")

@@ -2,8 +2,9 @@
 
 Every upstream read is translated (if the adapter needs it), checked for `[DONE]` and error events,
 and sent to the client at once as one ASGI body message. The full-stream timing goes out as an SSE
-comment just before `data: [DONE]`. A failure after output has reached the client ends the stream
-with an OpenAI-style error event and no `[DONE]`: never a silent clean end. The usage the stream
+comment just before the final event (`data: [DONE]`, or the final event of the client's own format
+when a stream is passed through). A failure after output has reached the client ends the stream
+with an error event of that format and no final event: never a silent clean end. The usage the stream
 reported comes back as data (`Relayed.usage`); the relay never answers anything but the stream.
 """
 
@@ -20,7 +21,8 @@ import orjson
 from switchboard.errors import UpstreamError, safe_upstream_message
 from switchboard.routing.executor import StreamStart, to_events
 from switchboard.telemetry.timing import Timing
-from switchboard.wire.openai import DONE, Usage, error_event, error_payload, event_usage, is_done
+from switchboard.wire.openai import Usage
+from switchboard.wire.readers import StreamReader
 from switchboard.wire.sse import EventTooLarge
 
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
@@ -33,36 +35,39 @@ class Relayed:
     usage: Usage | None
 
 
-class _Batch:
-    __slots__ = ("done", "error", "out", "usage")
+_INTERRUPTED = "stream_interrupted"
+_UPSTREAM = "upstream_error"
 
-    def __init__(self, usage: Usage | None) -> None:
+
+class _Batch:
+    __slots__ = ("error", "final", "out")
+
+    def __init__(self) -> None:
         self.out: list[bytes] = []
-        self.done = False
+        self.final: bytes | None = None
         self.error: bytes | None = None
-        self.usage = usage
 
 
 def _collect(
-    events: list[bytes], timing: Timing, batch: _Batch, secrets: tuple[str, ...], strip_usage: bool
+    events: list[bytes], timing: Timing, batch: _Batch, reader: StreamReader, secrets: tuple[str, ...]
 ) -> None:
     for event in events:
-        if is_done(event):
-            batch.done = True
+        if reader.is_final(event):
+            reader.read_usage(event)
+            batch.final = reader.final_event(event)
             return
-        upstream_error = error_payload(event)
+        upstream_error = reader.error(event)
         if upstream_error is not None:
             detail = (
                 safe_upstream_message(orjson.dumps(upstream_error), secrets) or "upstream reported an error"
             )
-            batch.error = error_event(f"stream interrupted: {detail}", "stream_interrupted")
+            batch.error = reader.error_event(
+                f"stream interrupted: {detail}", "stream_interrupted", "upstream_error"
+            )
             return
         if event[:1] != b":":
-            usage, usage_only = event_usage(event)
-            if usage is not None:
-                batch.usage = usage
-                if strip_usage and usage_only:
-                    continue  # the usage chunk Switchboard asked for, not the client
+            if reader.read_usage(event):
+                continue  # the usage chunk Switchboard asked for, not the client
             timing.chunks += 1
         batch.out.append(event)
 
@@ -74,18 +79,16 @@ async def relay(
     *,
     idle_timeout_s: float,
     secrets: tuple[str, ...] = (),
-    strip_usage: bool = False,
 ) -> Relayed:
-    """Relay the stream. With `strip_usage`, the usage-only chunk is read but not relayed."""
+    """Relay the stream in the reader's format (the usage Switchboard asked for is read, not relayed)."""
     provider, model = start.target.provider, start.target.model
-    translator = start.translator
-    splitter = start.splitter
+    translator, splitter, reader = start.translator, start.splitter, start.reader
     outcome = "cut"
-    batch = _Batch(None)
+    batch = _Batch()
     try:
-        _collect(start.prefix, timing, batch, secrets, strip_usage)
+        _collect(start.prefix, timing, batch, reader, secrets)
         timing.first_token = perf_counter()
-        if not (batch.done or batch.error):
+        if not (batch.final or batch.error):
             if batch.out:
                 await send({"type": "http.response.body", "body": b"".join(batch.out), "more_body": True})
                 batch.out.clear()
@@ -101,38 +104,42 @@ async def relay(
                     finally:
                         timing.upstream += perf_counter() - waited
                     idle.reschedule(loop.time() + idle_timeout_s)
-                    batch = _Batch(batch.usage)
-                    _collect(to_events(chunk, splitter, translator), timing, batch, secrets, strip_usage)
-                    if batch.done or batch.error:
+                    batch = _Batch()
+                    _collect(to_events(chunk, splitter, translator), timing, batch, reader, secrets)
+                    if batch.final or batch.error:
                         break
                     if batch.out:
                         await send(
                             {"type": "http.response.body", "body": b"".join(batch.out), "more_body": True}
                         )
                         batch.out.clear()
-        if batch.done:
+        if batch.final:
             outcome = "done"
-            tail = timing.sse_comment(perf_counter(), provider, model) + DONE
+            tail = timing.sse_comment(perf_counter(), provider, model) + batch.final
         elif batch.error:
             outcome = "upstream_error"
             tail = batch.error
         else:
-            tail = error_event("upstream stream ended before completion", "stream_interrupted")
+            tail = reader.error_event(
+                "upstream stream ended before completion", "stream_interrupted", "upstream_error"
+            )
         tail = b"".join(batch.out) + tail if batch.out else tail
     except TimeoutError:
         outcome = "stalled"
-        tail = error_event(
+        tail = reader.error_event(
             f"upstream stream stalled for {idle_timeout_s:.0f} s", "stream_timeout", "timeout_error"
         )
     except UpstreamError:
         outcome = "lost"
-        tail = error_event("upstream connection lost mid-stream", "stream_interrupted")
+        tail = reader.error_event(
+            "upstream connection lost mid-stream", "stream_interrupted", "upstream_error"
+        )
     except EventTooLarge:
         outcome = "cut"
-        tail = error_event("upstream stream event too large", "stream_interrupted")
+        tail = reader.error_event("upstream stream event too large", _INTERRUPTED, _UPSTREAM)
     finally:
         await start.response.aclose()
     if outcome != "done":
         tail += timing.sse_comment(perf_counter(), provider, model)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
-    return Relayed(outcome, batch.usage)
+    return Relayed(outcome, reader.usage)

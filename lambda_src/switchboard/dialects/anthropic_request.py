@@ -1,0 +1,356 @@
+"""Anthropic Messages requests (`POST /v1/messages`): strict validation, the client's own body for
+Anthropic targets, and a translation to the executor's (OpenAI) form for every other target.
+
+Validation is as strict as the OpenAI dialect's: wrong types are a 400 naming the field, whatever
+the target. The body itself is kept (`ChatRequest.native`) so an Anthropic target receives it
+untouched - unknown and future fields, betas, `cache_control`, thinking, documents included.
+
+The translation decides per field (README, "Translation per field"):
+- mapped: `system`, messages (text, image, document (PDF / text), `tool_use`, `tool_result`
+  blocks), `max_tokens`, `stop_sequences`, `temperature`, `top_p`, custom tools and `tool_choice`
+  (`disable_parallel_tool_use`), `metadata.user_id` -> `user`, `thinking.type = enabled` ->
+  `reasoning_effort` (by budget), `stream`;
+- dropped and named in `ChatRequest.dropped` (`x-switchboard-dropped`): fields that tune, annotate or
+  manage context on Anthropic's side (`context_management`, `output_config`, `service_tier`, `top_k`,
+  `cache_control` markers, adaptive thinking, other `metadata` keys, `thinking` blocks of earlier
+  turns, server tools such as web search) and any field this module does not know;
+- untranslatable (content whose loss would change the answer, e.g. a content block type this
+  module does not know): recorded in `ChatRequest.untranslatable`; targets that need the
+  translation are skipped, and without an Anthropic target the client gets a 400 naming it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, TypeGuard
+
+import orjson
+
+from switchboard.dialects.request import (
+    ROUTING_FIELDS,
+    ChatRequest,
+    NativeRequest,
+    parse_chat_request,
+    parse_json_object,
+    refuse_forbidden,
+)
+from switchboard.errors import InvalidRequest
+from switchboard.wire.readers import ANTHROPIC_MESSAGES
+
+MAPPED: Final = frozenset(
+    {
+        "model",
+        "messages",
+        "max_tokens",
+        "system",
+        "stop_sequences",
+        "temperature",
+        "top_p",
+        "tools",
+        "tool_choice",
+        "metadata",
+        "stream",
+        "thinking",
+        *ROUTING_FIELDS,
+    }
+)
+TOOL_CHOICES: Final = {"auto": "auto", "any": "required", "none": "none"}
+
+
+class _Translation:
+    """What a translation collects besides the chat body."""
+
+    __slots__ = ("dropped", "untranslatable")
+
+    def __init__(self) -> None:
+        self.dropped: list[str] = []
+        self.untranslatable: str | None = None
+
+    def drop(self, name: str) -> None:
+        if name not in self.dropped:
+            self.dropped.append(name)
+
+    def cannot(self, name: str) -> None:
+        if self.untranslatable is None:
+            self.untranslatable = name
+
+
+def _bad(message: str, param: str) -> InvalidRequest:
+    return InvalidRequest(message, param=param)
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _text(block: dict[str, Any], where: str) -> str:
+    text = block.get("text")
+    if not isinstance(text, str):
+        raise _bad(f"'{where}.text' must be a string", f"{where}.text")
+    return text
+
+
+def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
+        raise _bad(f"'{where}' must be a string or a list of content blocks", where)
+    for j, block in enumerate(content):
+        if not isinstance(block.get("type"), str):
+            raise _bad(f"'{where}[{j}].type' must be a string", f"{where}[{j}].type")
+    return content
+
+
+def _note_cache_control(block: dict[str, Any], out: _Translation) -> None:
+    if "cache_control" in block:
+        out.drop("cache_control")
+
+
+def _source(block: dict[str, Any], where: str) -> dict[str, Any]:
+    source = block.get("source")
+    if not isinstance(source, dict) or not isinstance(source.get("type"), str):
+        raise _bad(f"'{where}.source' must be an object with a 'type'", f"{where}.source")
+    return source
+
+
+def _image(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any] | None:
+    source = _source(block, where)
+    if source["type"] == "base64":
+        media, data = source.get("media_type"), source.get("data")
+        if not isinstance(media, str) or not isinstance(data, str):
+            raise _bad(f"'{where}.source' needs string media_type and data", f"{where}.source")
+        return {"type": "image_url", "image_url": {"url": f"data:{media};base64,{data}"}}
+    if source["type"] == "url" and isinstance(source.get("url"), str):
+        return {"type": "image_url", "image_url": {"url": source["url"]}}
+    out.cannot(f"{where}.source")
+    return None
+
+
+def _document(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any] | None:
+    source = _source(block, where)
+    if source["type"] == "base64" and isinstance(source.get("data"), str):
+        media = source.get("media_type") or "application/pdf"
+        name = block.get("title") if isinstance(block.get("title"), str) else "document.pdf"
+        return {
+            "type": "file",
+            "file": {"filename": name, "file_data": f"data:{media};base64,{source['data']}"},
+        }
+    if source["type"] == "text" and isinstance(source.get("data"), str):
+        return {"type": "text", "text": source["data"]}
+    out.cannot(f"{where}.source")
+    return None
+
+
+def _tool_result(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any]:
+    if not isinstance(block.get("tool_use_id"), str):
+        raise _bad(f"'{where}.tool_use_id' must be a string", f"{where}.tool_use_id")
+    result = block.get("content")
+    if result is None or isinstance(result, str):
+        text = result or ""
+    else:
+        parts = []
+        for k, item in enumerate(_blocks(result, f"{where}.content")):
+            if item["type"] == "text":
+                parts.append(_text(item, f"{where}.content[{k}]"))
+            else:
+                out.cannot(f"{where}.content[{k}]")
+        text = "\n".join(parts)
+    if block.get("is_error") is True:
+        text = f"[tool error] {text}"
+    return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": text}
+
+
+def _tool_use(block: dict[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
+        raise _bad(f"'{where}' needs string 'id' and 'name'", where)
+    arguments = block.get("input", {})
+    if not isinstance(arguments, dict):
+        raise _bad(f"'{where}.input' must be an object", f"{where}.input")
+    return {
+        "id": block["id"],
+        "type": "function",
+        "function": {"name": block["name"], "arguments": orjson.dumps(arguments).decode()},
+    }
+
+
+def _turn(message: Any, i: int, out: _Translation) -> list[dict[str, Any]]:
+    where = f"messages[{i}]"
+    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
+        raise _bad(f"'{where}.role' must be user or assistant", f"{where}.role")
+    role, content = message["role"], message.get("content")
+    if isinstance(content, str):
+        return [{"role": role, "content": content}]
+    parts: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for j, block in enumerate(_blocks(content, f"{where}.content")):
+        kind, bwhere = block["type"], f"{where}.content[{j}]"
+        _note_cache_control(block, out)
+        part: dict[str, Any] | None = None
+        if kind == "text":
+            part = {"type": "text", "text": _text(block, bwhere)}
+        elif kind == "image":
+            part = _image(block, bwhere, out)
+        elif kind == "document":
+            part = _document(block, bwhere, out)
+        elif kind == "tool_use" and role == "assistant":
+            calls.append(_tool_use(block, bwhere))
+        elif kind == "tool_result" and role == "user":
+            results.append(_tool_result(block, bwhere, out))
+        elif kind in ("thinking", "redacted_thinking") and role == "assistant":
+            out.drop("messages.thinking")
+        else:
+            out.cannot(f"{bwhere}.type")
+            part = {"type": "text", "text": ""}  # never sent: only native targets serve this request
+        if part is not None:
+            parts.append(part)
+    turns: list[dict[str, Any]] = list(results)
+    if role == "assistant":
+        text = "".join(p["text"] for p in parts if p["type"] == "text")
+        turn: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if calls:
+            turn["tool_calls"] = calls
+        turns.append(turn)
+    elif parts:
+        turns.append({"role": "user", "content": parts})
+    return turns
+
+
+def _system(system: Any, out: _Translation) -> str:
+    if isinstance(system, str):
+        return system
+    texts = []
+    for j, block in enumerate(_blocks(system, "system")):
+        _note_cache_control(block, out)
+        if block["type"] != "text":
+            raise _bad(f"'system[{j}]' must be a text block", f"system[{j}]")
+        texts.append(_text(block, f"system[{j}]"))
+    return "\n".join(texts)
+
+
+def _tools(tools: Any, out: _Translation) -> list[dict[str, Any]]:
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise _bad("'tools' must be a list of tool objects", "tools")
+    chat_tools = []
+    for j, tool in enumerate(tools):
+        _note_cache_control(tool, out)
+        kind = tool.get("type")
+        if kind not in (None, "custom"):  # server / client tools Anthropic runs itself
+            out.drop(f"tools.{kind}")
+            continue
+        schema = tool.get("input_schema", {"type": "object"})
+        if not isinstance(tool.get("name"), str) or not isinstance(schema, dict):
+            raise _bad(f"'tools[{j}]' needs a string 'name' and an object 'input_schema'", f"tools[{j}]")
+        description = tool.get("description", "")
+        if not isinstance(description, str):
+            raise _bad(f"'tools[{j}].description' must be a string", f"tools[{j}].description")
+        chat_tools.append(
+            {
+                "type": "function",
+                "function": {"name": tool["name"], "description": description, "parameters": schema},
+            }
+        )
+    return chat_tools
+
+
+def _tool_choice(choice: Any, chat: dict[str, Any]) -> None:
+    if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "none", "tool"):
+        raise _bad("'tool_choice' must be an object with type auto, any, tool or none", "tool_choice")
+    if choice["type"] == "tool":
+        if not isinstance(choice.get("name"), str) or not choice["name"]:
+            raise _bad("'tool_choice.name' must be a string", "tool_choice.name")
+        chat["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+    else:
+        chat["tool_choice"] = TOOL_CHOICES[choice["type"]]
+    parallel = choice.get("disable_parallel_tool_use")
+    if parallel is not None and not isinstance(parallel, bool):
+        raise _bad("'tool_choice.disable_parallel_tool_use' must be a boolean", "tool_choice")
+    if parallel:
+        chat["parallel_tool_calls"] = False
+
+
+def _thinking(thinking: Any, chat: dict[str, Any], out: _Translation) -> None:
+    if not isinstance(thinking, dict) or not isinstance(thinking.get("type"), str):
+        raise _bad("'thinking' must be an object with a 'type'", "thinking")
+    if thinking["type"] == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not _is_int(budget) or budget < 1:
+            raise _bad("'thinking.budget_tokens' must be a positive integer", "thinking.budget_tokens")
+        chat["reasoning_effort"] = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
+    elif thinking["type"] != "disabled":
+        out.drop("thinking")  # adaptive: the model decides; other models have no such mode
+
+
+def _sampling(body: dict[str, Any], chat: dict[str, Any]) -> None:
+    for name in ("temperature", "top_p"):
+        value = body.get(name)
+        if value is not None:
+            if not _is_number(value) or not 0 <= value <= (2 if name == "temperature" else 1):
+                raise _bad(f"'{name}' must be a number in range", name)
+            chat[name] = value
+    stops = body.get("stop_sequences")
+    if stops is not None:
+        if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
+            raise _bad("'stop_sequences' must be a list of strings", "stop_sequences")
+        chat["stop"] = stops
+
+
+def _metadata(metadata: Any, chat: dict[str, Any], out: _Translation) -> None:
+    if not isinstance(metadata, dict):
+        raise _bad("'metadata' must be an object", "metadata")
+    user = metadata.get("user_id")
+    if user is not None and not isinstance(user, str):
+        raise _bad("'metadata.user_id' must be a string", "metadata.user_id")
+    if user:
+        chat["user"] = user
+    if set(metadata) - {"user_id"}:
+        out.drop("metadata")
+
+
+def _required(body: dict[str, Any]) -> None:
+    model, max_tokens, messages = body.get("model"), body.get("max_tokens"), body.get("messages")
+    if not isinstance(model, str) or not model:
+        raise _bad("'model' is required and must be a string", "model")
+    if not _is_int(max_tokens) or max_tokens < 1:
+        raise _bad("'max_tokens' is required and must be a positive integer", "max_tokens")
+    if not isinstance(messages, list) or not messages:
+        raise _bad("'messages' is required and must be a non-empty array", "messages")
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise _bad("'stream' must be a boolean", "stream")
+
+
+def parse_messages_request(raw: bytes) -> ChatRequest:
+    body = parse_json_object(raw)
+    refuse_forbidden(body)
+    _required(body)
+    out = _Translation()
+    chat: dict[str, Any] = {"model": body["model"], "max_tokens": body["max_tokens"], "messages": []}
+    if body.get("system") is not None:
+        chat["messages"].append({"role": "system", "content": _system(body["system"], out)})
+    for i, message in enumerate(body["messages"]):
+        chat["messages"].extend(_turn(message, i, out))
+    _sampling(body, chat)
+    if body.get("tools") is not None and (tools := _tools(body["tools"], out)):
+        chat["tools"] = tools
+    if body.get("tool_choice") is not None:
+        _tool_choice(body["tool_choice"], chat)
+    if body.get("metadata") is not None:
+        _metadata(body["metadata"], chat, out)
+    if body.get("thinking") is not None:
+        _thinking(body["thinking"], chat, out)
+    if body.get("stream") is True:
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}  # message_delta carries output_tokens
+    for field in body:
+        if field not in MAPPED:
+            out.drop(field)
+        elif field in ROUTING_FIELDS:
+            chat[field] = body[field]
+    request = parse_chat_request(orjson.dumps(chat))
+    native = {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
+    request.native = NativeRequest(ANTHROPIC_MESSAGES, native)
+    request.dropped = tuple(out.dropped)
+    request.untranslatable = out.untranslatable
+    return request

@@ -1,0 +1,68 @@
+"""Same-dialect pass-through: the client's own request, forwarded to a target that serves its API.
+
+When a client speaks a provider's native API (Anthropic Messages to an `anthropic` provider, the
+OpenAI Responses API to an `openai` provider), the body goes upstream as the client sent it: only
+`model` is rewritten (Switchboard's routing fields were removed when it was parsed), so fields
+Switchboard does not know - new betas, `context_management`, `cache_control`, thinking - reach the
+provider untouched. Client headers of that API come from an allow-list (the pipeline reads only
+`anthropic-version`, `anthropic-beta`, `openai-beta`); the credential is the provider's, never the
+client's. Pure: builds the request, no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import orjson
+
+from switchboard.config import ProviderConfig
+from switchboard.dialects.request import NativeRequest
+from switchboard.providers.base import UpstreamCall
+from switchboard.providers.openai import auth_headers
+from switchboard.upstream.http import UpstreamRequest
+from switchboard.wire.readers import ANTHROPIC_MESSAGES, OPENAI_RESPONSES
+
+ANTHROPIC_COUNT_TOKENS: Final = "anthropic.count_tokens"
+DEFAULT_ANTHROPIC_VERSION: Final = "2023-06-01"
+_ANTHROPIC: Final = frozenset({ANTHROPIC_MESSAGES, ANTHROPIC_COUNT_TOKENS})
+_OPENAI: Final = frozenset({OPENAI_RESPONSES})
+_NONE: Final = frozenset[str]()
+
+
+def native_apis(provider: ProviderConfig) -> frozenset[str]:
+    """The client APIs this provider serves as they are."""
+    if provider.type == "anthropic":
+        return _ANTHROPIC
+    if provider.type == "openai" and provider.responses_api and not provider.azure_deployments:
+        return _OPENAI
+    return _NONE
+
+
+def _url(provider: ProviderConfig, api: str) -> str:
+    if api == ANTHROPIC_MESSAGES:
+        return provider.base_url + "/messages"
+    if api == ANTHROPIC_COUNT_TOKENS:
+        return provider.base_url + "/messages/count_tokens"
+    url = provider.base_url + "/responses"
+    return f"{url}?api-version={provider.api_version}" if provider.api_version else url
+
+
+def passthrough_request(call: UpstreamCall, native: NativeRequest) -> UpstreamRequest:
+    body = dict(native.body)
+    body["model"] = call.model
+    provider = call.provider
+    headers = {
+        "content-type": "application/json",
+        "accept": "text/event-stream" if call.stream else "application/json",
+    }
+    anthropic = native.api in _ANTHROPIC
+    if anthropic:
+        headers["anthropic-version"] = DEFAULT_ANTHROPIC_VERSION
+    headers.update(native.headers)
+    headers.update(provider.headers)  # the operator's configured headers win
+    if anthropic:
+        if isinstance(call.credential, str):
+            headers["x-api-key"] = call.credential
+    else:
+        headers.update(auth_headers(provider, call.credential))
+    return UpstreamRequest("POST", _url(provider, native.api), headers, orjson.dumps(body))

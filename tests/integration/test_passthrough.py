@@ -1,0 +1,242 @@
+"""Same-dialect pass-through (issue 10): an Anthropic client reaching an Anthropic target gets its
+request forwarded intact (only `model` rewritten, routing fields removed, allow-listed headers,
+Switchboard's credential) and the answer back byte for byte; other targets get a translation that
+names what it dropped; usage (prompt-cache reads included) is counted from the native answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from support import (
+    build_app,
+    chunk,
+    client_for,
+    completion,
+    error_response,
+    json_response,
+    make_config,
+    sse_response,
+)
+from switchboard.state import keys
+from switchboard.state.store.memory import MemoryStore
+from switchboard.state.usage import usage_report
+
+pytestmark = pytest.mark.anyio
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "anthropic"
+PROVIDERS = {
+    "claude": {"type": "anthropic", "base_url": "https://anthropic.example/v1", "api_key_env": "A_KEY"},
+    "gpt": {"type": "openai", "base_url": "https://openai.example/v1", "api_key_env": "B_KEY"},
+}
+MODELS = {
+    "claude": {"targets": ["claude/claude-sonnet-4-5"]},
+    "gpt": {"targets": ["gpt/gpt-4o"]},
+    "claude-then-gpt": {"targets": ["claude/claude-sonnet-4-5", "gpt/gpt-4o"]},
+}
+CLAUDE_CODE_BODY: dict[str, Any] = {
+    "model": "claude",
+    "max_tokens": 32000,
+    "system": [
+        {"type": "text", "text": "You are Claude Code.", "cache_control": {"type": "ephemeral"}},
+    ],
+    "messages": [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "say hi", "cache_control": {"type": "ephemeral"}}],
+        }
+    ],
+    "tools": [{"name": "Bash", "description": "run", "input_schema": {"type": "object", "properties": {}}}],
+    "metadata": {"user_id": "user_abc_account__session_1"},
+    "thinking": {"type": "adaptive", "display": "omitted"},
+    "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+    "output_config": {"effort": "medium"},
+    "a_future_field": {"nested": [1, 2, 3]},
+}
+HEADERS = {
+    "anthropic-version": "2023-06-01",
+    "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27",
+    "x-api-key": "client-placeholder",
+    "cookie": "session=secret",
+    "x-app": "cli",
+}
+
+
+class Upstream:
+    def __init__(self, *answers: httpx.Response) -> None:
+        self.answers = list(answers)
+        self.calls: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    def body(self, i: int = 0) -> dict[str, Any]:
+        return orjson.loads(self.calls[i].content)
+
+
+def config():
+    return make_config(providers=PROVIDERS, models=MODELS)
+
+
+async def post(app, body, headers=None, path="/v1/messages") -> httpx.Response:
+    async with client_for(app) as client:
+        return await client.post(path, json=body, headers=headers or {})
+
+
+async def test_anthropic_body_and_headers_pass_through_intact() -> None:
+    fixture = (FIXTURES / "completion.json").read_bytes()
+    upstream = Upstream(httpx.Response(200, content=fixture, headers={"content-type": "application/json"}))
+    body = {**CLAUDE_CODE_BODY, "models": ["claude"], "timeout": 30}
+    response = await post(build_app(config(), upstream), body, HEADERS)
+    assert response.status_code == 200
+    assert response.content == fixture  # byte for byte
+    assert response.headers["x-switchboard-provider"] == "claude"
+    assert float(response.headers["x-switchboard-overhead-ms"]) >= 0
+    assert "x-switchboard-dropped" not in response.headers  # nothing was dropped
+    sent = upstream.body()
+    expected = {k: v for k, v in CLAUDE_CODE_BODY.items() if k != "model"}
+    assert {k: v for k, v in sent.items() if k != "model"} == expected  # routing fields removed
+    assert sent["model"] == "claude-sonnet-4-5"
+    call = upstream.calls[0]
+    assert call.url.path == "/v1/messages"
+    assert call.headers["anthropic-beta"] == HEADERS["anthropic-beta"]
+    assert call.headers["anthropic-version"] == "2023-06-01"
+    assert call.headers["x-api-key"] == "sk-canary-a-0123456789"  # the provider's credential
+    assert "cookie" not in call.headers and "x-app" not in call.headers
+
+
+async def test_anthropic_stream_is_relayed_byte_for_byte_with_timing() -> None:
+    fixture = (FIXTURES / "stream_text.sse").read_bytes()
+    upstream = Upstream(httpx.Response(200, content=fixture, headers={"content-type": "text/event-stream"}))
+    response = await post(build_app(config(), upstream), {**CLAUDE_CODE_BODY, "stream": True}, HEADERS)
+    assert response.status_code == 200
+    events = [e for e in response.text.split("\n\n") if e]
+    upstream_events = [e for e in fixture.decode().split("\n\n") if e]
+    comment = [e for e in events if e.startswith(": switchboard-timing")]
+    assert len(comment) == 1 and events[-2] == comment[0]  # just before message_stop
+    assert [e for e in events if not e.startswith(":")] == upstream_events
+    assert upstream.body()["stream"] is True
+
+
+async def test_prompt_cache_reads_are_counted_in_usage() -> None:
+    """The same cache-marked request twice; the fake Anthropic reports cache reads the second time."""
+    first = orjson.loads((FIXTURES / "completion.json").read_bytes())
+    first["usage"] = {
+        "input_tokens": 5,
+        "cache_creation_input_tokens": 1000,
+        "cache_read_input_tokens": 0,
+        "output_tokens": 6,
+    }
+    second = {
+        **first,
+        "usage": {**first["usage"], "cache_creation_input_tokens": 0, "cache_read_input_tokens": 1000},
+    }
+    upstream = Upstream(json_response(200, first), json_response(200, second))
+    store = MemoryStore()
+    key, record = await keys.create_key(store, tenant="t", name="n", tpm=100_000)
+    app = build_app(config(), upstream, store=store)
+    headers = {**HEADERS, "x-api-key": key}
+    for _ in range(2):
+        assert (await post(app, CLAUDE_CODE_BODY, headers)).status_code == 200
+    await app.aclose()
+    [row] = await usage_report(store, record.key_id)
+    assert row["requests"] == 2
+    assert row["prompt_tokens"] == 2 * 1005 and row["completion_tokens"] == 12
+    assert row["cached_tokens"] == 1000
+    assert upstream.body(0)["system"][0]["cache_control"] == {"type": "ephemeral"}
+
+
+async def test_translation_to_another_format_drops_and_names_fields() -> None:
+    upstream = Upstream(json_response(200, completion("hi from gpt")))
+    response = await post(build_app(config(), upstream), {**CLAUDE_CODE_BODY, "model": "gpt"}, HEADERS)
+    assert response.status_code == 200, response.text
+    assert response.json()["content"][0]["text"] == "hi from gpt"
+    dropped = response.headers["x-switchboard-dropped"].split(", ")
+    assert set(dropped) == {
+        "cache_control",
+        "thinking",
+        "context_management",
+        "output_config",
+        "a_future_field",
+    }
+    sent = upstream.body()
+    assert sent["messages"][0] == {"role": "system", "content": "You are Claude Code."}
+    assert sent["user"] == "user_abc_account__session_1"
+    assert sent["tools"][0]["function"]["name"] == "Bash"
+    assert "context_management" not in sent and "thinking" not in sent and "reasoning_effort" not in sent
+    assert "anthropic-beta" not in upstream.calls[0].headers
+
+
+async def test_explicit_thinking_maps_to_reasoning_effort() -> None:
+    upstream = Upstream(json_response(200, completion()))
+    body = {**CLAUDE_CODE_BODY, "model": "gpt", "thinking": {"type": "enabled", "budget_tokens": 8000}}
+    await post(build_app(config(), upstream), body)
+    assert upstream.body()["reasoning_effort"] == "medium"
+
+
+async def test_fallback_from_anthropic_to_a_translated_target_keeps_the_clients_format() -> None:
+    def upstream(request: httpx.Request) -> httpx.Response:
+        if request.url.host.startswith("anthropic"):
+            return error_response(529)
+        return sse_response(chunk("from gpt"), chunk(finish="stop"), b"data: [DONE]\n\n")
+
+    body = {**CLAUDE_CODE_BODY, "model": "claude-then-gpt", "stream": True}
+    response = await post(build_app(config(), upstream), body, HEADERS)
+    names = [e.split("\n")[0] for e in response.text.split("\n\n") if e.startswith("event:")]
+    assert response.headers["x-switchboard-provider"] == "gpt"
+    assert names[0] == "event: message_start" and names[-1] == "event: message_stop"
+    assert "from gpt" in response.text
+
+
+async def test_untranslatable_content_is_a_400_unless_an_anthropic_target_serves_it() -> None:
+    body = {
+        "model": "gpt",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": [{"type": "search_result", "source": "x", "content": []}]}],
+    }
+    upstream = Upstream(json_response(200, orjson.loads((FIXTURES / "completion.json").read_bytes())))
+    refused = await post(build_app(config(), upstream), body)
+    assert refused.status_code == 400
+    assert (
+        refused.json()["type"] == "error"
+        and "messages[0].content[0].type" in refused.json()["error"]["message"]
+    )
+    assert upstream.calls == []
+    served = await post(build_app(config(), upstream), {**body, "model": "claude-then-gpt"})
+    assert served.status_code == 200 and upstream.calls[0].url.host.startswith("anthropic")
+
+
+async def test_mid_stream_error_in_pass_through_is_an_anthropic_error_event() -> None:
+    head = (FIXTURES / "stream_text.sse").read_bytes().split(b"event: content_block_stop")[0]
+    error = b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"key sk-canary-a-0123456789 busy"}}\n\n'
+    upstream = Upstream(
+        httpx.Response(200, content=head + error, headers={"content-type": "text/event-stream"})
+    )
+    response = await post(build_app(config(), upstream), {**CLAUDE_CODE_BODY, "stream": True}, HEADERS)
+    assert "event: message_stop" not in response.text
+    last = [e for e in response.text.split("\n\n") if e.startswith("event:")][-1]
+    assert last.startswith("event: error")
+    assert orjson.loads(last.split("data: ", 1)[1])["type"] == "error"
+    assert "sk-canary" not in response.text
+
+
+async def test_wrong_types_are_400_naming_the_field() -> None:
+    app = build_app(config())
+    cases = {
+        "stream": {"stream": "true"},
+        "tools": {"tools": "x"},
+        "tool_choice": {"tool_choice": {}},
+        "temperature": {"temperature": "x"},
+        "messages[0].content[0].source": {
+            "messages": [{"role": "user", "content": [{"type": "image", "source": "abc"}]}]
+        },
+        "thinking": {"thinking": 5},
+    }
+    for field, patch in cases.items():
+        response = await post(app, {**CLAUDE_CODE_BODY, **patch})
+        assert response.status_code == 400, (field, response.text)
+        assert field in response.json()["error"]["message"], (field, response.json())
