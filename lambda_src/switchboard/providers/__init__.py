@@ -1,7 +1,10 @@
 """Provider registry: one line per provider type.
 
-Adding a provider touches four places: its module here, one line in `_REGISTRY`, its fixtures
-folder under `tests/fixtures/providers/<id>/`, and its test file.
+Adding a provider touches four places: its module here (or a package once it outgrows one module:
+`anthropic/`, `gemini/` and `bedrock/` split request building, answers and streams), one line in
+`_REGISTRY`, its fixtures folder under `tests/fixtures/providers/<id>/`, and its test file.
+Providers are pure translation (no I/O, environment, logging or timing); the OpenAI and Anthropic
+wire bytes they emit are built by `wire/openai.py` and `wire/anthropic.py`.
 """
 
 from __future__ import annotations

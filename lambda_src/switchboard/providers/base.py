@@ -56,6 +56,12 @@ class UpstreamCall:
     endpoint: str = "chat"
     """`chat` or `embeddings`."""
 
+    @property
+    def include_usage(self) -> bool:
+        """Whether the client asked for a usage chunk at the end of the stream."""
+        options = self.body.get("stream_options")
+        return bool(options.get("include_usage")) if isinstance(options, dict) else False
+
 
 class StreamTranslator(Protocol):
     """Per-stream state for providers whose events are not OpenAI chunks. With `raw_framing`

@@ -12,8 +12,14 @@ from pydantic import TypeAdapter
 
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamProtocolError, UpstreamUnsupported
-from switchboard.providers.anthropic import AnthropicAdapter, AnthropicStream, build_messages_body
+from switchboard.providers.anthropic import (
+    AnthropicAdapter,
+    AnthropicStream,
+    build_messages_body,
+    openai_usage,
+)
 from switchboard.providers.base import UpstreamCall
+from switchboard.wire import anthropic as wire_anthropic
 from switchboard.wire.sse import SSESplitter, event_data
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers" / "anthropic"
@@ -190,3 +196,15 @@ def test_stream_error_event_becomes_openai_error() -> None:
     out = [chunk for event in events("stream_error_overloaded.sse") for chunk in stream.feed(event)]
     error = orjson.loads(out[-1][6:])["error"]
     assert error["type"] == "overloaded_error" and error["message"] == "Overloaded"
+
+
+def test_the_messages_dialect_reads_back_what_the_adapter_maps() -> None:
+    """The adapter (Anthropic -> OpenAI) and the /v1/messages dialect (OpenAI -> Anthropic) share
+    wire/anthropic.py, so a round trip keeps every stop reason both APIs have and the cache reads."""
+    for finish in ("stop", "length", "tool_calls", "content_filter"):
+        assert wire_anthropic.finish_reason(wire_anthropic.stop_reason(finish)) == finish
+    usage = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 3}
+    assert wire_anthropic.anthropic_usage(openai_usage(usage)) == {**usage, "cache_creation_input_tokens": 0}
+    # a cache write is prompt input to OpenAI, so it comes back as input: the one lossy field
+    written = wire_anthropic.anthropic_usage(openai_usage({**usage, "cache_creation_input_tokens": 4}))
+    assert written["input_tokens"] == 14 and written["cache_creation_input_tokens"] == 0

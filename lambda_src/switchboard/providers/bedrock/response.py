@@ -1,0 +1,56 @@
+"""Bedrock Converse answers -> OpenAI chat.completion bodies; the stop-reason and usage tables
+shared with `stream.py`. Pure: no I/O, clock or logging (`created` is passed in)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from typing import Any, Final
+
+from switchboard.wire.openai import assistant_message, choice, completion_body, tool_call, usage_object
+
+STOP_REASONS: Final = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+
+
+def finish_reason(stop: str) -> str:
+    return STOP_REASONS.get(stop, "stop")
+
+
+def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """Converse `usage` -> OpenAI `usage`: cache reads and writes counted in `prompt_tokens`, cache
+    reads also as `cached_tokens`."""
+    cache_read = int(usage.get("cacheReadInputTokens") or 0)
+    prompt = int(usage.get("inputTokens") or 0) + cache_read + int(usage.get("cacheWriteInputTokens") or 0)
+    return usage_object(prompt, int(usage.get("outputTokens") or 0), cache_read)
+
+
+def completion_id() -> str:
+    """A fresh `chatcmpl-` id: Converse answers carry none, and `created` (seconds) alone collides
+    between answers of the same second."""
+    return "chatcmpl-bedrock-" + secrets.token_hex(12)
+
+
+def to_chat_completion(
+    response: Mapping[str, Any], model: str, created: int, response_id: str | None = None
+) -> dict[str, Any]:
+    blocks = response["output"]["message"]["content"]
+    text = "".join(b["text"] for b in blocks if "text" in b)
+    calls = [
+        tool_call(b["toolUse"]["toolUseId"], b["toolUse"]["name"], b["toolUse"].get("input"))
+        for b in blocks
+        if "toolUse" in b
+    ]
+    return completion_body(
+        response_id or completion_id(),
+        model,
+        created,
+        [choice(0, assistant_message(text or None, calls), finish_reason(response.get("stopReason", "")))],
+        openai_usage(response.get("usage") or {}),
+    )
