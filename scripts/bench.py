@@ -350,9 +350,10 @@ def main() -> None:
     )
     parser.add_argument("--no-store", action="store_true", help="skip the keys/limits/store server")
     args = parser.parse_args()
-    n_c1, rounds, seconds, n_stream = (200, 2, 2.0, 20) if args.quick else (500, 4, 3.0, 60)
-    c50_rounds = 1 if args.quick else 3
-    stream_rounds = 1 if args.quick else 3
+    # c=1: rounds x requests per server; c=50: rounds x seconds; streams: total, in rounds
+    n_c1, rounds, seconds, n_stream = (100, 3, 2.0, 20) if args.quick else (200, 10, 2.0, 60)
+    c50_rounds = 1 if args.quick else 5
+    stream_rounds = 2 if args.quick else 6
 
     sb_dir = Path(args.sb).resolve() if args.sb else ROOT
     env = checkout_env(sb_dir, "--sb") if args.sb else {**os.environ, "BENCH_KEY": "sk-bench"}
@@ -478,6 +479,7 @@ simulated_latency_ms = {STORE_LATENCY_MS}
         "sb_checkout": describe_checkout(sb_dir),
         "sb_base_checkout": describe_checkout(Path(args.baseline).resolve()) if args.baseline else None,
         "servers": [name for name, *_ in launches],
+        "loadavg_before": Path("/proc/loadavg").read_text().split()[:3],
     }
     bench_model = {"direct": "fake", "floor": "fake", "bare": "fake"}
     servers = {
@@ -497,8 +499,10 @@ simulated_latency_ms = {STORE_LATENCY_MS}
         async def run_all() -> None:
             for server in order:
                 await wait_ready(server.url, server.body, headers=server.headers)
-            # c=1 latency: rounds interleaved (order rotated) so drift hits every server alike
-            lat: dict[str, list[float]] = {name: [] for name in servers}
+            # c=1 latency: short rounds interleaved (order rotated) so drift and bursts of other
+            # load hit every server alike; the figures compared are medians over the rounds of
+            # per-round differences (each server against direct and against the bare floor)
+            lat: dict[str, list[list[float]]] = {name: [] for name in servers}
             lat["cache_hit"] = []
             async with aiohttp.ClientSession() as session:
                 for server in order:
@@ -508,19 +512,21 @@ simulated_latency_ms = {STORE_LATENCY_MS}
                     await latency_c1(session, store.url, store.body, 10, cached_headers)
                 for round_no in range(rounds):
                     for server in rotated(order, round_no):
-                        lat[server.name] += await latency_c1(
-                            session, server.url, server.body, n_c1, server.headers
+                        lat[server.name].append(
+                            await latency_c1(session, server.url, server.body, n_c1, server.headers)
                         )
                     if "store" in servers:
-                        lat["cache_hit"] += await latency_c1(
-                            session, store.url, store.body, n_c1, cached_headers
+                        lat["cache_hit"].append(
+                            await latency_c1(session, store.url, store.body, n_c1, cached_headers)
                         )
-            for name, values in lat.items():
-                if values:
+            for name, per_round in lat.items():
+                if per_round:
+                    pooled = [v for values in per_round for v in values]
                     results[f"{name}_c1"] = {
-                        "p50_ms": pct(values, 0.5),
-                        "p99_ms": pct(values, 0.99),
-                        "n": len(values),
+                        "p50_ms": statistics.median(pct(values, 0.5) for values in per_round),
+                        "p99_ms": pct(pooled, 0.99),
+                        "n": len(pooled),
+                        "p50_rounds": [pct(values, 0.5) for values in per_round],
                     }
             # c=50: rounds interleaved too; each figure is the median over the rounds
             per_round: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
@@ -538,10 +544,12 @@ simulated_latency_ms = {STORE_LATENCY_MS}
                 results[f"{name}_c50"]["cpu_us_per_request_rounds"] = [
                     m["cpu_us_per_request"] for m in measured
                 ]
-            # streaming: sequential streams, rounds interleaved
+            # streaming: sequential streams, rounds interleaved; per-round medians kept
             ttfts: dict[str, list[float]] = {name: [] for name in servers}
             delays: dict[str, list[float]] = {name: [] for name in servers}
             cpu: dict[str, float] = dict.fromkeys(servers, 0.0)
+            ttft_rounds: dict[str, list[float]] = {name: [] for name in servers}
+            delay_rounds: dict[str, list[float]] = {name: [] for name in servers}
             async with aiohttp.ClientSession() as session:
                 for server in order:
                     await one_stream(session, server.url, server.stream_body, server.headers)  # warm-up
@@ -551,12 +559,16 @@ simulated_latency_ms = {STORE_LATENCY_MS}
                         ttfts[server.name] += t
                         delays[server.name] += d
                         cpu[server.name] += c
+                        ttft_rounds[server.name].append(statistics.median(t))
+                        delay_rounds[server.name].append(statistics.median(d))
             for name in servers:
                 results[f"{name}_stream"] = {
                     "ttft_p50_ms": statistics.median(ttfts[name]),
                     "chunk_delay_p50_ms": statistics.median(delays[name]),
                     "cpu_us_per_stream": cpu[name] / len(ttfts[name]) * 1e6,
                     "streams": len(ttfts[name]),
+                    "ttft_p50_rounds": ttft_rounds[name],
+                    "chunk_delay_p50_rounds": delay_rounds[name],
                 }
 
         asyncio.run(run_all())
@@ -586,8 +598,32 @@ simulated_latency_ms = {STORE_LATENCY_MS}
         up.terminate()
         up.wait(10)
     results["translation"] = translation_cost()
+    results["loadavg_after"] = Path("/proc/loadavg").read_text().split()[:3]
     report(results, args.out)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def rounds_of(r: dict[str, Any], name: str, metric: str) -> list[float]:
+    """Per-round values of one server (round i of every server ran in the same interleaved round)."""
+    if metric == "p50":
+        return r[f"{name}_c1"]["p50_rounds"]
+    if metric == "ttft":
+        return r[f"{name}_stream"]["ttft_p50_rounds"]
+    if metric == "chunk":
+        return r[f"{name}_stream"]["chunk_delay_p50_rounds"]
+    if metric == "cpu":
+        return r[f"{name}_c50"]["cpu_us_per_request_rounds"]
+    raise KeyError(metric)
+
+
+def paired(r: dict[str, Any], a: str, b: str, metric: str, ratio: bool = False) -> tuple[float, list[float]]:
+    """Median over the rounds of a's value minus (or over) b's in the same round, and every round's
+    figure: pairs within a round cancel drift and bursts of other load that span both."""
+    per_round = [
+        x / y if ratio else x - y
+        for x, y in zip(rounds_of(r, a, metric), rounds_of(r, b, metric), strict=True)
+    ]
+    return statistics.median(per_round), per_round
 
 
 def report(r: dict[str, Any], out: str | None) -> None:
@@ -596,10 +632,10 @@ def report(r: dict[str, Any], out: str | None) -> None:
     columns = [name for name in ("floor", "bare", "sb", "sb_base") if f"{name}_c1" in r]
     added: dict[str, float] = {}
     for name in columns:
-        added[f"{name}_p50_ms"] = r[f"{name}_c1"]["p50_ms"] - d["p50_ms"]
-        added[f"{name}_p99_ms"] = r[f"{name}_c1"]["p99_ms"] - d["p99_ms"]
-        added[f"{name}_ttft_ms"] = r[f"{name}_stream"]["ttft_p50_ms"] - ds["ttft_p50_ms"]
-        added[f"{name}_chunk_ms"] = r[f"{name}_stream"]["chunk_delay_p50_ms"] - ds["chunk_delay_p50_ms"]
+        added[f"{name}_p50_ms"] = paired(r, name, "direct", "p50")[0]
+        added[f"{name}_p99_ms"] = r[f"{name}_c1"]["p99_ms"] - d["p99_ms"]  # pooled over the rounds
+        added[f"{name}_ttft_ms"] = paired(r, name, "direct", "ttft")[0]
+        added[f"{name}_chunk_ms"] = paired(r, name, "direct", "chunk")[0]
     r["added"] = added
     r["cpu_ratio_sb_vs_floor"] = r["sb_c50"]["cpu_us_per_request"] / r["floor_c50"]["cpu_us_per_request"]
     c = r["concurrency"]
@@ -659,7 +695,8 @@ def report(r: dict[str, Any], out: str | None) -> None:
     print(
         f"direct upstream c=1: p50 {d['p50_ms']:.3f} ms, p99 {d['p99_ms']:.3f} ms; direct stream TTFT "
         f"{ds['ttft_p50_ms']:.3f} ms, chunk delay {ds['chunk_delay_p50_ms']:.3f} ms; "
-        f"{r['emf_records']} EMF records\n"
+        f"{r['emf_records']} EMF records; load average before/after "
+        f"{' '.join(r['loadavg_before'])} / {' '.join(r['loadavg_after'])}\n"
     )
     width = 40
     header = " | ".join(f"{LABELS[name]:>15}" for name in columns)
@@ -670,25 +707,28 @@ def report(r: dict[str, Any], out: str | None) -> None:
         print(f"| {label:<{width}} | {cells} | {target} |")
 
     # the issue-9 targets: Switchboard relative to the bare floor
-    bare_cpu = r["bare_c50"]["cpu_us_per_request"]
     versus: dict[str, dict[str, float]] = {}
+    spread: dict[str, dict[str, list[float]]] = {}
     for name in columns:
         if name == "bare":
             continue
-        versus[name] = {
-            "cpu_ratio": r[f"{name}_c50"]["cpu_us_per_request"] / bare_cpu,
-            "ttft_ms": added[f"{name}_ttft_ms"] - added["bare_ttft_ms"],
-            "chunk_ms": added[f"{name}_chunk_ms"] - added["bare_chunk_ms"],
-            "p50_ms": added[f"{name}_p50_ms"] - added["bare_p50_ms"],
-            "p99_ms": added[f"{name}_p99_ms"] - added["bare_p99_ms"],
-        }
+        versus[name], spread[name] = {}, {}
+        for key, metric, ratio in (
+            ("cpu_ratio", "cpu", True),
+            ("ttft_ms", "ttft", False),
+            ("chunk_ms", "chunk", False),
+            ("p50_ms", "p50", False),
+        ):
+            versus[name][key], spread[name][key] = paired(r, name, "bare", metric, ratio)
+        versus[name]["p99_ms"] = added[f"{name}_p99_ms"] - added["bare_p99_ms"]
     r["vs_bare"] = versus
+    r["vs_bare_rounds"] = spread
     vs_rows = [
         (f"CPU / request, c={c}, x bare floor", "cpu_ratio", "{:.2f}x", TARGET_CPU_RATIO, "<= 1.5x"),
         ("TTFT added - bare floor's (ms)", "ttft_ms", "{:+.3f}", TARGET_TTFT_MS, "<= 0.3"),
         ("per-chunk relay added - bare's (ms)", "chunk_ms", "{:+.3f}", TARGET_CHUNK_MS, "<= 0.05"),
         ("c=1 p50 added - bare floor's (ms)", "p50_ms", "{:+.3f}", TARGET_P50_MS, "<= 0.1"),
-        ("c=1 p99 added - bare floor's (ms)", "p99_ms", "{:+.3f}", None, ""),
+        ("c=1 p99 added - bare's (ms, pooled)", "p99_ms", "{:+.3f}", None, ""),
     ]
     others = list(versus)
     print("\nAgainst the bare floor (issue 9 targets; * = target missed):\n")
@@ -703,29 +743,46 @@ def report(r: dict[str, Any], out: str | None) -> None:
             cells.append(f"{fmt.format(value) + mark:>15}")
         print(f"| {label:<{width}} | {' | '.join(cells)} | {target} |")
 
-    if "sb_base" in columns:
-        # two versions side by side; with identical code this is the noise of the bench
-        sb, base = r["sb_c50"], r["sb_base_c50"]
-        diff = {
-            "p50_ms": added["sb_p50_ms"] - added["sb_base_p50_ms"],
-            "p99_ms": added["sb_p99_ms"] - added["sb_base_p99_ms"],
-            "cpu_us_per_request": sb["cpu_us_per_request"] - base["cpu_us_per_request"],
-            "cpu_pct": (sb["cpu_us_per_request"] / base["cpu_us_per_request"] - 1) * 100,
-            "ttft_ms": added["sb_ttft_ms"] - added["sb_base_ttft_ms"],
-            "chunk_ms": added["sb_chunk_ms"] - added["sb_base_chunk_ms"],
-            "cpu_us_per_stream": r["sb_stream"]["cpu_us_per_stream"]
-            - r["sb_base_stream"]["cpu_us_per_stream"],
-            "c50_p99_ms": sb["p99_ms"] - base["p99_ms"],
-            "start_s": r["sb_start_to_first_response_s"] - r["sb_base_start_to_first_response_s"],
-        }
-        r["sb_minus_sb_base"] = diff
+    for name in spread:
+        rounds = spread[name]
         print(
-            f"\nSwitchboard minus sb-base: c=1 added p50 {diff['p50_ms']:+.3f} ms, "
-            f"p99 {diff['p99_ms']:+.3f} ms; "
-            f"CPU/request {diff['cpu_us_per_request']:+.0f} us ({diff['cpu_pct']:+.1f} %); "
-            f"c={c} p99 {diff['c50_p99_ms']:+.2f} ms; TTFT {diff['ttft_ms']:+.3f} ms; "
-            f"relay {diff['chunk_ms']:+.3f} ms; CPU/stream {diff['cpu_us_per_stream']:+.0f} us; "
-            f"start {diff['start_s']:+.3f} s"
+            f"  {LABELS[name]} vs bare, per round: CPU x "
+            + "/".join(f"{v:.2f}" for v in rounds["cpu_ratio"])
+            + "; c=1 p50 ms "
+            + "/".join(f"{v:+.2f}" for v in rounds["p50_ms"])
+            + "; TTFT ms "
+            + "/".join(f"{v:+.2f}" for v in rounds["ttft_ms"])
+        )
+
+    if "sb_base" in columns:
+        # two versions side by side, paired per round; with identical code this is the bench's noise
+        diff: dict[str, Any] = {}
+        for key, metric, ratio in (
+            ("cpu_ratio", "cpu", True),
+            ("p50_ms", "p50", False),
+            ("ttft_ms", "ttft", False),
+            ("chunk_ms", "chunk", False),
+        ):
+            diff[key], diff[f"{key}_rounds"] = paired(r, "sb", "sb_base", metric, ratio)
+        diff["p99_ms"] = added["sb_p99_ms"] - added["sb_base_p99_ms"]
+        diff["cpu_us_per_stream"] = (
+            r["sb_stream"]["cpu_us_per_stream"] - r["sb_base_stream"]["cpu_us_per_stream"]
+        )
+        diff["c50_p99_ms"] = r["sb_c50"]["p99_ms"] - r["sb_base_c50"]["p99_ms"]
+        diff["start_s"] = r["sb_start_to_first_response_s"] - r["sb_base_start_to_first_response_s"]
+        r["sb_minus_sb_base"] = diff
+
+        def span(values: list[float], fmt: str) -> str:
+            return f"[{fmt.format(min(values))} .. {fmt.format(max(values))}]"
+
+        print(
+            "\nSwitchboard vs sb-base (median of per-round pairs [range over rounds]):\n"
+            f"  CPU/request x {diff['cpu_ratio']:.3f} {span(diff['cpu_ratio_rounds'], '{:.2f}')}; "
+            f"c=1 p50 added {diff['p50_ms']:+.3f} ms {span(diff['p50_ms_rounds'], '{:+.2f}')}; "
+            f"TTFT {diff['ttft_ms']:+.3f} ms {span(diff['ttft_ms_rounds'], '{:+.2f}')}; "
+            f"relay {diff['chunk_ms']:+.3f} ms {span(diff['chunk_ms_rounds'], '{:+.3f}')}\n"
+            f"  c=1 p99 (pooled) {diff['p99_ms']:+.3f} ms; c={c} p99 {diff['c50_p99_ms']:+.2f} ms; "
+            f"CPU/stream {diff['cpu_us_per_stream']:+.0f} us; start {diff['start_s']:+.3f} s"
         )
 
     if "store_c1" in r:
@@ -783,5 +840,258 @@ def report(r: dict[str, Any], out: str | None) -> None:
     print(f"\nJSON: {out_path}")
 
 
+# ---------------------------------------------------------------------------------------- profile
+
+
+PROFILE_GROUPS = (
+    ("switchboard", ("switchboard/",)),
+    ("httpx", ("httpx/", "httpcore/")),
+    ("aiohttp", ("aiohttp/", "yarl/", "multidict/", "propcache/", "aiohappyeyeballs/")),
+    ("uvicorn", ("uvicorn/", "httptools/")),
+    ("asyncio", ("asyncio/", "uvloop/", "contextvars")),
+    ("orjson", ("orjson",)),
+)
+
+
+EVENT_LOOP_FRAME = "Runner.run (asyncio/runners.py"
+
+
+def frame_group(frame: str) -> str:
+    if frame.startswith(EVENT_LOOP_FRAME):
+        return "loop-native"
+    for group, needles in PROFILE_GROUPS:
+        if any(needle in frame for needle in needles):
+            return group
+    return "other"
+
+
+def read_folded(path: Path) -> list[tuple[list[str], int]]:
+    stacks = []
+    for line in path.read_text().splitlines():
+        folded, _, count = line.rpartition(" ")
+        if folded and count.isdigit():
+            # py-spy puts the outermost frame first; a leading "process ..." / "thread ..." is not a frame
+            frames = [f for f in folded.split(";") if not f.startswith(("process ", "thread "))]
+            stacks.append((frames, int(count)))
+    return stacks
+
+
+def summarize_profile(path: Path, top: int) -> dict[str, Any]:
+    """Own and cumulative shares of the event-loop thread's samples. Stacks of other threads (the
+    store's and usage writer's thread pools, which py-spy often samples while they wait on a queue)
+    are counted apart. Own time of `Runner.run` is the event loop's native code (uvloop: polling,
+    socket reads and writes, callback dispatch), which py-spy shows only with --native."""
+    every = read_folded(path)
+    stacks = [(f, c) for f, c in every if f and not f[0].startswith("Thread._bootstrap")]
+    other_threads = sum(c for f, c in every if f and f[0].startswith("Thread._bootstrap"))
+    total = sum(count for _, count in stacks) or 1
+    own: dict[str, int] = {}
+    cumulative: dict[str, int] = {}
+    groups_own: dict[str, int] = {}
+    groups_cum: dict[str, int] = {}
+    for frames, count in stacks:
+        if not frames:
+            continue
+        leaf = frames[-1]
+        own[leaf] = own.get(leaf, 0) + count
+        groups_own[frame_group(leaf)] = groups_own.get(frame_group(leaf), 0) + count
+        for frame in set(frames):
+            cumulative[frame] = cumulative.get(frame, 0) + count
+        # by package: only the frames the event loop runs (not uvicorn.run / the CLI that started it)
+        loop_at = next((i for i, f in enumerate(frames) if f.startswith(EVENT_LOOP_FRAME)), -1)
+        for group in {frame_group(f) for f in frames[loop_at + 1 :]}:
+            groups_cum[group] = groups_cum.get(group, 0) + count
+
+    def share(table: dict[str, int], where: Any = None) -> list[tuple[str, float]]:
+        rows = sorted(((k, v) for k, v in table.items() if where is None or where(k)), key=lambda kv: -kv[1])
+        return [(k, v / total * 100) for k, v in rows[:top]]
+
+    return {
+        "samples": total,
+        "other_thread_samples": other_threads,
+        "groups_own_pct": dict(share(groups_own)),
+        "groups_cumulative_pct": dict(share(groups_cum)),
+        "top_own": share(own),
+        "top_cumulative": share(cumulative),
+        "top_cumulative_switchboard": share(cumulative, lambda f: "switchboard/" in f),
+        "top_cumulative_libraries": share(
+            cumulative, lambda f: frame_group(f) in ("httpx", "aiohttp", "orjson")
+        ),
+    }
+
+
+def print_profile(name: str, summary: dict[str, Any], cpu_us: float) -> None:
+    """Shares of the loop thread's samples, and that share of the CPU time per request (or stream)
+    measured while sampling (an estimate: samples are wall-clock, the box is shared)."""
+    print(
+        f"\n=== {name}: {summary['samples']} samples of the event-loop thread holding the GIL "
+        f"({summary['other_thread_samples']} more in other threads, not counted) ===\n"
+        f"columns: % of the loop's samples, ~us of the {cpu_us:.0f} us CPU per item"
+    )
+    for title, key in (
+        ("own time by package", "groups_own_pct"),
+        ("cumulative by package", "groups_cumulative_pct"),
+    ):
+        shares = ", ".join(f"{k} {v:.1f} % ~{v * cpu_us / 100:.0f} us" for k, v in summary[key].items())
+        print(f"{title + ':':<24}{shares}")
+    for title, key in (
+        ("top frames by own time", "top_own"),
+        ("top frames by cumulative time", "top_cumulative"),
+        ("Switchboard frames by cumulative time", "top_cumulative_switchboard"),
+        ("httpx / aiohttp / orjson frames by cumulative time", "top_cumulative_libraries"),
+    ):
+        print(f"\n{title}:")
+        for frame, percent in summary[key]:
+            print(f"  {percent:5.1f} {percent * cpu_us / 100:6.1f}  {frame}")
+
+
+async def stream_load(url: str, body: bytes, concurrency: int, seconds: float) -> int:
+    stop_at = time.perf_counter() + seconds
+    done = 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop_at:
+                async with session.post(url, data=body, headers=JSON_HEADERS) as response:
+                    async for _ in response.content.iter_any():
+                        pass
+                done += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done
+
+
+def profile_main(argv: list[str]) -> None:
+    """`scripts/profile`: py-spy on Switchboard (and optionally the bare floor) under c=50
+    non-streaming load and under concurrent streaming load; folded stacks + a summary."""
+    parser = argparse.ArgumentParser(prog="scripts/profile")
+    parser.add_argument(
+        "--sb", metavar="DIR", default=None, help="profile Switchboard from DIR (see bench --sb)"
+    )
+    parser.add_argument("--seconds", type=float, default=12.0, help="sampling time per scenario")
+    parser.add_argument("--rate", type=int, default=1000, help="py-spy samples per second")
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--streams", type=int, default=20, help="concurrent streams in the streaming scenario"
+    )
+    parser.add_argument("--stream-model", default="stream-100-1", help="fake upstream stream-<chunks>-<ms>")
+    parser.add_argument("--bare", action="store_true", help="also profile the bare floor")
+    parser.add_argument("--native", action="store_true", help="py-spy --native (C/Cython frames)")
+    parser.add_argument(
+        "--all-samples",
+        action="store_true",
+        help="count samples without the GIL too (py-spy without --gil: waiting in epoll then shows as "
+        "own time of Runner.run)",
+    )
+    parser.add_argument(
+        "--blocking", action="store_true", help="pause the server for every sample (default: --nonblocking)"
+    )
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--out", default=None, help="directory (default bench-results/profile-<time>)")
+    args = parser.parse_args(argv)
+    spy = shutil.which("py-spy", path=str(Path(PY).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("py-spy not found: .venv/bin/python -m pip install py-spy")
+    out = Path(args.out) if args.out else ROOT / "bench-results" / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    sb_dir = Path(args.sb).resolve() if args.sb else ROOT
+    env = checkout_env(sb_dir, "--sb") if args.sb else {**os.environ, "BENCH_KEY": "sk-bench"}
+    tmp = Path(tempfile.mkdtemp(prefix="sb-profile-"))
+    up_port, sb_port, bare_port = free_port(), free_port(), free_port()
+    config = tmp / "profile.toml"
+    config.write_text(
+        f"""
+[gateway]
+region = "bench"
+metrics = "{tmp / "emf.jsonl"}"
+
+[store]
+path = "{tmp / "open.db"}"
+
+[providers.up]
+type = "openai"
+base_url = "http://127.0.0.1:{up_port}/v1"
+api_key_env = "BENCH_KEY"
+
+[models.bench]
+targets = ["up/fake"]
+
+[models.bench-stream]
+targets = ["up/{args.stream_model}"]
+"""
+    )
+    upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
+    procs = {
+        "direct": subprocess.Popen(
+            pinned(1, [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up_port)]),
+            stdout=subprocess.DEVNULL,
+            env=env,
+        ),
+        "sb": subprocess.Popen(pinned(0, serve_argv(config, sb_port)), env=env),
+    }
+    targets = {"sb": (f"http://127.0.0.1:{sb_port}/v1/chat/completions", "bench", "bench-stream")}
+    if args.bare:
+        procs["bare"] = subprocess.Popen(
+            pinned(0, [PY, str(ROOT / "scripts" / "bare_floor.py"), upstream_v1, str(bare_port)]), env=env
+        )
+        targets["bare"] = (f"http://127.0.0.1:{bare_port}/v1/chat/completions", "fake", args.stream_model)
+    if (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # load generator and py-spy on core 1, the server alone on core 0
+    summaries: dict[str, Any] = {"sb_checkout": describe_checkout(sb_dir), "args": vars(args)}
+    try:
+        for name, (url, model, stream_model) in targets.items():
+            asyncio.run(wait_ready(url, body_for(model)))
+            for scenario in ("nonstream", "stream"):
+                folded = out / f"{name}-{scenario}.txt"
+                spy_argv = [spy, "record", "--pid", str(procs[name].pid), "--rate", str(args.rate)]
+                spy_argv += ["--duration", str(int(args.seconds)), "--format", "raw", "--function"]
+                spy_argv += ["--output", str(folded), *(["--native"] if args.native else [])]
+                spy_argv += [] if args.blocking else ["--nonblocking"]
+                spy_argv += [] if args.all_samples else ["--gil"]
+                if scenario == "nonstream":
+                    asyncio.run(throughput(url, body_for(model), None, args.concurrency, 1.0))  # warm
+                else:
+                    asyncio.run(stream_load(url, body_for(stream_model, True), args.streams, 1.0))
+                spy_proc = subprocess.Popen(spy_argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                time.sleep(0.5)  # attached
+                cpu0 = cpu_seconds(procs[name].pid)
+                if scenario == "nonstream":
+                    load = asyncio.run(
+                        throughput(url, body_for(model), None, args.concurrency, args.seconds - 1.0)
+                    )
+                    served = load["requests"]
+                else:
+                    served = asyncio.run(
+                        stream_load(url, body_for(stream_model, True), args.streams, args.seconds - 1.0)
+                    )
+                cpu = cpu_seconds(procs[name].pid) - cpu0
+                _, err = spy_proc.communicate(timeout=args.seconds + 30)
+                if spy_proc.returncode != 0 or not folded.exists():
+                    raise SystemExit(f"py-spy failed ({spy_proc.returncode}): {err.decode()[-2000:]}")
+                summary = summarize_profile(folded, args.top)
+                summary["served"] = served
+                summary["cpu_us_per_item_while_sampled"] = cpu / max(served, 1) * 1e6
+                summaries[f"{name}_{scenario}"] = summary
+                unit = "request" if scenario == "nonstream" else "stream"
+                print_profile(
+                    f"{name} {scenario} ({served} {unit}s served while sampled, "
+                    f"{summary['cpu_us_per_item_while_sampled']:.0f} us CPU per {unit} with py-spy attached)",
+                    summary,
+                    summary["cpu_us_per_item_while_sampled"],
+                )
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    (out / "summary.json").write_text(json.dumps(summaries, indent=2))
+    print(f"\nfolded stacks and summary.json in {out}")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["profile"]:
+        profile_main(sys.argv[2:])
+    else:
+        main()
