@@ -15,6 +15,7 @@ from switchboard.pipeline.services import NoCache, Services
 from switchboard.routing.executor import Executor
 from switchboard.state.auth import Authenticator
 from switchboard.state.cache import ResponseCache
+from switchboard.state.conversations import ConversationStore
 from switchboard.state.ratelimit import KeyLimits, RateLimiter
 from switchboard.state.store import Store, open_store
 from switchboard.state.usage import UsageRecorder
@@ -35,13 +36,14 @@ def default_transport(kind: str = "aiohttp") -> Transport:
 
 
 def default_services(config: Config, store: Store, metrics: MetricsSink) -> Services:
-    """Keys, limits, usage and (when enabled) the cache over one shared store."""
+    """Keys, limits, usage, stored conversations and (when enabled) the cache over one shared store."""
     return Services(
         auth=Authenticator(store),
         limits=KeyLimits(RateLimiter(store, region=config.gateway.region, regions=config.gateway.regions)),
         cache=ResponseCache(store, config.cache) if config.cache.enabled else NoCache(),
         usage=usage_recorder(store, config),
         metrics=metrics,
+        conversations=ConversationStore(store),
     )
 
 

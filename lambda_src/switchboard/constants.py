@@ -22,6 +22,8 @@ H_CONTENT_TYPE: Final = b"content-type"
 CHAT_PATH: Final = "/v1/chat/completions"
 MESSAGES_PATH: Final = "/v1/messages"
 EMBEDDINGS_PATH: Final = "/v1/embeddings"
+RESPONSES_PATH: Final = "/v1/responses"
+COUNT_TOKENS_PATH: Final = "/v1/messages/count_tokens"
 HEALTH_PATH: Final = "/healthz"
 
 # Request headers.

@@ -4,7 +4,8 @@
     ├── InvalidRequest        400      bad input found by the gateway (never reaches a provider)
     │   ├── PayloadTooLarge   413
     │   ├── UnsupportedMedia  415
-    │   └── UnknownModel      404
+    │   ├── UnknownModel      404
+    │   └── ResponseNotFound  404      a stored response this tenant does not have
     ├── RouteNotFound         404 / MethodNotAllowed 405
     ├── OriginForbidden       403      no valid CloudFront origin header / OriginUnavailable 503
     ├── Unauthorized          401      missing, unknown, revoked or expired gateway key
@@ -102,6 +103,13 @@ class UnsupportedMedia(InvalidRequest):
 class UnknownModel(InvalidRequest):
     status = 404
     code = "model_not_found"
+
+
+class ResponseNotFound(InvalidRequest):
+    """A stored response id (`previous_response_id`, `GET /v1/responses/{id}`) this tenant does not have."""
+
+    status = 404
+    code = "response_not_found"
 
 
 class RouteNotFound(GatewayError):

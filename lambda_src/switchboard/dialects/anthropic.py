@@ -12,7 +12,7 @@ from switchboard.dialects.base import Dialect
 DIALECT = Dialect(
     MESSAGES_PATH,
     parse_messages_request,
-    to_message,
+    lambda completion, request: to_message(completion),
     error_body,
-    lambda model: ChunksToEvents(model).feed,
+    lambda request: ChunksToEvents(request.model),
 )

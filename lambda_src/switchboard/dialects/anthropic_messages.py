@@ -1,188 +1,24 @@
-"""The Anthropic-compatible inbound endpoint (`POST /v1/messages`), as pure translation.
-
-A Messages request becomes an OpenAI chat request (so it routes to any provider, Anthropic natively
-through its adapter or any other through its translation); the OpenAI answer comes back as a
-Messages response, and an OpenAI chunk stream as Anthropic's SSE events (`message_start`,
-`content_block_start/delta/stop`, `message_delta`, `message_stop`). Errors are Anthropic-shaped:
-`{"type": "error", "error": {"type", "message"}}`. Stop-reason and error tables, usage conversion
-and event framing come from `wire/anthropic.py`, shared with the Anthropic provider adapter.
-
-Mapped: `system` (string or text blocks), text / image (base64 and url) / `tool_use` /
-`tool_result` blocks, `max_tokens`, `stop_sequences`, `temperature`, `top_p`, tools
-(`input_schema` -> `parameters`), `tool_choice` auto / any / tool / none (with
-`disable_parallel_tool_use`), `metadata.user_id`, `stream`. Dropped by rule: `top_k` (no OpenAI
-equivalent), `thinking` blocks and settings, `cache_control` markers, `service_tier`. Refused with a
-400 naming the field: document blocks and unknown fields.
+"""Anthropic Messages answers for `/v1/messages` clients whose request was translated: an OpenAI
+chat.completion becomes a Messages response (`to_message`), an OpenAI chunk stream becomes
+Anthropic's SSE events (`ChunksToEvents`: `message_start`, `content_block_start/delta/stop`,
+`message_delta`, `message_stop`), and errors are Anthropic-shaped (`error_body`:
+`{"type": "error", "error": {"type", "message"}}`). Tables, usage conversion and event framing come
+from `wire/anthropic.py`, shared with the Anthropic provider adapter. The request side is
+`anthropic_request.py`; answers from Anthropic targets never come here (passed through).
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
-from switchboard.constants import MESSAGES_PATH
-from switchboard.dialects.base import Dialect
-from switchboard.dialects.request import ChatRequest, parse_chat_request, parse_json_object
-from switchboard.errors import GatewayError, InvalidRequest
+from switchboard.errors import GatewayError
 from switchboard.wire import anthropic as wire_anthropic
-
-KNOWN: Final = frozenset(
-    {
-        "model",
-        "messages",
-        "max_tokens",
-        "system",
-        "stop_sequences",
-        "temperature",
-        "top_p",
-        "top_k",
-        "tools",
-        "tool_choice",
-        "metadata",
-        "stream",
-        "thinking",
-        "service_tier",
-        "models",
-        "provider_preferences",
-        "timeout",
-    }
-)
 
 
 def error_body(exc: GatewayError) -> bytes:
     return wire_anthropic.error_body(wire_anthropic.error_type(exc.http_status), exc.message)
-
-
-def _bad(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param)
-
-
-def _text_blocks(content: Any, where: str) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
-        )
-    raise _bad(f"'{where}' must be a string or a list of text blocks", where)
-
-
-def _image_part(block: dict[str, Any], where: str) -> dict[str, Any]:
-    source = block.get("source") or {}
-    if source.get("type") == "base64":
-        url = f"data:{source.get('media_type')};base64,{source.get('data')}"
-    elif source.get("type") == "url":
-        url = str(source.get("url"))
-    else:
-        raise _bad(f"'{where}.source.type' must be base64 or url", where)
-    return {"type": "image_url", "image_url": {"url": url}}
-
-
-def _convert_turn(message: Any, i: int) -> list[dict[str, Any]]:
-    where = f"messages[{i}]"
-    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-        raise _bad(f"'{where}.role' must be user or assistant", f"{where}.role")
-    role = message["role"]
-    content = message.get("content")
-    if isinstance(content, str):
-        return [{"role": role, "content": content}]
-    if not isinstance(content, list):
-        raise _bad(f"'{where}.content' must be a string or a list of blocks", f"{where}.content")
-    parts: list[dict[str, Any]] = []
-    tool_calls: list[dict[str, Any]] = []
-    tool_results: list[dict[str, Any]] = []
-    for j, block in enumerate(content):
-        kind = block.get("type") if isinstance(block, dict) else None
-        bwhere = f"{where}.content[{j}]"
-        if kind == "text":
-            parts.append({"type": "text", "text": str(block.get("text", ""))})
-        elif kind == "image":
-            parts.append(_image_part(block, bwhere))
-        elif kind == "tool_use" and role == "assistant":
-            tool_calls.append(
-                {
-                    "id": block.get("id"),
-                    "type": "function",
-                    "function": {
-                        "name": block.get("name"),
-                        "arguments": orjson.dumps(block.get("input") or {}).decode(),
-                    },
-                }
-            )
-        elif kind == "tool_result" and role == "user":
-            result = block.get("content")
-            text = result if isinstance(result, str) else _text_blocks(result or [], f"{bwhere}.content")
-            if block.get("is_error"):
-                text = f"[tool error] {text}"
-            tool_results.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": text})
-        elif kind in ("thinking", "redacted_thinking"):
-            continue
-        else:
-            raise _bad(f"'{bwhere}': content blocks of type {kind!r} are not supported here", bwhere)
-    out: list[dict[str, Any]] = list(tool_results)
-    if role == "assistant":
-        text = "".join(p["text"] for p in parts if p["type"] == "text")
-        turn: dict[str, Any] = {"role": "assistant", "content": text or None}
-        if tool_calls:
-            turn["tool_calls"] = tool_calls
-        out.append(turn)
-    elif parts:
-        out.append({"role": "user", "content": parts})
-    return out
-
-
-def to_chat_request(raw: bytes) -> ChatRequest:
-    body = parse_json_object(raw)
-    for field in body:
-        if field not in KNOWN:
-            raise _bad(f"'{field}' is not supported by this endpoint", field)
-    model, max_tokens, messages = body.get("model"), body.get("max_tokens"), body.get("messages")
-    if not isinstance(model, str) or not model:
-        raise _bad("'model' is required and must be a string", "model")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise _bad("'max_tokens' is required and must be a positive integer", "max_tokens")
-    if not isinstance(messages, list) or not messages:
-        raise _bad("'messages' is required and must be a non-empty array", "messages")
-    chat: dict[str, Any] = {"model": model, "max_tokens": max_tokens, "messages": []}
-    if (system := body.get("system")) is not None:
-        chat["messages"].append({"role": "system", "content": _text_blocks(system, "system")})
-    for i, message in enumerate(messages):
-        chat["messages"].extend(_convert_turn(message, i))
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("stop_sequences", "stop")):
-        if body.get(ours) is not None:
-            chat[theirs] = body[ours]
-    if body.get("tools"):
-        chat["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t.get("name"),
-                    "description": t.get("description", ""),
-                    "parameters": t.get("input_schema") or {"type": "object"},
-                },
-            }
-            for t in body["tools"]
-            if isinstance(t, dict)
-        ]
-    choice = body.get("tool_choice")
-    if isinstance(choice, dict):
-        kind = choice.get("type")
-        mapped = {"auto": "auto", "any": "required", "none": "none"}.get(str(kind))
-        chat["tool_choice"] = mapped or {"type": "function", "function": {"name": choice.get("name")}}
-        if choice.get("disable_parallel_tool_use"):
-            chat["parallel_tool_calls"] = False
-    metadata = body.get("metadata")
-    if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str):
-        chat["user"] = metadata["user_id"]
-    stream = body.get("stream") is True
-    if stream:
-        chat["stream"] = True
-        chat["stream_options"] = {"include_usage": True}  # message_delta carries output_tokens
-    for field in ("models", "provider_preferences", "timeout"):
-        if field in body:
-            chat[field] = body[field]
-    return parse_chat_request(orjson.dumps(chat))
 
 
 def to_message(completion: bytes) -> bytes:
@@ -343,12 +179,3 @@ class ChunksToEvents:
             if choice.get("finish_reason"):
                 self._stop = wire_anthropic.stop_reason(choice["finish_reason"])
         return out
-
-
-DIALECT = Dialect(
-    MESSAGES_PATH,
-    to_chat_request,
-    to_message,
-    error_body,
-    lambda model: ChunksToEvents(model).feed,
-)

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from switchboard.dialects.request import ChatRequest
 from switchboard.errors import GatewayError
+
+
+class StreamRenderer(Protocol):
+    """Per stream: OpenAI chunk body messages (as the relay sends them) -> the client's events."""
+
+    def feed(self, body: bytes) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +29,8 @@ class Dialect:
     """The path it is served on (also part of the cache key)."""
     parse: Callable[[bytes], ChatRequest]
     """The client's body -> the executor's request; raises `InvalidRequest` (400) naming the field."""
-    render: Callable[[bytes], bytes] | None
-    """A chat.completion body -> the client's answer body."""
+    render: Callable[[bytes, ChatRequest], bytes] | None
+    """A chat.completion body (and the parsed request) -> the client's answer body."""
     error_body: Callable[[GatewayError], bytes]
-    stream_events: Callable[[str], Callable[[bytes], bytes]] | None
-    """model -> a per-stream translator of OpenAI chunk body messages into the client's events."""
+    stream_events: Callable[[ChatRequest], StreamRenderer] | None
+    """The parsed request -> a per-stream translator of OpenAI chunks into the client's events."""

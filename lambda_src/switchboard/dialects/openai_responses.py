@@ -35,10 +35,12 @@ from switchboard.dialects.request import (
     FORBIDDEN_FIELDS,
     ROUTING_FIELDS,
     ChatRequest,
+    NativeRequest,
     parse_chat_request,
     parse_json_object,
 )
 from switchboard.errors import GatewayError, InvalidRequest
+from switchboard.wire.readers import OPENAI_RESPONSES
 from switchboard.wire.responses import ChunksToEvents, new_id, to_response
 
 __all__ = [
@@ -101,6 +103,8 @@ class ResponsesRequest(ChatRequest):
     """This turn's `input` as chat messages (without `instructions`): what the conversation keeps."""
     previous_response_id: str | None = None
     store: bool = True
+    response_id: str = field(default_factory=new_id)
+    """Chosen up front: the answer, its stream events and the stored conversation share it."""
 
 
 def error_body(exc: GatewayError) -> bytes:
@@ -467,6 +471,7 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     echo.update(model=model, metadata=metadata, store=store is not False, previous_response_id=previous)
     base = {f.name: getattr(request, f.name) for f in fields(ChatRequest)}
     base.update(
+        native=NativeRequest(OPENAI_RESPONSES, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}),
         dropped=tuple(dropped),
         echo=echo,
         input_messages=input_messages,

@@ -22,8 +22,9 @@ from switchboard.constants import (
     HEALTH_PATH,
     MESSAGES_PATH,
     ORIGIN_HEADER,
+    RESPONSES_PATH,
 )
-from switchboard.dialects import anthropic, embeddings, openai_chat
+from switchboard.dialects import anthropic, embeddings, openai_chat, responses
 from switchboard.dialects.base import Dialect
 from switchboard.edge.http import (
     ASGIApp,
@@ -37,6 +38,7 @@ from switchboard.edge.http import (
 )
 from switchboard.edge.origin import OriginGuard
 from switchboard.errors import GatewayError, MethodNotAllowed
+from switchboard.pipeline import stored_responses
 from switchboard.pipeline.run import Pipeline
 from switchboard.pipeline.services import Services
 from switchboard.routing.executor import Executor
@@ -47,8 +49,9 @@ _DIALECTS: dict[str, Dialect] = {
     CHAT_PATH: openai_chat.DIALECT,
     MESSAGES_PATH: anthropic.DIALECT,
     EMBEDDINGS_PATH: embeddings.DIALECT,
+    RESPONSES_PATH: responses.DIALECT,
 }
-_ALLOWED = {CHAT_PATH: b"POST", MESSAGES_PATH: b"POST", EMBEDDINGS_PATH: b"POST", HEALTH_PATH: b"GET, HEAD"}
+_ALLOWED = {path: b"POST" for path in _DIALECTS} | {HEALTH_PATH: b"GET, HEAD"}
 
 
 class Gateway:
@@ -87,6 +90,9 @@ class Gateway:
             dialect = _DIALECTS.get(path)
             if dialect is not None and scope["method"] == "POST":
                 await self.pipeline(scope, receive, send, dialect)  # type: ignore[arg-type]
+                return
+            if path.startswith(stored_responses.PREFIX) and scope["method"] in ("GET", "DELETE"):
+                await stored_responses.serve(scope, receive, send, self.services, self._region)
                 return
             if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 await self._health(send)

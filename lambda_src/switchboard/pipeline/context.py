@@ -7,7 +7,7 @@ request, attribute access at C speed.
 from __future__ import annotations
 
 from switchboard.config import Target
-from switchboard.dialects.base import Dialect
+from switchboard.dialects.base import Dialect, StreamRenderer
 from switchboard.dialects.request import ChatRequest
 from switchboard.edge.http import Receive, RequestHeaders, Send
 from switchboard.state.cache import BYPASS, Entry, Policy
@@ -30,8 +30,10 @@ class RequestContext:
         "headers",
         "key",
         "outcome",
+        "passed_through",
         "raw",
         "receive",
+        "renderer",
         "request",
         "request_id",
         "reservation",
@@ -65,9 +67,13 @@ class RequestContext:
         self.cache_too_large = False
         self.client_body: bytes | list[bytes] | None = None
         """What the client received (a JSON body, or a stream's body messages), when cacheable."""
+        self.renderer: StreamRenderer | None = None
+        """A translated stream's renderer into the client's events (it knows the final answer)."""
         self.target: Target | None = None
         self.answer: bytes | None = None
         """A complete JSON answer in the executor's (OpenAI) form, for usage and settlement."""
+        self.passed_through = False
+        """The target served the client's own API: its answer was relayed untouched."""
         self.usage: Usage | None = None
         """What the provider reported for this request (streams: the usage chunk)."""
         self.status = 500

@@ -19,7 +19,8 @@ from switchboard.routing.relay import relay
 from switchboard.wire.readers import json_usage
 
 
-async def complete(ctx: RequestContext, config: Config, executor: Executor, region: bytes) -> None:
+async def complete(ctx: RequestContext, config: Config, executor: Executor) -> bytes:
+    """The complete answer in the client's dialect (sent by `respond.send_answer`)."""
     request = ctx.request
     assert request is not None
     targets = plan_targets(config, request)
@@ -27,15 +28,11 @@ async def complete(ctx: RequestContext, config: Config, executor: Executor, regi
     ctx.target = result.target
     render = ctx.dialect.render
     if result.native is not None:  # the client's own API, passed through: relayed as it is
-        content = result.content
-        ctx.usage = json_usage(result.native, content)
-    else:
-        ctx.answer = result.content
-        content = result.content if render is None else render(result.content)
-    await respond.send_answer(ctx, region, result.target, content, translated=result.native is None)
-    ctx.status, ctx.outcome = 200, "ok"
-    if ctx.cache_policy is not None:
-        ctx.client_body = content
+        ctx.passed_through = True
+        ctx.usage = json_usage(result.native, result.content)
+        return result.content
+    ctx.answer = result.content
+    return result.content if render is None else render(result.content, request)
 
 
 async def stream(ctx: RequestContext, config: Config, executor: Executor, region: bytes) -> None:
@@ -44,7 +41,8 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
     targets = plan_targets(config, request)
     opened = await executor.open_stream(request, targets, deadline_ms(config, request) / 1000.0, ctx.timing)
     ctx.target = opened.target
-    await respond.start_stream(ctx, region, opened.target, translated=opened.native is None)
+    ctx.passed_through = opened.native is not None
+    await respond.start_stream(ctx, region, opened.target)
     ctx.status = 200
     send = ctx.send
     if ctx.cache_policy is not None:
@@ -52,7 +50,8 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
         ctx.client_body = captured
         send = _capturing(send, captured)
     if ctx.dialect.stream_events is not None and opened.native is None:
-        send = _translating(send, ctx.dialect.stream_events(request.model))
+        ctx.renderer = ctx.dialect.stream_events(request)
+        send = _translating(send, ctx.renderer.feed)
     relayed = await relay(
         opened,
         send,

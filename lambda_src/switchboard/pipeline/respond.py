@@ -26,7 +26,7 @@ _SSE_HEADERS: Headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering",
 
 
 def _answer_headers(
-    ctx: RequestContext, region: bytes, target: Target, cache_state: bytes, sse: bool, translated: bool = True
+    ctx: RequestContext, region: bytes, target: Target, cache_state: bytes, sse: bool
 ) -> Headers:
     headers = base_headers(ctx.request_id, region, CT_SSE if sse else CT_JSON)
     if sse:
@@ -39,22 +39,24 @@ def _answer_headers(
     if ctx.reservation is not None:
         headers += ctx.reservation.headers
     request = ctx.request
-    if translated and request is not None and request.dropped:
+    if request is not None and request.dropped and not ctx.passed_through:
         headers.append((H_DROPPED, ", ".join(request.dropped).encode()))
     return headers
 
 
-async def send_answer(
-    ctx: RequestContext, region: bytes, target: Target, content: bytes, translated: bool = True
-) -> None:
-    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=False, translated=translated)
+async def send_answer(ctx: RequestContext, region: bytes, content: bytes) -> None:
+    assert ctx.target is not None
+    headers = _answer_headers(ctx, region, ctx.target, ctx.cache_state, sse=False)
     headers += ctx.timing.headers(perf_counter())
     ctx.response_started = True
     await send_body(ctx.send, 200, headers, content)
+    ctx.status, ctx.outcome = 200, "ok"
+    if ctx.cache_policy is not None:
+        ctx.client_body = content
 
 
-async def start_stream(ctx: RequestContext, region: bytes, target: Target, translated: bool = True) -> None:
-    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=True, translated=translated)
+async def start_stream(ctx: RequestContext, region: bytes, target: Target) -> None:
+    headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=True)
     headers += ctx.timing.headers(perf_counter())
     ctx.response_started = True
     await ctx.send({"type": "http.response.start", "status": 200, "headers": headers})

@@ -1,7 +1,8 @@
 """The request pipeline: one request through named stages over one `RequestContext`.
 
     authenticate -> read + parse (dialect) -> authorize -> admit (limits) -> cache lookup
-        -> execute + respond (cached | JSON | stream) -> finish (settle, keep, usage, metrics)
+        -> [cached: replay] | recall (conversation) -> execute -> remember -> respond
+        -> finish (settle, keep, usage, metrics)
 
 Each stage lives in its own module and owns one concern. Errors are mapped at one boundary here:
 a `GatewayError` becomes an answer in the route's dialect (unless the response has started: then
@@ -19,7 +20,7 @@ from switchboard.config import Config
 from switchboard.dialects.base import Dialect
 from switchboard.edge.http import ClientGone, Receive, RequestHeaders, Send, request_id
 from switchboard.errors import GatewayError
-from switchboard.pipeline import execute, respond
+from switchboard.pipeline import conversation, execute, respond
 from switchboard.pipeline.admit import admit
 from switchboard.pipeline.authenticate import authenticate, authorize
 from switchboard.pipeline.cache_lookup import lookup_cache
@@ -79,9 +80,15 @@ class Pipeline:
                 await respond.replay(ctx, self.region, ctx.cache_entry)
                 ctx.status, ctx.outcome = 200, "done" if ctx.stream else "ok"
             else:
+                await conversation.recall(ctx, services.conversations, self.config)
                 watch = _DisconnectWatch(ctx)
-                run = execute.stream if ctx.stream else execute.complete
-                await run(ctx, self.config, self.executor, self.region)
+                if ctx.stream:
+                    await execute.stream(ctx, self.config, self.executor, self.region)
+                    await conversation.remember(ctx, services.conversations)
+                else:
+                    content = await execute.complete(ctx, self.config, self.executor)
+                    await conversation.remember(ctx, services.conversations, content)
+                    await respond.send_answer(ctx, self.region, content)
         except GatewayError as exc:
             ctx.status = exc.http_status
             ctx.outcome = "refused" if exc.http_status < 500 else "failed"

@@ -1,15 +1,16 @@
 """The services the pipeline calls, injected, with a null object for each absent one.
 
-`Services` bundles authentication, limits, the response cache, usage accounting and metrics. A
-feature that is off is an object with the same interface that does nothing (`OpenAuth`,
-`NoLimits`, `NoCache`, `NoUsage`, `MetricsSink`), so no stage asks whether a feature exists.
+`Services` bundles authentication, limits, the response cache, usage accounting, metrics and
+stored conversations. A feature that is off is an object with the same interface that does
+nothing (`OpenAuth`, `NoLimits`, `NoCache`, `NoUsage`, `MetricsSink`, `NoConversations`), so no
+stage asks whether a feature exists.
 Tests inject their own (`create_app(config, services=Services(auth=Authenticator(store)))`);
 `Authenticator`, `KeyLimits`, `ResponseCache`, `UsageRecorder` and `EMFSink` are the real ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -56,6 +57,27 @@ class Usage(Protocol):
     async def drain(self) -> None: ...
 
 
+class Conversations(Protocol):
+    """Stored Responses-API conversations (`store`, `previous_response_id`), per tenant."""
+
+    async def load_history(self, tenant: str, previous_response_id: str) -> list[dict[str, Any]] | None: ...
+
+    async def save(
+        self,
+        tenant: str,
+        response_id: str,
+        input_messages: Sequence[dict[str, Any]],
+        output_messages: Sequence[dict[str, Any]],
+        response_json: bytes | Mapping[str, Any],
+        *,
+        parent: str | None = None,
+    ) -> bool: ...
+
+    async def get(self, tenant: str, response_id: str) -> bytes | None: ...
+
+    async def delete(self, tenant: str, response_id: str) -> bool: ...
+
+
 class OpenAuth:
     """No keys: every caller is served (`serve` warns; deployed gateways refuse this)."""
 
@@ -99,6 +121,31 @@ class NoUsage:
         return None
 
 
+class NoConversations:
+    """Nothing is kept: `previous_response_id` is never found, `store` is ignored."""
+
+    async def load_history(self, tenant: str, previous_response_id: str) -> list[dict[str, Any]] | None:
+        return None
+
+    async def save(
+        self,
+        tenant: str,
+        response_id: str,
+        input_messages: Sequence[dict[str, Any]],
+        output_messages: Sequence[dict[str, Any]],
+        response_json: bytes | Mapping[str, Any],
+        *,
+        parent: str | None = None,
+    ) -> bool:
+        return True
+
+    async def get(self, tenant: str, response_id: str) -> bytes | None:
+        return None
+
+    async def delete(self, tenant: str, response_id: str) -> bool:
+        return False
+
+
 @dataclass(slots=True)
 class Services:
     auth: Auth = field(default_factory=OpenAuth)
@@ -106,6 +153,7 @@ class Services:
     cache: Cache = field(default_factory=NoCache)
     usage: Usage = field(default_factory=NoUsage)
     metrics: MetricsSink = field(default_factory=MetricsSink)
+    conversations: Conversations = field(default_factory=NoConversations)
 
     async def aclose(self) -> None:
         """Shutdown: write what is pending (cache entries, usage), then release the store."""
@@ -115,4 +163,4 @@ class Services:
         self.metrics.close()
 
 
-__all__ = ["NoCache", "NoLimits", "NoUsage", "OpenAuth", "Services"]
+__all__ = ["NoCache", "NoConversations", "NoLimits", "NoUsage", "OpenAuth", "Services"]

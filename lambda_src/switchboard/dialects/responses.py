@@ -1,0 +1,28 @@
+"""The OpenAI Responses dialect (`POST /v1/responses`) as the pipeline sees it: the request is
+parsed strictly and kept whole for `openai` targets that serve `/responses` (pass-through), and
+translated for the others (`openai_responses`); translated answers become a `response` object and
+chunk streams the documented `response.*` events (`wire/responses.py`), all under the response id
+chosen at parse time (what `previous_response_id` and `GET /v1/responses/{id}` refer to)."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from switchboard.constants import RESPONSES_PATH
+from switchboard.dialects.base import Dialect, StreamRenderer
+from switchboard.dialects.openai_responses import ResponsesRequest, error_body, to_chat_request
+from switchboard.dialects.request import ChatRequest
+from switchboard.wire.responses import ChunksToEvents, to_response
+
+
+def _render(completion: bytes, request: ChatRequest) -> bytes:
+    responses = cast(ResponsesRequest, request)
+    return to_response(completion, responses.echo, response_id=responses.response_id)
+
+
+def _stream(request: ChatRequest) -> StreamRenderer:
+    responses = cast(ResponsesRequest, request)
+    return ChunksToEvents(responses.model, responses.echo, response_id=responses.response_id)
+
+
+DIALECT = Dialect(RESPONSES_PATH, to_chat_request, _render, error_body, _stream)
