@@ -176,9 +176,14 @@ def _tool_use(block: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _turn(message: Any, i: int, out: _Translation) -> list[dict[str, Any]]:
     where = f"messages[{i}]"
-    if not isinstance(message, dict) or message.get("role") not in ("user", "assistant"):
-        raise _bad(f"'{where}.role' must be user or assistant", f"{where}.role")
+    if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+        raise _bad(f"'{where}.role' must be a string", f"{where}.role")
     role, content = message["role"], message.get("content")
+    if role == "system":  # mid-conversation system turns (Claude Code sends them)
+        return [{"role": "system", "content": content if isinstance(content, str) else _system(content, out)}]
+    if role not in ("user", "assistant"):
+        out.cannot(f"{where}.role")
+        return []
     if isinstance(content, str):
         return [{"role": role, "content": content}]
     parts: list[dict[str, Any]] = []
