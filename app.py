@@ -15,6 +15,7 @@ from typing import Any
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
 
 from infra.config import load_environment
 from infra.stacks import build_stacks
@@ -26,17 +27,33 @@ def cdk_json_context() -> dict[str, Any]:
     return dict(json.loads((ROOT / "cdk.json").read_text()).get("context", {}))
 
 
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true", "yes")
+
+
 def build_app(
-    context: dict[str, Any] | None = None, outdir: str | None = None
+    context: dict[str, Any] | None = None, outdir: str | None = None, *, nag: bool = True
 ) -> tuple[cdk.App, dict[str, cdk.Stack]]:
+    """The app with every stack of the environment named by `-c env=` (default dev). cdk-nag's
+    AwsSolutions pack runs on every synth (findings are errors: suppressions are per resource)."""
     merged = {**cdk_json_context(), **(context or {})}
     app = cdk.App(context=merged, outdir=outdir)
     name = str(app.node.try_get_context("env") or "dev")
     config = load_environment({"environments": app.node.try_get_context("environments")}, name)
-    version = app.node.try_get_context("origin_secret_version")
-    if version is not None:  # -c origin_secret_version=N after rotating the origin secret
-        config = dataclasses.replace(config, origin_secret_version=str(version))
-    return app, build_stacks(app, config)
+    overrides: dict[str, Any] = {}
+    for key in ("origin_secret_version", "origins_revision"):
+        # -c origin_secret_version=N after rotating the origin secret; -c origins_revision=... after
+        # a gateway stack was recreated (its URL changed)
+        value = app.node.try_get_context(key)
+        if value is not None:
+            overrides[key] = str(value)
+    if _truthy(app.node.try_get_context("require_bytecode")):
+        overrides["require_bytecode"] = True
+    config = dataclasses.replace(config, **overrides)
+    stacks = build_stacks(app, config)
+    if nag:
+        cdk.Aspects.of(app).add(AwsSolutionsChecks())
+    return app, stacks
 
 
 if __name__ == "__main__":

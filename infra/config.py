@@ -30,6 +30,9 @@ NO_FUNCTION_URLS = frozenset(
 )
 
 
+UNRESERVED_MINIMUM = 100
+"""Lambda keeps at least this much of a region's account concurrency unreserved."""
+
 LOG_RETENTION_DAYS = frozenset({1, 3, 5, 7, 14, 30, 60, 90, 180, 365, 731, 1827, 3653})
 
 
@@ -59,6 +62,22 @@ class EnvironmentConfig:
     p99_overhead_alarm_ms: float = 5.0
     origin_secret_version: str = "1"
     """Bump (`-c origin_secret_version=N` or here) to make the edge pick up a rotated origin secret."""
+    origins_revision: str = "1"
+    """Any new value (`-c origins_revision=...`) makes the edge re-read every gateway's host: weak
+    cross-stack references are not re-resolved when only the producing stack changed."""
+    open_gateway: bool = False
+    """cdk.json `openGateway`: serve /v1 without API keys (SWITCHBOARD_AUTH=open). Never in prod."""
+    account_concurrency_limit: int | None = None
+    """The account's per-region Lambda concurrency quota, when known: synth refuses a
+    reserved_concurrency that cannot fit (scripts/preflight reads the real value)."""
+    auto_evacuation: bool = True
+    """Deploy the region health prober that evacuates and restores regions in the KeyValueStore."""
+    require_bytecode: bool = False
+    """Fail the synth when no CPython 3.12 can compile the asset (else: warn and ship source)."""
+
+    @property
+    def auth_mode(self) -> str:
+        return "open" if self.open_gateway else "required"
 
     @property
     def fallback_region(self) -> str:
@@ -79,6 +98,10 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
         raise DeployConfigError(f"unknown environment {name!r} (cdk.json context 'environments': {known})")
     raw = dict(environments[name])
     where = f"environments.{name}"
+    if "openGateway" in raw:  # the documented, camel-cased name of the one setting that opens a gateway
+        raw["open_gateway"] = raw.pop("openGateway")
+    if not isinstance(raw.get("open_gateway", False), bool):
+        raise DeployConfigError(f"{where}.openGateway: true or false")
     unknown = set(raw) - _FIELDS
     if unknown:
         raise DeployConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
@@ -106,6 +129,16 @@ def load_environment(context: Mapping[str, Any], name: str) -> EnvironmentConfig
         raise DeployConfigError(f"{where}.provisioned_min/max: 0 <= min <= max, max >= 1")
     if env.reserved_concurrency is not None and env.reserved_concurrency < env.provisioned_max:
         raise DeployConfigError(f"{where}.reserved_concurrency: must be >= provisioned_max")
+    if env.account_concurrency_limit is not None:
+        key = "reserved_concurrency" if env.reserved_concurrency is not None else "provisioned_max"
+        want = env.reserved_concurrency if env.reserved_concurrency is not None else env.provisioned_max
+        if want + UNRESERVED_MINIMUM > env.account_concurrency_limit:
+            raise DeployConfigError(
+                f"{where}.{key}: {want} + {UNRESERVED_MINIMUM} that Lambda keeps unreserved = "
+                f"{want + UNRESERVED_MINIMUM} > account_concurrency_limit {env.account_concurrency_limit}: "
+                f"lower {key} to at most {env.account_concurrency_limit - UNRESERVED_MINIMUM} or request a "
+                "quota increase (Service Quotas: Lambda 'Concurrent executions') in every region"
+            )
     if env.log_retention_days not in LOG_RETENTION_DAYS:
         raise DeployConfigError(f"{where}.log_retention_days: one of {sorted(LOG_RETENTION_DAYS)}")
     if not 128 <= env.memory_mb <= 10240 or not 1 <= env.timeout_s <= 900:

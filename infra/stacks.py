@@ -10,15 +10,30 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
+from infra.asset import GatewayAsset
 from infra.config import EDGE_REGION, EnvironmentConfig
-from infra.constructs.dashboard import GlobalDashboard, LatencyDashboard
-from infra.constructs.edge import EdgeDistribution
+from infra.constructs.dashboard import (
+    HEALTH_ALARMS,
+    EdgeMetrics,
+    GlobalDashboard,
+    LatencyDashboard,
+    alarm_name,
+)
+from infra.constructs.edge import ORIGIN_READ_TIMEOUT_S, EdgeDistribution
 from infra.constructs.function import GatewayFunction
+from infra.constructs.prober import RegionProber
 from infra.constructs.table import GatewayTable
+from infra.gateway_config import (
+    BedrockResources,
+    bedrock_resources,
+    check_attempt_budget,
+    load_gateway_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_LOGICAL_ID = "GatewayTable"
 ORIGIN_SECRET_LOGICAL_ID = "OriginSecret"
+ORIGIN_HOST_OUTPUT = "OriginHost"
 
 
 def table_name(env: EnvironmentConfig) -> str:
@@ -58,7 +73,11 @@ class DataStack(cdk.Stack):
                 password_length=48,
             ),
             replica_regions=[secretsmanager.ReplicaRegion(region=r) for r in secret_regions],
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            # Retained where the table is: a destroyed secret's fixed name stays taken for its
+            # recovery window, which would block the redeploy that recovers the retained table.
+            removal_policy=cdk.RemovalPolicy.RETAIN
+            if config.deletion_protection
+            else cdk.RemovalPolicy.DESTROY,
         )
         _pin(self.origin_secret, ORIGIN_SECRET_LOGICAL_ID)
         cdk.CfnOutput(self, "TableName", value=table_name(config))
@@ -75,7 +94,14 @@ class DataStack(cdk.Stack):
 
 class GatewayStack(cdk.Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        asset: GatewayAsset,
+        bedrock: BedrockResources,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         gateway = GatewayFunction(
@@ -88,13 +114,21 @@ class GatewayStack(cdk.Stack):
             provisioned_max=config.provisioned_max,
             reserved_concurrency=config.reserved_concurrency,
             log_retention_days=config.log_retention_days,
-            gateway_config=ROOT / config.gateway_config,
+            code=asset.code(),
+            auth_mode=config.auth_mode,
             table_name=table_name(config),
             origin_secret_name=origin_secret_name(config),
             provider_secrets=config.provider_secrets,
             region_count=len(config.regions),
+            bedrock=bedrock,
         )
-        self.function_url = gateway.url.url
+        self.gateway = gateway
+        if config.open_gateway:
+            cdk.Annotations.of(gateway.function).add_warning_v2(
+                "switchboard:open-gateway",
+                f"environment {config.name!r} sets openGateway: its /v1 endpoints serve anyone who finds "
+                "the CloudFront domain, without an API key",
+            )
         dashboard = LatencyDashboard(
             self,
             "Dashboard",
@@ -104,24 +138,23 @@ class GatewayStack(cdk.Stack):
             log_group=gateway.function.log_group,
             p99_overhead_alarm_ms=config.p99_overhead_alarm_ms,
             alarm_email=config.alarm_email,
+            env_name=config.name,
+            timeout_s=config.timeout_s,
         )
+        # The bare host of the function URL, for CloudFront only (the edge reads it with
+        # Fn::GetStackOutput). The URL itself is not published: it bypasses WAF.
         cdk.CfnOutput(
             self,
-            "FunctionUrl",
-            value=self.function_url,
-            description="Regional endpoint (needs the origin header)",
+            ORIGIN_HOST_OUTPUT,
+            value=cdk.Fn.select(2, cdk.Fn.split("/", gateway.url.url)),
+            description="CloudFront origin host of this region (not an endpoint: use the distribution)",
         )
         cdk.CfnOutput(self, "DashboardName", value=dashboard.dashboard.dashboard_name)
         acknowledge(
-            self,
+            gateway.function,
             (
                 "AwsSolutions-L1",
                 "Python 3.12 is pinned: the asset's manylinux wheels and bytecode are built for it.",
-            ),
-            (
-                "AwsSolutions-SNS2",
-                "Alarm notifications carry no sensitive data; CloudWatch alarms cannot publish "
-                "to topics encrypted with the AWS managed SNS key.",
             ),
         )
 
@@ -133,19 +166,56 @@ class EdgeStack(cdk.Stack):
         construct_id: str,
         *,
         config: EnvironmentConfig,
-        function_urls: dict[str, str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        hosts = {
+            region: cdk.Fn.get_stack_output(
+                config.stack_name(f"Gateway-{region}"), ORIGIN_HOST_OUTPUT, region
+            )
+            for region in config.regions
+        }
         edge = EdgeDistribution(
             self,
             "Edge",
-            function_urls=function_urls,
+            origin_hosts=hosts,
             default_region=config.fallback_region,
             origin_secret_name=origin_secret_name(config),
+            response_completion_timeout_s=config.timeout_s,
             origin_secret_version=config.origin_secret_version,
+            origins_revision=config.origins_revision,
+            web_acl_name=f"switchboard-{config.name}-edge",
         )
-        dashboard = GlobalDashboard(self, "GlobalDashboard", regions=list(function_urls))
+        extra_alarms = []
+        if config.auto_evacuation:
+            prober = RegionProber(
+                self,
+                "Prober",
+                architecture=config.architecture,
+                health_store=edge.health_store,
+                distribution_domain=edge.distribution.distribution_domain_name,
+                health_alarms={
+                    r: [alarm_name(config.name, r, a) for a in HEALTH_ALARMS] for r in config.regions
+                },
+                log_retention_days=config.log_retention_days,
+            )
+            extra_alarms.append(prober.errors_alarm)
+            acknowledge(
+                prober.function,
+                ("AwsSolutions-L1", "Python 3.12 is pinned, as for the gateway."),
+            )
+        dashboard = GlobalDashboard(
+            self,
+            "GlobalDashboard",
+            regions=list(config.regions),
+            edge=EdgeMetrics(
+                distribution_id=edge.distribution.distribution_id,
+                web_acl_name=f"switchboard-{config.name}-edge",
+            ),
+            env_name=config.name,
+            alarm_email=config.alarm_email,
+            extra_alarms=extra_alarms,
+        )
         cdk.CfnOutput(
             self,
             "GatewayUrl",
@@ -155,7 +225,7 @@ class EdgeStack(cdk.Stack):
         cdk.CfnOutput(self, "RegionHealthStoreArn", value=edge.health_store.key_value_store_arn)
         cdk.CfnOutput(self, "GlobalDashboardName", value=dashboard.dashboard.dashboard_name)
         acknowledge(
-            self,
+            edge.distribution,
             ("AwsSolutions-CFR1", "An API for every country; no geo restriction by design."),
             (
                 "AwsSolutions-CFR3",
@@ -171,9 +241,14 @@ class EdgeStack(cdk.Stack):
 
 
 def acknowledge(scope: Construct, *rules: tuple[str, str]) -> None:
-    """Suppress cdk-nag findings on `scope` and its children, each with its reason."""
+    """Suppress cdk-nag findings on one resource (an L2's own CloudFormation resource), each with
+    its reason; never on a stack or a subtree."""
+    resource = scope.node.default_child or scope
+    assert isinstance(resource, cdk.CfnResource), scope.node.path
     NagSuppressions.add_resource_suppressions(
-        scope, [NagPackSuppression(id=rule, reason=reason) for rule, reason in rules], apply_to_children=True
+        resource,
+        [NagPackSuppression(id=rule, reason=reason) for rule, reason in rules],
+        apply_to_children=False,
     )
 
 
@@ -186,6 +261,13 @@ def _pin(construct: Construct, logical_id: str) -> None:
 
 def build_stacks(app: cdk.App, config: EnvironmentConfig) -> dict[str, cdk.Stack]:
     account = config.account
+    gateway_config_path = ROOT / config.gateway_config
+    gateway_config = load_gateway_config(gateway_config_path)
+    check_attempt_budget(gateway_config, ORIGIN_READ_TIMEOUT_S, source=config.gateway_config)
+    bedrock = bedrock_resources(gateway_config)
+    # One asset (one hash, one content) for every region, fixed now: files edited during the synth
+    # cannot give two regions different code.
+    asset = GatewayAsset(config.architecture, gateway_config_path, require_bytecode=config.require_bytecode)
     data = DataStack(
         app,
         config.stack_name("Data"),
@@ -193,22 +275,21 @@ def build_stacks(app: cdk.App, config: EnvironmentConfig) -> dict[str, cdk.Stack
         env=cdk.Environment(account=account, region=config.primary_region),
     )
     stacks: dict[str, cdk.Stack] = {"data": data}
-    urls: dict[str, str] = {}
     for region in config.regions:
         gateway = GatewayStack(
             app,
             config.stack_name(f"Gateway-{region}"),
             config=config,
+            asset=asset,
+            bedrock=bedrock,
             env=cdk.Environment(account=account, region=region),
         )
         gateway.add_stack_dependency(data)
         stacks[f"gateway-{region}"] = gateway
-        urls[region] = gateway.function_url
     edge = EdgeStack(
         app,
         config.stack_name("Edge"),
         config=config,
-        function_urls=urls,
         env=cdk.Environment(account=account, region=EDGE_REGION),
     )
     for region in config.regions:

@@ -1,13 +1,17 @@
-"""LatencyDashboard (per region, with alarms) and GlobalDashboard (all regions side by side).
+"""LatencyDashboard (per region, with alarms) and GlobalDashboard (all regions side by side, with
+CloudFront's and WAF's metrics and the edge alarms).
 
 Gateway metrics come from the EMF records the gateway writes (namespace `Switchboard`, dimensions
-`region` + `service`); Lambda's own metrics (provisioned concurrency, throttles) are per alias; cold
-starts come from the REPORT lines' `@initDuration` via a Logs Insights widget.
+`region` + `service`). Those records only exist for requests the app answered, so crashes, init
+failures, timeouts and throttles are seen through Lambda's own metrics (`Errors`, `Throttles`,
+`Duration`), and what never reached a region through CloudFront's `5xxErrorRate`. Cold starts come
+from the REPORT lines' `@initDuration` via a Logs Insights widget.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
@@ -20,6 +24,22 @@ from constructs import Construct
 
 NAMESPACE = "Switchboard"
 PERIOD = Duration.minutes(1)
+
+
+HEALTH_ALARMS = ("ErrorRate5xx", "FunctionErrors")
+"""The regional alarms whose ALARM state marks a region failing for the health prober."""
+
+
+def alarm_name(env: str, region: str, alarm: str) -> str:
+    return f"switchboard-{env}-{region}-{alarm}"
+
+
+def alarm_topic(scope: Construct, alarm_email: str | None) -> sns.Topic | None:
+    if not alarm_email:
+        return None
+    topic = sns.Topic(scope, "Alarms", enforce_ssl=True)
+    topic.add_subscription(subs.EmailSubscription(alarm_email))
+    return topic
 
 
 def gateway_metric(name: str, region: str, statistic: str = "p50", label: str | None = None) -> cw.Metric:
@@ -46,9 +66,14 @@ class LatencyDashboard(Construct):
         log_group: logs.ILogGroup,
         p99_overhead_alarm_ms: float,
         alarm_email: str | None,
+        env_name: str,
+        timeout_s: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        m = lambda name, stat="p50", label=None: gateway_metric(name, region, stat, label)  # noqa: E731
+
+        def m(name: str, stat: str = "p50", label: str | None = None) -> cw.Metric:
+            return gateway_metric(name, region, stat, label)
+
         requests = m("Requests", "Sum", "requests")
         errors5xx = m("Errors5xx", "Sum", "5xx")
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
@@ -116,14 +141,22 @@ class LatencyDashboard(Construct):
                 width=8,
             ),
         )
-        topic = None
-        if alarm_email:
-            topic = sns.Topic(self, "Alarms", enforce_ssl=True)
-            topic.add_subscription(subs.EmailSubscription(alarm_email))
+        invocations = function.metric_invocations(statistic="Sum", period=PERIOD)
+        fn_errors = function.metric_errors(statistic="Sum", period=PERIOD)
+        alias_invocations = alias.metric("Invocations", statistic="Sum", period=Duration.minutes(5))
+        spillover5 = alias.metric(
+            "ProvisionedConcurrencySpilloverInvocations", statistic="Sum", period=Duration.minutes(5)
+        )
+
+        def name(alarm: str) -> str:
+            return alarm_name(env_name, region, alarm)
+
+        near_timeout_ms = round(timeout_s * 1000 * 0.9)
         alarms = [
             cw.Alarm(
                 self,
                 "OverheadP99",
+                alarm_name=name("OverheadP99"),
                 metric=m("OverheadMs", "p99"),
                 threshold=p99_overhead_alarm_ms,
                 evaluation_periods=5,
@@ -134,6 +167,7 @@ class LatencyDashboard(Construct):
             cw.Alarm(
                 self,
                 "ErrorRate5xx",
+                alarm_name=name("ErrorRate5xx"),
                 metric=cw.MathExpression(
                     expression="100 * e / IF(r > 0, r, 1)",
                     using_metrics={"e": errors5xx, "r": requests},
@@ -144,30 +178,151 @@ class LatencyDashboard(Construct):
                 evaluation_periods=5,
                 datapoints_to_alarm=3,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"More than 5% of requests answered 5xx in {region}",
+                alarm_description=f"More than 5% of requests answered 5xx by the app in {region} "
+                "(its own records: see FunctionErrors for crashes and timeouts)",
             ),
             cw.Alarm(
                 self,
-                "Spillover",
-                metric=spillover,
+                "FunctionErrors",
+                alarm_name=name("FunctionErrors"),
+                metric=cw.MathExpression(
+                    expression="100 * e / IF(i > 0, i, 1)",
+                    using_metrics={"e": fn_errors, "i": invocations},
+                    period=PERIOD,
+                    label="invocation errors %",
+                ),
+                threshold=5,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"More than 5% of invocations failed in {region}: crashes, init "
+                "failures and timeouts, which write no request record",
+            ),
+            cw.Alarm(
+                self,
+                "Throttles",
+                alarm_name=name("Throttles"),
+                metric=function.metric_throttles(statistic="Sum", period=PERIOD),
                 threshold=0,
                 comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 evaluation_periods=3,
                 datapoints_to_alarm=2,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"Spillover past provisioned concurrency (cold starts) in {region}",
+                alarm_description=f"Invocations throttled in {region} (reserved concurrency or the "
+                "account quota reached: scripts/preflight)",
+            ),
+            cw.Alarm(
+                self,
+                "DurationNearTimeout",
+                alarm_name=name("DurationNearTimeout"),
+                metric=function.metric_duration(statistic="Maximum", period=PERIOD),
+                threshold=near_timeout_ms,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"An invocation ran over 90% of the {timeout_s} s function timeout in "
+                f"{region} (a timeout cuts the response and writes no request record)",
+            ),
+            cw.Alarm(
+                self,
+                "Spillover",
+                alarm_name=name("Spillover"),
+                metric=cw.MathExpression(
+                    expression="100 * s / IF(i > 0, i, 1)",
+                    using_metrics={"s": spillover5, "i": alias_invocations},
+                    period=Duration.minutes(5),
+                    label="spillover %",
+                ),
+                threshold=10,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"More than 10% of invocations spilled past provisioned concurrency "
+                f"(cold starts) over 5 minutes in {region}: scaling cannot keep up, or provisioned_max is "
+                "too low",
             ),
         ]
+        self.alarms = {alarm.node.id: alarm for alarm in alarms}
         self.dashboard.add_widgets(cw.AlarmStatusWidget(alarms=alarms, title="Alarms", width=24))
+        topic = alarm_topic(self, alarm_email)
         if topic is not None:
             for alarm in alarms:
                 alarm.add_alarm_action(cw_actions.SnsAction(topic))
 
 
+@dataclass(frozen=True)
+class EdgeMetrics:
+    distribution_id: str
+    web_acl_name: str
+
+
+def cloudfront_metric(distribution_id: str, name: str, statistic: str, label: str) -> cw.Metric:
+    return cw.Metric(
+        namespace="AWS/CloudFront",
+        metric_name=name,
+        dimensions_map={"DistributionId": distribution_id, "Region": "Global"},
+        statistic=statistic,
+        period=PERIOD,
+        region="us-east-1",
+        label=label,
+    )
+
+
+def waf_metric(web_acl_name: str, name: str, label: str) -> cw.Metric:
+    return cw.Metric(
+        namespace="AWS/WAFV2",
+        metric_name=name,
+        dimensions_map={"WebACL": web_acl_name, "Rule": "ALL"},
+        statistic="Sum",
+        period=PERIOD,
+        region="us-east-1",
+        label=label,
+    )
+
+
 class GlobalDashboard(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, regions: Sequence[str]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        regions: Sequence[str],
+        edge: EdgeMetrics,
+        env_name: str,
+        alarm_email: str | None,
+        waf_block_alarm_per_5min: int = 1000,
+        extra_alarms: Sequence[cw.Alarm] = (),
+    ) -> None:
         super().__init__(scope, construct_id)
         self.dashboard = cw.Dashboard(self, "Dashboard", default_interval=Duration.hours(3))
+
+        def cf(name: str, stat: str, label: str) -> cw.Metric:
+            return cloudfront_metric(edge.distribution_id, name, stat, label)
+
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="CloudFront requests",
+                left=[cf("Requests", "Sum", "requests")],
+                right=[cf("BytesDownloaded", "Sum", "bytes out")],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="CloudFront error rates (%)",
+                left=[
+                    cf("5xxErrorRate", "Average", "5xx %"),
+                    cf("4xxErrorRate", "Average", "4xx %"),
+                    cf("TotalErrorRate", "Average", "all errors %"),
+                ],
+                width=8,
+            ),
+            cw.GraphWidget(
+                title="WAF",
+                left=[
+                    waf_metric(edge.web_acl_name, "AllowedRequests", "allowed"),
+                    waf_metric(edge.web_acl_name, "BlockedRequests", "blocked"),
+                ],
+                width=8,
+            ),
+        )
         for title, name, stat in (
             ("Gateway overhead p99 (ms) by region", "OverheadMs", "p99"),
             ("Gateway overhead p50 (ms) by region", "OverheadMs", "p50"),
@@ -183,3 +338,38 @@ class GlobalDashboard(Construct):
                     width=12,
                 )
             )
+        alarms = [
+            cw.Alarm(
+                self,
+                "CloudFront5xxRate",
+                alarm_name=f"switchboard-{env_name}-edge-CloudFront5xxRate",
+                metric=cf("5xxErrorRate", "Average", "5xx %"),
+                threshold=5,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description="More than 5% of viewer requests answered 5xx by CloudFront: origin "
+                "timeouts (504), unreachable regions (502) and everything the gateways answered 5xx",
+            ),
+            cw.Alarm(
+                self,
+                "WafBlocks",
+                alarm_name=f"switchboard-{env_name}-edge-WafBlocks",
+                metric=waf_metric(edge.web_acl_name, "BlockedRequests", "blocked").with_(
+                    period=Duration.minutes(5)
+                ),
+                threshold=waf_block_alarm_per_5min,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
+                treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"WAF blocked more than {waf_block_alarm_per_5min} requests in 5 "
+                "minutes (rate limit or IP reputation): an attack, or a client being locked out",
+            ),
+            *extra_alarms,
+        ]
+        self.alarms = {alarm.node.id: alarm for alarm in alarms}
+        self.dashboard.add_widgets(cw.AlarmStatusWidget(alarms=alarms, title="Edge alarms", width=24))
+        topic = alarm_topic(self, alarm_email)
+        if topic is not None:
+            for alarm in alarms:
+                alarm.add_alarm_action(cw_actions.SnsAction(topic))

@@ -1,10 +1,10 @@
 """GatewayFunction: the gateway on Lambda with response streaming through the Lambda Web Adapter,
-an alias with provisioned concurrency and target-tracking scaling, and a function URL on the alias."""
+an alias whose provisioned concurrency is owned by a target-tracking scalable target, and a function
+URL on the alias."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.asset import gateway_code
+from infra.gateway_config import BEDROCK_INVOKE_ACTIONS, BedrockResources
 
 LWA_ACCOUNT = "753240598075"
 LWA_VERSION = 27
@@ -34,11 +34,13 @@ class GatewayFunction(Construct):
         provisioned_max: int,
         reserved_concurrency: int | None,
         log_retention_days: int,
-        gateway_config: Path,
+        code: lambda_.Code,
+        auth_mode: str,
         table_name: str,
         origin_secret_name: str,
         provider_secrets: Sequence[str],
         region_count: int = 1,
+        bedrock: BedrockResources | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -56,7 +58,7 @@ class GatewayFunction(Construct):
             runtime=lambda_.Runtime.PYTHON_3_12,
             architecture=_ARCH[architecture],
             handler="run.sh",
-            code=gateway_code(architecture, gateway_config),
+            code=code,
             memory_size=memory_mb,
             timeout=Duration.seconds(timeout_s),
             layers=[layer],
@@ -69,6 +71,9 @@ class GatewayFunction(Construct):
                 "AWS_LWA_PORT": PORT,
                 "AWS_LWA_READINESS_CHECK_PATH": "/healthz",
                 "SWITCHBOARD_CONFIG": "/var/task/gateway.toml",
+                # required (default): /v1 answers 401 (or 503 naming the fix) while the store holds no
+                # key; open only with cdk.json `openGateway: true` for the environment.
+                "SWITCHBOARD_AUTH": auth_mode,
                 "SWITCHBOARD_ORIGIN_SECRET": origin_secret_name,
                 "SWITCHBOARD_TABLE": table_name,
                 "SWITCHBOARD_REGION_COUNT": str(region_count),
@@ -76,13 +81,10 @@ class GatewayFunction(Construct):
             },
             description="Switchboard AI gateway (Lambda Web Adapter, response streaming)",
         )
-        self.alias = lambda_.Alias(
-            self,
-            "Live",
-            alias_name="live",
-            version=self.function.current_version,
-            provisioned_concurrent_executions=provisioned_min or None,
-        )
+        # No ProvisionedConcurrencyConfig on the alias: the scalable target alone owns the capacity
+        # (it scales the alias to min_capacity when registered). Setting both would reset any
+        # scaled-out capacity to the minimum on every deploy.
+        self.alias = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
         scaling = self.alias.add_auto_scaling(min_capacity=provisioned_min, max_capacity=provisioned_max)
         scaling.scale_on_utilization(utilization_target=0.7)
         # The URL is on the alias: a $LATEST URL never uses provisioned concurrency.
@@ -98,9 +100,6 @@ class GatewayFunction(Construct):
                     "dynamodb:UpdateItem",
                     "dynamodb:DeleteItem",
                     "dynamodb:Query",
-                    "dynamodb:BatchGetItem",
-                    "dynamodb:BatchWriteItem",
-                    "dynamodb:ConditionCheckItem",
                 ],
                 resources=[table_arn],
             )
@@ -117,6 +116,13 @@ class GatewayFunction(Construct):
         role.add_to_policy(
             iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=secret_arns)
         )
+        self.bedrock_statement: iam.PolicyStatement | None = None
+        if bedrock:
+            # Exactly the models and inference profiles deploy/gateway.toml names (tests pin them).
+            self.bedrock_statement = iam.PolicyStatement(
+                actions=list(BEDROCK_INVOKE_ACTIONS), resources=bedrock.arns(stack.account)
+            )
+            role.add_to_policy(self.bedrock_statement)
 
 
 RETENTION = {

@@ -4,7 +4,9 @@ import cf from 'cloudfront';
 // Picks the regional origin for every request: the region named in x-switchboard-region-preference
 // if it is deployed and healthy, else the nearest healthy region for the viewer's country, else the
 // default region. Region health lives in the distribution's KeyValueStore (key = region, value =
-// "healthy" | "unhealthy"), so a region can be evacuated without a deploy. A path prefix
+// "healthy" | "unhealthy" (set by an operator; the prober never changes it) | "probe-unhealthy"
+// (set and cleared by the health prober) | "force-healthy" (an operator overrides the prober)), so a
+// region is evacuated without a deploy. A path prefix
 // /regions/<region>/ pins a region explicitly (health is not consulted) and is stripped.
 // Origin groups cannot fail over POST, so this function is the routing; an in-flight request that
 // fails is retried by the client (the OpenAI and Anthropic SDKs retry 5xx and connection errors).
@@ -44,7 +46,8 @@ function header(request, name) {
 
 async function healthy(region) {
     try {
-        return (await store.get(region)) !== 'unhealthy';
+        const value = await store.get(region);
+        return value !== 'unhealthy' && value !== 'probe-unhealthy';
     } catch (e) {
         return true; // no entry for the region: not evacuated
     }

@@ -97,3 +97,11 @@ test('a /regions/<region>/ prefix pins the region and is stripped', async () => 
   const other = await handler(event({}, '/regions/mars-1/v1/models'));
   assert.equal(other.uri, '/regions/mars-1/v1/models');
 });
+
+test('a region the prober marked unhealthy is skipped; force-healthy is served', async () => {
+  const { handler, state } = await load(CONFIG);
+  state.store = { 'us-east-1': 'healthy', 'eu-west-1': 'probe-unhealthy', 'ap-southeast-2': 'force-healthy' };
+  await handler(event({ 'cloudfront-viewer-country': 'DE' }));
+  await handler(event({ 'cloudfront-viewer-country': 'AU' }));
+  assert.deepEqual(state.selected, ['us-east-1', 'ap-southeast-2']);
+});

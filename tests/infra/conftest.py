@@ -11,14 +11,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory):
-    import aws_cdk as cdk
-    from cdk_nag import AwsSolutionsChecks
-
     import app
 
     outdir = tmp_path_factory.mktemp("cdk.out")
     application, stacks = app.build_app({"env": "prod"}, outdir=str(outdir))
-    cdk.Aspects.of(application).add(AwsSolutionsChecks())
     assembly = application.synth()
     return {"app": application, "stacks": stacks, "assembly": assembly, "outdir": outdir}
 

@@ -43,6 +43,12 @@ def test_cdk_json_environments_load() -> None:
         ({"log_retention_days": 8}, "log_retention_days"),
         ({"colour": "blue"}, "environments.x.colour: unknown key"),
         ({"regions": "us-east-1"}, "expected a list"),
+        ({"openGateway": "yes"}, "openGateway: true or false"),
+        (
+            {"reserved_concurrency": 100, "provisioned_max": 20, "account_concurrency_limit": 150},
+            r"reserved_concurrency: 100 \+ 100 that Lambda keeps unreserved = 200 > account_concurrency_limit 150",
+        ),
+        ({"provisioned_max": 60, "account_concurrency_limit": 150}, "provisioned_max: 60"),
     ],
 )
 def test_bad_environments_are_named(override: dict, message: str) -> None:
@@ -116,16 +122,61 @@ def test_router_javascript_unit_tests() -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert "# fail 0" in result.stdout
-    assert "# pass 7" in result.stdout
+    assert "# pass 8" in result.stdout
 
 
-def test_origin_secret_version_context_changes_the_distribution() -> None:
-    from aws_cdk.assertions import Match, Template
+def test_open_gateway_is_explicit_and_revisions_change_the_distribution() -> None:
+    """dev with cdk.json `openGateway: true`: SWITCHBOARD_AUTH=open plus a synth warning; the
+    origin-secret version and the origins revision both change the distribution (a re-resolve)."""
+    from aws_cdk.assertions import Annotations, Match, Template
 
     import app
 
-    _, stacks = app.build_app({"env": "dev", "origin_secret_version": "7"})
+    environments = context()["environments"]
+    dev = {**environments["dev"], "openGateway": True}
+    _, stacks = app.build_app(
+        {
+            "env": "dev",
+            "environments": {**environments, "dev": dev},
+            "origin_secret_version": "7",
+            "origins_revision": "2026-12-02",
+        }
+    )
+    gateway = Template.from_stack(stacks["gateway-us-east-1"])
+    gateway.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"SWITCHBOARD_AUTH": "open"})}},
+    )
+    warnings = Annotations.from_stack(stacks["gateway-us-east-1"]).find_warning(
+        "*", Match.string_like_regexp(".*openGateway.*")
+    )
+    assert warnings
     Template.from_stack(stacks["edge"]).has_resource_properties(
         "AWS::CloudFront::Distribution",
-        {"DistributionConfig": Match.object_like({"Comment": "Switchboard AI gateway (origin secret v7)"})},
+        {
+            "DistributionConfig": Match.object_like(
+                {"Comment": "Switchboard AI gateway (origin secret v7, origins r2026-12-02)"}
+            )
+        },
     )
+
+
+def test_every_cdk_json_environment_is_closed_by_default() -> None:
+    for name in context()["environments"]:
+        env = load_environment(context(), name)
+        assert env.auth_mode == "required" and not env.open_gateway, name
+
+
+def test_cdk_json_sets_the_recommended_feature_flags() -> None:
+    """What `cdk init` writes for the pinned aws-cdk-lib (its recommended-feature-flags.json)."""
+    import tarfile
+
+    import aws_cdk
+
+    tgz = next((Path(aws_cdk.__file__).parent / "_jsii").glob("aws-cdk-lib@*.jsii.tgz"))
+    with tarfile.open(tgz) as archive:
+        member = archive.extractfile("package/recommended-feature-flags.json")
+        assert member is not None
+        recommended = json.load(member)
+    ctx = context()
+    assert {k: ctx.get(k) for k in recommended} == recommended
