@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import httpx
+import httpx2
 import orjson
 import pytest
 
@@ -240,3 +242,66 @@ async def test_wrong_types_are_400_naming_the_field() -> None:
         response = await post(app, {**CLAUDE_CODE_BODY, **patch})
         assert response.status_code == 400, (field, response.text)
         assert field in response.json()["error"]["message"], (field, response.json())
+
+
+async def test_count_tokens_passes_through_to_anthropic() -> None:
+    upstream = Upstream(json_response(200, {"input_tokens": 1234}))
+    app = build_app(config(), upstream)
+    transport = httpx2.ASGITransport(app=app)  # the anthropic SDK runs on httpx2
+    async with httpx2.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        client = anthropic.AsyncAnthropic(api_key="unused", base_url="http://gateway", http_client=http)
+        counted = await client.messages.count_tokens(
+            model="claude",
+            system="sys",
+            messages=[{"role": "user", "content": "hello"}],
+            extra_headers={"anthropic-beta": "token-counting-2024-11-01"},
+        )
+    assert counted.input_tokens == 1234
+    call = upstream.calls[0]
+    assert call.url.path == "/v1/messages/count_tokens"
+    assert orjson.loads(call.content) == {
+        "model": "claude-sonnet-4-5",
+        "system": "sys",
+        "messages": [{"role": "user", "content": "hello"}],
+    }
+    assert call.headers["anthropic-beta"] == "token-counting-2024-11-01"
+
+
+async def test_count_tokens_without_an_anthropic_target_is_an_estimate() -> None:
+    upstream = Upstream()
+    async with client_for(build_app(config(), upstream)) as http:
+        response = await http.post(
+            "/v1/messages/count_tokens",
+            json={"model": "gpt", "messages": [{"role": "user", "content": "x" * 400}]},
+        )
+        bad = await http.post("/v1/messages/count_tokens", json={"model": "gpt", "messages": "x"})
+        unknown = await http.post("/v1/messages/count_tokens", json={"model": "nope", "messages": []})
+    assert response.status_code == 200 and response.headers["x-switchboard-token-count"] == "estimate"
+    assert 100 <= response.json()["input_tokens"] <= 130
+    assert bad.status_code == 400 and bad.json()["type"] == "error"
+    assert unknown.status_code == 400 and unknown.json()["type"] == "error"
+    assert upstream.calls == []
+
+
+async def test_sdk_thinking_and_cache_control_reach_anthropic_intact() -> None:
+    fixture = orjson.loads((FIXTURES / "completion.json").read_bytes())
+    fixture["content"] = [
+        {"type": "thinking", "thinking": "let me think", "signature": "sig-1"},
+        {"type": "text", "text": "42"},
+    ]
+    upstream = Upstream(json_response(200, fixture))
+    transport = httpx2.ASGITransport(app=build_app(config(), upstream))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://gateway") as http:
+        client = anthropic.AsyncAnthropic(api_key="unused", base_url="http://gateway", http_client=http)
+        message = await client.messages.create(
+            model="claude",
+            max_tokens=2048,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            top_k=5,
+            system=[{"type": "text", "text": "long system", "cache_control": {"type": "ephemeral"}}],
+            messages=[{"role": "user", "content": "the answer?"}],
+        )
+    assert message.content[0].type == "thinking" and message.content[1].text == "42"
+    sent = upstream.body()
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024} and sent["top_k"] == 5
+    assert sent["system"][0]["cache_control"] == {"type": "ephemeral"}

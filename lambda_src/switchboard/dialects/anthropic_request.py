@@ -34,7 +34,7 @@ from switchboard.dialects.request import (
     refuse_forbidden,
 )
 from switchboard.errors import InvalidRequest
-from switchboard.wire.readers import ANTHROPIC_MESSAGES
+from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES
 
 MAPPED: Final = frozenset(
     {
@@ -330,6 +330,26 @@ def parse_messages_request(raw: bytes) -> ChatRequest:
     body = parse_json_object(raw)
     refuse_forbidden(body)
     _required(body)
+    return _translate(body)
+
+
+def parse_count_tokens_request(raw: bytes) -> ChatRequest:
+    """`POST /v1/messages/count_tokens`: a Messages request without `max_tokens` (nothing is
+    generated); validated like one, kept whole for Anthropic targets."""
+    body = parse_json_object(raw)
+    refuse_forbidden(body)
+    if "max_tokens" in body:
+        body.pop("max_tokens")  # not part of the count_tokens API: Anthropic would refuse it
+    _required({**body, "max_tokens": 1})
+    request = _translate({**body, "max_tokens": 1})
+    assert request.native is not None
+    request.native = NativeRequest(
+        ANTHROPIC_COUNT_TOKENS, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
+    )
+    return request
+
+
+def _translate(body: dict[str, Any]) -> ChatRequest:
     out = _Translation()
     chat: dict[str, Any] = {"model": body["model"], "max_tokens": body["max_tokens"], "messages": []}
     if body.get("system") is not None:

@@ -17,6 +17,7 @@ from time import perf_counter
 from switchboard.config import Config
 from switchboard.constants import (
     CHAT_PATH,
+    COUNT_TOKENS_PATH,
     CT_JSON,
     EMBEDDINGS_PATH,
     HEALTH_PATH,
@@ -38,7 +39,7 @@ from switchboard.edge.http import (
 )
 from switchboard.edge.origin import OriginGuard
 from switchboard.errors import GatewayError, MethodNotAllowed
-from switchboard.pipeline import stored_responses
+from switchboard.pipeline import count_tokens, stored_responses
 from switchboard.pipeline.run import Pipeline
 from switchboard.pipeline.services import Services
 from switchboard.routing.executor import Executor
@@ -51,7 +52,7 @@ _DIALECTS: dict[str, Dialect] = {
     EMBEDDINGS_PATH: embeddings.DIALECT,
     RESPONSES_PATH: responses.DIALECT,
 }
-_ALLOWED = {path: b"POST" for path in _DIALECTS} | {HEALTH_PATH: b"GET, HEAD"}
+_ALLOWED = {path: b"POST" for path in (*_DIALECTS, COUNT_TOKENS_PATH)} | {HEALTH_PATH: b"GET, HEAD"}
 
 
 class Gateway:
@@ -91,6 +92,9 @@ class Gateway:
             if dialect is not None and scope["method"] == "POST":
                 await self.pipeline(scope, receive, send, dialect)  # type: ignore[arg-type]
                 return
+            if path == COUNT_TOKENS_PATH and scope["method"] == "POST":
+                await count_tokens.serve(scope, receive, send, self.pipeline)
+                return
             if path.startswith(stored_responses.PREFIX) and scope["method"] in ("GET", "DELETE"):
                 await stored_responses.serve(scope, receive, send, self.services, self._region)
                 return
@@ -99,6 +103,8 @@ class Gateway:
                 return
             if path in _ALLOWED:
                 error = MethodNotAllowed(f"method {scope['method'][:10]} not allowed on {path}")
+                if path == COUNT_TOKENS_PATH:
+                    dialect = count_tokens.DIALECT
                 await self._send_error(send, error, scope, dialect, allow=_ALLOWED[path])
                 return
             if path.startswith("/v1/"):

@@ -20,9 +20,8 @@ from switchboard.dialects.request import NativeRequest
 from switchboard.providers.base import UpstreamCall
 from switchboard.providers.openai import auth_headers
 from switchboard.upstream.http import UpstreamRequest
-from switchboard.wire.readers import ANTHROPIC_MESSAGES, OPENAI_RESPONSES
+from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES, OPENAI_RESPONSES
 
-ANTHROPIC_COUNT_TOKENS: Final = "anthropic.count_tokens"
 DEFAULT_ANTHROPIC_VERSION: Final = "2023-06-01"
 _ANTHROPIC: Final = frozenset({ANTHROPIC_MESSAGES, ANTHROPIC_COUNT_TOKENS})
 _OPENAI: Final = frozenset({OPENAI_RESPONSES})

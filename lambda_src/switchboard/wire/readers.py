@@ -33,6 +33,7 @@ from switchboard.wire.sse import event_data
 
 OPENAI_CHAT = "openai.chat"
 ANTHROPIC_MESSAGES = "anthropic.messages"
+ANTHROPIC_COUNT_TOKENS = "anthropic.count_tokens"
 OPENAI_RESPONSES = "openai.responses"
 
 
