@@ -297,7 +297,7 @@ async def test_sdk_thinking_and_cache_control_reach_anthropic_intact() -> None:
             model="claude",
             max_tokens=2048,
             thinking={"type": "enabled", "budget_tokens": 1024},
-            top_k=5,
+            extra_body={"top_k": 5},
             system=[{"type": "text", "text": "long system", "cache_control": {"type": "ephemeral"}}],
             messages=[{"role": "user", "content": "the answer?"}],
         )
