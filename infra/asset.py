@@ -43,6 +43,8 @@ PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 TRIPLES = {"arm64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu"}
 ASSET_BUDGET_BYTES = 40 * 1024 * 1024
 """Unzipped size budget (Lambda's limit is 250 MB; small assets start faster). Checked in tests."""
+ASSET_BUDGET_UNSTRIPPED_BYTES = 50 * 1024 * 1024
+"""Budget when no strip tool understands the target's binaries (uvloop alone keeps 14 MB of debug info)."""
 MARKER = "SWITCHBOARD_ASSET.json"
 RUNTIME_PYTHON = (3, 12)
 KEEP_BUILDS = 3
@@ -307,6 +309,11 @@ class GatewayAsset:
             if require_bytecode or os.environ.get("SWITCHBOARD_REQUIRE_BYTECODE") == "1":
                 raise AssetBuildError(message + " (bytecode is required for this synth)")
             _warn_loudly(message)
+        if not self.tools.strip:
+            _warn_loudly(
+                f"Switchboard asset: no llvm-strip (or {TRIPLES[architecture]}-strip) found: native "
+                "extensions keep their debug info (~15 MB more). apt-get install llvm"
+            )
         self._deps_key = deps_key(architecture, self.tools)
         self._bundler = _LocalBundler(self)
         self.hash = _digest(
