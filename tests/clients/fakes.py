@@ -18,7 +18,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -85,7 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in (extra or {}).items():
             self.send_header(k, v)
         self.end_headers()
-        for event in events:
+        edit = self.server.fake.edit_stream
+        for event in edit(list(events)) if edit else events:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
             self.wfile.flush()
         self.wfile.write(b"0\r\n\r\n")
@@ -122,6 +123,8 @@ class FakeProvider:
         if answer is not None:
             self.answer = answer
         self.tool_call = tool_call
+        self.edit_stream: Callable[[list[bytes]], list[bytes]] | None = None
+        """Rewrites a stream's events before they are sent (experiments on what a client tolerates)."""
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.lock = threading.Lock()
         self._server.requests = []
@@ -147,6 +150,7 @@ class FakeProvider:
         with self._server.lock:
             self._server.requests.clear()
         self.tool_call = tool_call
+        self.edit_stream = None
 
     def posts(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.method == "POST" and r.path == path]

@@ -91,6 +91,9 @@ def run_claude(
         "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
         "DISABLE_TELEMETRY": "1",
         "DISABLE_AUTOUPDATER": "1",
+        # Claude Code retries 401, 429 and 5xx for minutes by default: keep a broken gateway's failure
+        # short (a 400 is never retried).
+        "CLAUDE_CODE_MAX_RETRIES": "1",
     }
     return _run([str(claude), "-p", prompt, "--output-format", "json"], env, work)
 
@@ -102,7 +105,11 @@ def run_codex(
     home, work = _scratch(tmp_path)
     env = {**_base_env(home), "SB_KEY": key, "CODEX_HOME": str(home / ".codex")}
     (home / ".codex").mkdir(exist_ok=True)
-    provider = f'{{name="sb", base_url="{base_url}", wire_api="responses", env_key="SB_KEY"}}'
+    # Codex retries every failed request 5 times (and 500s 5 x 5): keep a broken gateway's failure short.
+    provider = (
+        f'{{name="sb", base_url="{base_url}", wire_api="responses", env_key="SB_KEY", '
+        "request_max_retries=1, stream_max_retries=1}"
+    )
     argv = [
         str(codex),
         "exec",

@@ -1,6 +1,10 @@
 """Claude Code (print mode, streaming) against the fake Anthropic API directly, and through a real
 `switchboard serve` to the fake Anthropic API (same format: pass-through) and to the fake OpenAI
-Chat Completions API (translated)."""
+Chat Completions API (translated).
+
+Before issue 10 (b5031a1) every run through Switchboard failed: /v1/messages answered 400 "'context_management'
+is not supported by this endpoint" (then 'output_config', then "'messages[1].role' must be user or
+assistant" for Claude Code's mid-conversation system message), and Claude Code exits 1 on a 400."""
 
 from __future__ import annotations
 
@@ -18,18 +22,6 @@ NOTE = "NOTE-CONTENT-42"
 # What Claude Code 2.1.332 sends on every turn (a new release may add fields: that is fine).
 SEEN_FIELDS = {"model", "max_tokens", "messages", "system", "tools", "metadata", "stream"}
 SEEN_BETA = "claude-code-20250219"
-
-# Observed with Switchboard at b5031a1: /v1/messages refuses Claude Code's first request with 400
-# invalid_request_error "'context_management' is not supported by this endpoint" (then, field by
-# field, 'output_config' and "'messages[1].role' must be user or assistant" for its mid-conversation
-# system message); Claude Code does not retry a 400 and exits 1 with is_error true.
-GATEWAY_REFUSES = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 10: Switchboard's /v1/messages answers 400 \"'context_management' is not supported by "
-    "this endpoint\" (next: 'output_config', messages[].role 'system'); Claude Code exits 1, "
-    "api_error_status 400",
-)
 
 
 def _succeeded(run: Run, answer: str) -> None:
@@ -79,10 +71,27 @@ def test_direct_tool_loop(claude_bin: Path, fake_anthropic: FakeAnthropic, tmp_p
     assert not result.get("is_error")
 
 
+def test_direct_accepts_switchboard_stream_shape(
+    claude_bin: Path, fake_anthropic: FakeAnthropic, tmp_path: Path
+) -> None:
+    """Switchboard's Anthropic streams carry a `: switchboard-timing` comment and (translated) no
+    `ping` and zero input tokens in message_start: Claude Code takes that as it is."""
+
+    def gateway_shaped(events: list[bytes]) -> list[bytes]:
+        kept = [
+            e.replace(b'"input_tokens": 25', b'"input_tokens": 0') for e in events if b"event: ping" not in e
+        ]
+        return [b': switchboard-timing {"overhead_ms": 0.4}\n\n' + e for e in kept]
+
+    fake_anthropic.edit_stream = gateway_shaped
+    run = run_claude(claude_bin, fake_anthropic.root, "sk-direct-key", "direct-model", tmp_path)
+    _succeeded(run, ANTHROPIC_ANSWER)
+    assert [c.body["stream"] for c in fake_anthropic.posts("/v1/messages")] == [True]
+
+
 # --------------------------------------------------------------------------- through Switchboard
 
 
-@GATEWAY_REFUSES
 def test_through_switchboard_to_anthropic_is_pass_through(
     claude_bin: Path, fake_anthropic: FakeAnthropic, gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -102,7 +111,6 @@ def test_through_switchboard_to_anthropic_is_pass_through(
     assert seen.headers.get("anthropic-beta") == sent.headers["anthropic-beta"]
 
 
-@GATEWAY_REFUSES
 def test_through_switchboard_to_openai_chat_is_translated(
     claude_bin: Path, fake_openai: FakeOpenAI, gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -123,7 +131,6 @@ def test_through_switchboard_to_openai_chat_is_translated(
     assert {"Bash", "Read", "Edit", "Write"} <= names
 
 
-@GATEWAY_REFUSES
 def test_tool_loop_through_switchboard_to_anthropic(
     claude_bin: Path, fake_anthropic: FakeAnthropic, gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -136,7 +143,6 @@ def test_tool_loop_through_switchboard_to_anthropic(
     assert NOTE in texts(result["content"])
 
 
-@GATEWAY_REFUSES
 def test_tool_loop_through_switchboard_to_openai_chat(
     claude_bin: Path, fake_openai: FakeOpenAI, gateway: Gateway, tmp_path: Path
 ) -> None:

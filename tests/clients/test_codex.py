@@ -1,9 +1,13 @@
 """Codex CLI (`codex exec`, Responses API, streaming) against the fake OpenAI Responses API directly,
 and through a real `switchboard serve` to the fake OpenAI Responses API (same format: pass-through)
-and to the fake Anthropic Messages API (translated)."""
+and to the fake Anthropic Messages API (translated).
+
+Before issue 10 (b5031a1) every run through Switchboard failed: POST /v1/responses was a 404 ("no
+route for POST /v1/responses"), which Codex retries (5 times by default) before exiting 1."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -28,15 +32,6 @@ SEEN_FIELDS = {
     "include",
     "prompt_cache_key",
 }
-
-# Observed with Switchboard at b5031a1: POST /v1/responses is 404 "no route for POST /v1/responses";
-# Codex retries it 5 times ("Reconnecting... n/5") and exits 1 with nothing on stdout.
-NO_RESPONSES_ROUTE = pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 10: Switchboard serves no POST /v1/responses (404 'no route for POST /v1/responses'); "
-    "Codex retries 5 times and exits 1",
-)
 
 
 def _succeeded(run: Run, answer: str) -> None:
@@ -85,10 +80,28 @@ def test_direct_tool_loop(codex_bin: Path, fake_openai: FakeOpenAI, tmp_path: Pa
     assert "previous_response_id" not in second.body  # the whole conversation is sent again
 
 
+def test_direct_accepts_comments_and_no_sequence_numbers(
+    codex_bin: Path, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """SSE comment lines (Switchboard's `: switchboard-timing`) are ignored and `sequence_number` is
+    not required; what Codex does need is output_item.added/.done around the text and
+    response.completed (without it: "stream closed before response.completed", 5 retries, exit 1)."""
+
+    def gateway_shaped(events: list[bytes]) -> list[bytes]:
+        return [
+            b': switchboard-timing {"overhead_ms": 0.4}\n\n' + re.sub(rb', "sequence_number": [0-9]+', b"", e)
+            for e in events
+        ]
+
+    fake_openai.edit_stream = gateway_shaped
+    run = run_codex(codex_bin, f"{fake_openai.root}/v1", "sk-direct-key", "direct-model", tmp_path)
+    _succeeded(run, OPENAI_ANSWER)
+    assert len(fake_openai.posts("/v1/responses")) == 1
+
+
 # --------------------------------------------------------------------------- through Switchboard
 
 
-@NO_RESPONSES_ROUTE
 def test_through_switchboard_to_openai_responses_is_pass_through(
     codex_bin: Path, fake_openai: FakeOpenAI, gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -106,7 +119,6 @@ def test_through_switchboard_to_openai_responses_is_pass_through(
     assert seen.headers["authorization"] == f"Bearer {UPSTREAM_KEY}"
 
 
-@NO_RESPONSES_ROUTE
 def test_through_switchboard_to_anthropic_is_translated(
     codex_bin: Path, fake_anthropic: FakeAnthropic, gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -125,7 +137,6 @@ def test_through_switchboard_to_anthropic_is_translated(
     assert all("input_schema" in t for t in body["tools"])
 
 
-@NO_RESPONSES_ROUTE
 def test_tool_loop_through_switchboard_to_openai_responses(
     codex_bin: Path, fake_openai: FakeOpenAI, gateway: Gateway, tmp_path: Path
 ) -> None:
@@ -138,7 +149,6 @@ def test_tool_loop_through_switchboard_to_openai_responses(
     assert NOTE in output["output"]
 
 
-@NO_RESPONSES_ROUTE
 def test_tool_loop_through_switchboard_to_anthropic(
     codex_bin: Path, fake_anthropic: FakeAnthropic, gateway: Gateway, tmp_path: Path
 ) -> None:

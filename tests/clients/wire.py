@@ -7,17 +7,19 @@ import re
 from typing import Any
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UNIX_MS = re.compile(r"(?<![0-9])1[0-9]{12}(?![0-9])")
 
 
 def masked(value: Any) -> Any:
-    """The value with every UUID (session, thread, turn and item ids, which differ per run) replaced
-    by `<uuid>`, so two runs of a client with the same HOME, cwd and prompt compare equal."""
+    """The value with every UUID (session, thread, turn and item ids) and every Unix time in ms (Codex's
+    turn_started_at_unix_ms) replaced by a placeholder: they differ per run, so two runs of a client
+    with the same HOME, cwd and prompt compare equal."""
     if isinstance(value, dict):
         return {k: masked(v) for k, v in value.items()}
     if isinstance(value, list):
         return [masked(v) for v in value]
     if isinstance(value, str):
-        return _UUID.sub("<uuid>", value)
+        return _UNIX_MS.sub("<unix-ms>", _UUID.sub("<uuid>", value))
     return value
 
 
