@@ -28,7 +28,7 @@ FAST_ROUTING = {"backoff_base_ms": 1, "backoff_cap_ms": 5, "cooldown_failures": 
 
 def make_config(document: dict[str, Any] | None = None, **sections: Any) -> Config:
     doc: dict[str, Any] = {
-        "gateway": {"region": "test-region"},
+        "gateway": {"region": "test-region", "auth": "open"},
         "store": {"backend": "memory"},
         "routing": dict(FAST_ROUTING),
         "providers": {

@@ -38,7 +38,7 @@ def default_transport(kind: str = "aiohttp") -> Transport:
 def default_services(config: Config, store: Store, metrics: MetricsSink) -> Services:
     """Keys, limits, usage, stored conversations and (when enabled) the cache over one shared store."""
     return Services(
-        auth=Authenticator(store),
+        auth=Authenticator(store, required=config.gateway.auth == "required"),
         limits=KeyLimits(RateLimiter(store, region=config.gateway.region, regions=config.gateway.regions)),
         cache=ResponseCache(store, config.cache) if config.cache.enabled else NoCache(),
         usage=usage_recorder(store, config),

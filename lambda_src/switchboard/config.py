@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchboard.constants import ENV_AWS_REGION, ENV_ORIGIN_SECRET, PROVIDER_TYPES
+from switchboard.constants import ENV_AUTH, ENV_AWS_REGION, ENV_ORIGIN_SECRET, PROVIDER_TYPES
 
 
 class ConfigError(ValueError):
@@ -101,6 +101,11 @@ class GatewaySettings:
     origin_secret: str | None = None
     """Secrets Manager secret `{"current", "previous"}` whose values callers must send in
     `x-switchboard-origin` (only CloudFront knows it). Default: $SWITCHBOARD_ORIGIN_SECRET."""
+    auth: str = "required"
+    """`required`: every /v1 request needs a valid gateway key (401 otherwise, also while no key
+    exists). `open`: keys are optional (a presented `sb-` key must be valid and is then used for
+    limits and usage; no key, or an SDK's placeholder, is served anonymously). $SWITCHBOARD_AUTH
+    overrides the file (the CDK stacks set it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +220,7 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
             "transport",
             "origin_secret",
             "regions",
+            "auth",
         },
         where,
     )
@@ -228,7 +234,10 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
         transport=_get(raw, "transport", str, where, "aiohttp"),
         origin_secret=_get(raw, "origin_secret", str, where, None) or env.get(ENV_ORIGIN_SECRET) or None,
         regions=_get(raw, "regions", int, where, None) or int(env.get("SWITCHBOARD_REGION_COUNT") or 1),
+        auth=env.get(ENV_AUTH) or _get(raw, "auth", str, where, "required"),
     )
+    if settings.auth not in ("required", "open"):
+        raise ConfigError(f"gateway.auth: one of required, open (or ${ENV_AUTH})")
     if settings.transport not in ("aiohttp", "httpx"):
         raise ConfigError("gateway.transport: one of aiohttp, httpx")
     if not settings.region.isprintable() or not settings.region:

@@ -38,6 +38,7 @@ CT_SSE: Final = b"text/event-stream; charset=utf-8"
 
 # Environment variables read by Switchboard itself (never by adapters).
 ENV_CONFIG: Final = "SWITCHBOARD_CONFIG"
+ENV_AUTH: Final = "SWITCHBOARD_AUTH"
 ENV_ORIGIN_SECRET: Final = "SWITCHBOARD_ORIGIN_SECRET"  # noqa: S105 - a variable name
 ORIGIN_HEADER: Final = b"x-switchboard-origin"
 ENV_AWS_REGION: Final = "AWS_REGION"

@@ -54,7 +54,9 @@ def demo_document(env: Mapping[str, str]) -> dict[str, Any]:
         if env.get(key_env):
             providers[name] = {"type": ptype, "base_url": base_url, "api_key_env": key_env}
             models.update({model: {"targets": targets} for model, targets in chains.items()})
-    return {"gateway": {}, "providers": providers, "models": models}
+    # the demo is for trying Switchboard on this machine: open (keys optional), and `serve` refuses
+    # a non-loopback address for it without --allow-open
+    return {"gateway": {"auth": "open"}, "providers": providers, "models": models}
 
 
 def demo_config(env: Mapping[str, str] | None = None) -> Config:

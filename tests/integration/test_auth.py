@@ -28,7 +28,7 @@ def upstream(request):
 async def app_with_key(**key_options):
     store = MemoryStore()
     key, record = await keys.create_key(store, tenant="acme", name="ci", **key_options)
-    app = build_app(make_config(models=MODELS), upstream, store=store)
+    app = build_app(make_config(models=MODELS, gateway={"auth": "required"}), upstream, store=store)
     return app, store, key, record
 
 

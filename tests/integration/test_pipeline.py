@@ -142,3 +142,60 @@ async def test_method_not_allowed_answers_in_the_routes_dialect() -> None:
     assert messages.json()["type"] == "error" and messages.json()["error"]["type"] == "invalid_request_error"
     assert chat_route.json()["error"]["code"] == "method_not_allowed"
     assert messages.headers["allow"] == "POST"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+async def test_bodies_a_browser_can_send_cross_origin_are_refused(content_type: str) -> None:
+    app = build_app(make_config())
+    async with client_for(app) as client:
+        response = await client.post(
+            "/v1/chat/completions", content=orjson.dumps(chat("solo")), headers={"content-type": content_type}
+        )
+    assert response.status_code == 415
+
+
+async def test_required_auth_refuses_everything_while_no_key_exists() -> None:
+    app = build_app(make_config(gateway={"auth": "required"}), store=MemoryStore())
+    async with client_for(app) as client:
+        response = await client.post("/v1/chat/completions", json=chat("solo"))
+        placeholder = await client.post(
+            "/v1/chat/completions", json=chat("solo"), headers={"authorization": "Bearer unused"}
+        )
+        models = await client.get("/v1/models")
+    assert response.status_code == placeholder.status_code == models.status_code == 401
+    assert "switchboard keys create" in response.json()["error"]["message"]
+
+
+async def test_open_auth_serves_anonymous_callers_but_checks_presented_gateway_keys() -> None:
+    store = MemoryStore()
+    key, _ = await keys.create_key(store, tenant="t", name="n")
+    app = build_app(
+        make_config(gateway={"auth": "open"}), lambda r: json_response(200, completion()), store=store
+    )
+    async with client_for(app) as client:
+        anonymous = await client.post("/v1/chat/completions", json=chat("solo"))
+        valid = await client.post(
+            "/v1/chat/completions", json=chat("solo"), headers={"authorization": f"Bearer {key}"}
+        )
+        unknown = await client.post(
+            "/v1/chat/completions", json=chat("solo"), headers={"authorization": "Bearer sb-" + "Z" * 43}
+        )
+    assert anonymous.status_code == valid.status_code == 200
+    assert unknown.status_code == 401
+
+
+def test_auth_defaults_to_required_and_the_environment_overrides_the_file() -> None:
+    from switchboard.config import ConfigError, parse_config
+    from switchboard.constants import PROVIDER_TYPES
+
+    doc = {"providers": {"mock": {"type": "mock"}}, "models": {"m": {"targets": ["mock/echo"]}}}
+    assert parse_config(doc, known_types=PROVIDER_TYPES, env={}).gateway.auth == "required"
+    opened = {**doc, "gateway": {"auth": "open"}}
+    assert (
+        parse_config(opened, known_types=PROVIDER_TYPES, env={"SWITCHBOARD_AUTH": "required"}).gateway.auth
+        == "required"
+    )
+    with pytest.raises(ConfigError):
+        parse_config({**doc, "gateway": {"auth": "maybe"}}, known_types=PROVIDER_TYPES, env={})

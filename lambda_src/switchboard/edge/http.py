@@ -114,9 +114,11 @@ def request_id(caller: bytes | None, lambda_context: bytes | None, scope: Scope 
 
 
 def json_content_type(value: bytes) -> bool:
+    """JSON media types only (`application/json`, `*/*+json`). Form and text/plain bodies are
+    refused: a browser page may post those cross-origin without a preflight, so accepting them would
+    let any web page spend an open gateway's credits (send `Content-Type: application/json`)."""
     value = value.split(b";", 1)[0].strip().lower()
-    # curl's default form type and text/plain are accepted: the body is parsed as JSON either way
-    return value.endswith(b"json") or value in (b"application/x-www-form-urlencoded", b"text/plain", b"")
+    return value.endswith((b"/json", b"+json")) or value == b""
 
 
 async def read_body(receive: Receive, cap: int, content_length: bytes | None) -> bytes:

@@ -5,9 +5,11 @@ A validated key is cached in-process for `POSITIVE_TTL_S`, an unknown well-forme
 `NEGATIVE_TTL_S` (so a flood of bad keys cannot become a flood of store lookups). Malformed tokens are
 rejected by their shape alone and never cached. Known and unknown keys live in two separate bounded
 caches, so a flood of random keys cannot evict the valid ones. Revocation
-therefore takes effect within `POSITIVE_TTL_S` (plus replication lag across regions). Auth is on
-whenever the store holds keys (a marker item written at key creation, re-read every
-`MARKER_TTL_S`); with no keys the gateway runs open. A store failure fails closed (503).
+therefore takes effect within `POSITIVE_TTL_S` (plus replication lag across regions).
+
+Whether a key is required is configuration (`[gateway] auth`, $SWITCHBOARD_AUTH), never the
+store's contents: `required` (the default) answers 401 to every request without a valid key, also
+while no key exists; `open` serves callers without one. A store failure fails closed (503).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from switchboard.state.store.base import Store
 
 POSITIVE_TTL_S = 60.0
 NEGATIVE_TTL_S = 5.0
-MARKER_TTL_S = 30.0
 CACHE_SIZE = 10_000
 """Entries per cache (validated keys; unknown well-formed keys)."""
 V = TypeVar("V")
@@ -50,34 +51,28 @@ def _remember(cache: OrderedDict[str, V], digest: str, value: V) -> None:
 
 
 class Authenticator:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, store: Store, clock: Callable[[], float] = time.monotonic, *, required: bool = True
+    ) -> None:
         self._store = store
+        self.required = required
         self._clock = clock
         self._known: OrderedDict[str, tuple[keys.KeyRecord, float]] = OrderedDict()
         self._unknown: OrderedDict[str, float] = OrderedDict()
-        self._required: tuple[bool, float] = (False, 0.0)
         self.lookups = 0
         """Store lookups made (observable in tests: bad keys must not cause a lookup storm)."""
 
-    async def required(self) -> bool:
-        value, until = self._required
-        if until > self._clock():
-            return value
-        try:
-            value = await self._store.get(keys.MARKER_PK, keys.MARKER_SK) is not None
-        except StoreError:
-            raise AuthUnavailable("authentication is unavailable; try again") from None
-        self._required = (value, self._clock() + MARKER_TTL_S)
-        return value
-
     async def authenticate(self, token: str | None) -> keys.KeyRecord | None:
-        """The caller's key record; None when the gateway runs open (then any presented key, such as
-        the placeholder an SDK insists on, is ignored). Raises 401 / 503."""
-        if not await self.required():
-            return None
-        if token is None:
-            raise Unauthorized("missing API key: send 'Authorization: Bearer sb-...' or 'x-api-key'")
-        if not keys.well_formed(token):
+        """The caller's key record; None for an anonymous caller of an open gateway (no key, or a
+        placeholder that is not shaped like a gateway key). Raises 401 / 503."""
+        if token is None or not keys.well_formed(token):
+            if not self.required:
+                return None
+            if token is None:
+                raise Unauthorized(
+                    "missing API key: send 'Authorization: Bearer sb-...' or 'x-api-key' "
+                    "(an operator creates keys with `switchboard keys create`)"
+                )
             raise Unauthorized("invalid API key")
         digest = hashlib.sha256(token.encode()).hexdigest()
         now = self._clock()
