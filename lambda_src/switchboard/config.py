@@ -38,6 +38,9 @@ class RoutingPolicy:
     max_timeout_ms: int = 600_000
     """Cap on a per-request `timeout` override."""
     stream_idle_timeout_ms: int = 120_000
+    stream_heartbeat_ms: int = 15_000
+    """An SSE comment (`: keep-alive`) goes to the client after this much silence on a started stream,
+    so proxies and CloudFront (origin read timeout) do not cut a model that thinks for minutes; 0: off."""
     """Longest silence between two upstream stream events once a stream has started."""
 
 
@@ -258,6 +261,8 @@ def _routing(raw: Mapping[str, Any]) -> RoutingPolicy:
         raise ConfigError("routing.timeout_ms: must be > 0 and <= routing.max_timeout_ms")
     if policy.cooldown_failures < 1:
         raise ConfigError("routing.cooldown_failures: must be at least 1")
+    if policy.stream_heartbeat_ms < 0:
+        raise ConfigError("routing.stream_heartbeat_ms: must be >= 0 (0 turns heartbeats off)")
     return policy
 
 

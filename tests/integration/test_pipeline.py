@@ -4,6 +4,8 @@ route's dialect."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import orjson
 import pytest
@@ -199,3 +201,52 @@ def test_auth_defaults_to_required_and_the_environment_overrides_the_file() -> N
     )
     with pytest.raises(ConfigError):
         parse_config({**doc, "gateway": {"auth": "maybe"}}, known_types=PROVIDER_TYPES, env={})
+
+
+class _SlowStream(httpx.AsyncByteStream):
+    def __init__(self, events: list[bytes], pause_s: float) -> None:
+        self.events, self.pause_s = events, pause_s
+
+    async def __aiter__(self):  # type: ignore[override]
+        for i, event in enumerate(self.events):
+            if i:
+                await asyncio.sleep(self.pause_s)
+            yield event
+
+
+@pytest.mark.parametrize("route", ["/v1/chat/completions", "/v1/messages"])
+async def test_silent_streams_get_keep_alive_comments(route: str) -> None:
+    events = [chunk("thinking..."), chunk("done"), chunk(finish="stop"), b"data: [DONE]\n\n"]
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, stream=_SlowStream(events, 0.35)
+        )
+
+    config = make_config(routing={"stream_heartbeat_ms": 100})
+    body = (
+        chat("solo", stream=True)
+        if route.endswith("completions")
+        else {
+            "model": "solo",
+            "max_tokens": 10,
+            "stream": True,
+            "messages": [{"role": "user", "content": "x"}],
+        }
+    )
+    async with client_for(build_app(config, upstream)) as client:
+        response = await client.post(route, json=body)
+    beats = response.text.count(": keep-alive\n\n")
+    assert beats >= 4  # ~3 beats in each of the two 0.35 s silences
+    assert "thinking..." in response.text and "done" in response.text
+    if route.endswith("completions"):
+        assert parse_sse(response.text)[-1] == "[DONE]"
+    else:
+        assert response.text.rstrip().endswith('{"type":"message_stop"}')
+
+
+async def test_no_keep_alive_when_the_stream_is_busy() -> None:
+    stream = sse_response(chunk("a"), chunk("b"), chunk(finish="stop"), b"data: [DONE]\n\n")
+    async with client_for(build_app(make_config(), lambda r: stream)) as client:
+        response = await client.post("/v1/chat/completions", json=chat("solo", stream=True))
+    assert ": keep-alive" not in response.text

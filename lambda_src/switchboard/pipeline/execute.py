@@ -44,7 +44,7 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
     ctx.passed_through = opened.native is not None
     await respond.start_stream(ctx, region, opened.target)
     ctx.status = 200
-    send = ctx.send
+    send = raw_send = ctx.send
     if ctx.cache_policy is not None:
         captured: list[bytes] = []
         ctx.client_body = captured
@@ -58,6 +58,8 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
         ctx.timing,
         idle_timeout_s=config.routing.stream_idle_timeout_ms / 1000.0,
         secrets=executor.credentials.known_values(),
+        heartbeat_s=config.routing.stream_heartbeat_ms / 1000.0,
+        raw_send=raw_send,
     )
     ctx.outcome, ctx.usage = relayed.outcome, relayed.usage
 

@@ -28,6 +28,34 @@ from switchboard.wire.sse import EventTooLarge
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
+HEARTBEAT = b": keep-alive\n\n"
+
+
+class _Heartbeat:
+    """Sends an SSE comment to the client whenever nothing was sent for `interval_s` (a long silent
+    upstream: reasoning models may think for minutes). Written straight to the client's `send`, past
+    any translation: every SSE client ignores comments. One sleeping task per stream; the relay only
+    stamps the time of its last send."""
+
+    __slots__ = ("_interval", "_send", "_task", "last")
+
+    def __init__(self, send: Send, interval_s: float) -> None:
+        self._send = send
+        self._interval = interval_s
+        self.last = perf_counter()
+        self._task = asyncio.get_running_loop().create_task(self._beat())
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.0, self.last + self._interval - perf_counter()))
+            if perf_counter() - self.last >= self._interval:
+                self.last = perf_counter()
+                await self._send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
 @dataclass(slots=True)
 class Relayed:
     outcome: str
@@ -79,12 +107,15 @@ async def relay(
     *,
     idle_timeout_s: float,
     secrets: tuple[str, ...] = (),
+    heartbeat_s: float = 0.0,
+    raw_send: Send | None = None,
 ) -> Relayed:
     """Relay the stream in the reader's format (the usage Switchboard asked for is read, not relayed)."""
     provider, model = start.target.provider, start.target.model
     translator, splitter, reader = start.translator, start.splitter, start.reader
     outcome = "cut"
     batch = _Batch()
+    beat = _Heartbeat(raw_send or send, heartbeat_s) if heartbeat_s > 0 else None
     try:
         _collect(start.prefix, timing, batch, reader, secrets)
         timing.first_token = perf_counter()
@@ -113,6 +144,8 @@ async def relay(
                             {"type": "http.response.body", "body": b"".join(batch.out), "more_body": True}
                         )
                         batch.out.clear()
+                        if beat is not None:
+                            beat.last = perf_counter()
         if batch.final:
             outcome = "done"
             tail = timing.sse_comment(perf_counter(), provider, model) + batch.final
@@ -138,6 +171,8 @@ async def relay(
         outcome = "cut"
         tail = reader.error_event("upstream stream event too large", _INTERRUPTED, _UPSTREAM)
     finally:
+        if beat is not None:
+            beat.stop()
         await start.response.aclose()
     if outcome != "done":
         tail += timing.sse_comment(perf_counter(), provider, model)
