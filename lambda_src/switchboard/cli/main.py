@@ -6,8 +6,12 @@ import argparse
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from switchboard.constants import ENV_CONFIG
+
+if TYPE_CHECKING:
+    from switchboard.edge.guard import HttpLimits
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +27,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-open", action="store_true", help="serve without API keys on a non-loopback address (unsafe)"
     )
+    limits = serve.add_argument_group("HTTP limits (slow or oversized clients get 408 / 431 and are closed)")
+    limits.add_argument(
+        "--http-timeout-s",
+        type=_positive,
+        help="time to send a request's head, and longest pause while sending its body (default: 15)",
+    )
+    limits.add_argument(
+        "--http-body-timeout-s",
+        type=_positive,
+        help="time to send a whole request body (default: 120)",
+    )
+    limits.add_argument(
+        "--max-header-bytes",
+        type=int,
+        help="largest request head: request line + headers, in bytes (default: 65536)",
+    )
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config")
     from switchboard.cli.keys import add_parser, add_usage_parser
@@ -30,6 +50,26 @@ def _parser() -> argparse.ArgumentParser:
     add_parser(sub)
     add_usage_parser(sub)
     return parser
+
+
+def _positive(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return number
+
+
+def _limits(args: argparse.Namespace) -> HttpLimits:
+    from switchboard.edge.guard import HttpLimits
+
+    default = HttpLimits()
+    timeout = args.http_timeout_s or default.head_timeout_s
+    return HttpLimits(
+        head_timeout_s=timeout,
+        body_idle_timeout_s=timeout,
+        body_timeout_s=args.http_body_timeout_s or default.body_timeout_s,
+        max_header_bytes=args.max_header_bytes or default.max_header_bytes,
+    )
 
 
 def _has_keys(config: object) -> bool:
@@ -103,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from switchboard.app import create_app
+    from switchboard.edge.guard import guarded_protocol
 
     app = create_app(config, tune_gc=True)
     log.info(
@@ -117,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        # httptools with head / body deadlines, a header cap and JSON framing errors (edge/guard.py)
+        http=guarded_protocol(_limits(args)),
         lifespan="on",
         access_log=False,
         log_level=args.log_level,
