@@ -118,7 +118,7 @@ def checkout_env(directory: Path, option: str) -> dict[str, str]:
     src = directory / "lambda_src"
     if not (src / "switchboard" / "__init__.py").is_file():
         raise SystemExit(f"{option} {directory}: no lambda_src/switchboard package there")
-    env = {**os.environ, "BENCH_KEY": "sk-bench"}
+    env = {**os.environ, "BENCH_KEY": "sk-bench", "SWITCHBOARD_AUTH": "open"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
     found = subprocess.run(
         [PY, "-c", "import switchboard.cli, switchboard; print(switchboard.__file__)"],
@@ -356,7 +356,11 @@ def main() -> None:
     stream_rounds = 2 if args.quick else 6
 
     sb_dir = Path(args.sb).resolve() if args.sb else ROOT
-    env = checkout_env(sb_dir, "--sb") if args.sb else {**os.environ, "BENCH_KEY": "sk-bench"}
+    env = (
+        checkout_env(sb_dir, "--sb")
+        if args.sb
+        else {**os.environ, "BENCH_KEY": "sk-bench", "SWITCHBOARD_AUTH": "open"}
+    )
     if args.sb:
         sys.path.insert(0, str(sb_dir / "lambda_src"))  # the in-process translation measurement
     base_env = checkout_env(Path(args.baseline).resolve(), "--baseline") if args.baseline else None
@@ -996,7 +1000,11 @@ def profile_main(argv: list[str]) -> None:
     out = Path(args.out) if args.out else ROOT / "bench-results" / f"profile-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     sb_dir = Path(args.sb).resolve() if args.sb else ROOT
-    env = checkout_env(sb_dir, "--sb") if args.sb else {**os.environ, "BENCH_KEY": "sk-bench"}
+    env = (
+        checkout_env(sb_dir, "--sb")
+        if args.sb
+        else {**os.environ, "BENCH_KEY": "sk-bench", "SWITCHBOARD_AUTH": "open"}
+    )
     tmp = Path(tempfile.mkdtemp(prefix="sb-profile-"))
     up_port, sb_port, bare_port = free_port(), free_port(), free_port()
     config = tmp / "profile.toml"

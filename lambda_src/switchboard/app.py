@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-
-import httpx
+from typing import TYPE_CHECKING
 
 from switchboard.config import Config, load_config
 from switchboard.constants import ENV_CONFIG
@@ -23,11 +22,16 @@ from switchboard.telemetry.metrics import MetricsSink, make_sink
 from switchboard.upstream.credentials import Credentials
 from switchboard.upstream.http import Transport, as_transport
 
+if TYPE_CHECKING:
+    import httpx
+
 
 def default_transport(kind: str = "aiohttp") -> Transport:
     """The upstream connection layer (README, Transport). Redirects are never followed: the
     executor treats a 3xx as a failed target."""
     if kind == "httpx":  # httpx's own pool, kept for comparison
+        import httpx
+
         limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
         return as_transport(httpx.AsyncHTTPTransport(limits=limits))
     from switchboard.upstream.transport import AiohttpTransport

@@ -434,6 +434,8 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     if instructions:
         chat["messages"].append({"role": "system", "content": instructions})
     chat["messages"].extend(input_messages)
+    if not chat["messages"]:
+        raise _bad("'input' has nothing a model can answer (only items that are dropped)", "input")
     max_tokens = body.get("max_output_tokens")
     if max_tokens is not None:
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from switchboard.providers.anthropic import AnthropicAdapter
 from switchboard.providers.base import Adapter
 from switchboard.providers.bedrock import BedrockAdapter
 from switchboard.providers.gemini import GeminiAdapter
-from switchboard.providers.mock import MockAdapter, MockUpstream
+from switchboard.providers.mock import MockAdapter
 from switchboard.providers.openai import OpenAIAdapter
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +31,18 @@ class ProviderType:
     """Providers that answer in-process (the mock) get their own client over this transport."""
 
 
+def _mock_upstream() -> httpx.AsyncBaseTransport:
+    from switchboard.providers.mock_upstream import MockUpstream  # httpx: off the production import path
+
+    return MockUpstream()
+
+
 _REGISTRY: dict[str, ProviderType] = {
     "openai": ProviderType(OpenAIAdapter()),
     "anthropic": ProviderType(AnthropicAdapter()),
     "gemini": ProviderType(GeminiAdapter()),
     "bedrock": ProviderType(BedrockAdapter()),
-    "mock": ProviderType(MockAdapter(), local_transport=MockUpstream),
+    "mock": ProviderType(MockAdapter(), local_transport=_mock_upstream),
 }
 
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from functools import lru_cache
 from urllib.parse import quote
 
-import httpx
 import orjson
 
 from switchboard.config import ProviderConfig
@@ -28,10 +27,10 @@ def _url(provider: ProviderConfig, model: str, endpoint: str) -> str:
         path = f"/openai/deployments/{quote(model, safe='')}/{endpoint}"
     else:
         path = f"/{endpoint}"
-    url = httpx.URL(provider.base_url + path)
+    url = provider.base_url + path  # the configuration refuses base URLs with a query
     if provider.api_version:
-        url = url.copy_merge_params({"api-version": provider.api_version})
-    return str(url)
+        url += "?api-version=" + quote(provider.api_version, safe="")
+    return url
 
 
 @lru_cache(maxsize=256)

@@ -15,11 +15,12 @@ connection lost mid-body is an `UpstreamConnectError`).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from switchboard.errors import UpstreamConnectError, UpstreamTimeout
+
+if TYPE_CHECKING:  # httpx is imported only when an httpx transport is used (tests, the mock)
+    import httpx
 
 
 class UpstreamRequest:
@@ -33,6 +34,8 @@ class UpstreamRequest:
         self.content = content
 
     def to_httpx(self) -> httpx.Request:
+        import httpx
+
         return httpx.Request(self.method, self.url, headers=self.headers, content=self.content)
 
 
@@ -60,6 +63,8 @@ class Transport(Protocol):
 
 
 def transport_error(exc: httpx.TransportError) -> UpstreamConnectError | UpstreamTimeout:
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return UpstreamTimeout("upstream timed out")
     if isinstance(exc, httpx.ConnectError):
@@ -76,6 +81,8 @@ class _HttpxResponse:
         self.headers: Mapping[str, str] = response.headers
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        import httpx
+
         try:
             async for chunk in self._response.stream:  # type: ignore[union-attr]
                 yield chunk
@@ -96,6 +103,8 @@ class HttpxTransport:
         self.inner = inner
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        import httpx
+
         try:
             response = await self.inner.handle_async_request(request.to_httpx())
         except httpx.TransportError as exc:
@@ -107,4 +116,6 @@ class HttpxTransport:
 
 
 def as_transport(transport: Transport | httpx.AsyncBaseTransport) -> Transport:
-    return HttpxTransport(transport) if isinstance(transport, httpx.AsyncBaseTransport) else transport
+    if hasattr(transport, "handle_async_request"):  # an httpx transport
+        return HttpxTransport(transport)  # type: ignore[arg-type]
+    return transport

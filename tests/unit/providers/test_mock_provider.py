@@ -6,7 +6,8 @@ import pytest
 
 from switchboard.config import ProviderConfig
 from switchboard.providers.base import UpstreamCall
-from switchboard.providers.mock import MockAdapter, MockUpstream
+from switchboard.providers.mock import MockAdapter
+from switchboard.providers.mock_upstream import MockUpstream
 from switchboard.wire.sse import SSESplitter, event_data
 
 pytestmark = pytest.mark.anyio
