@@ -31,26 +31,39 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 HEARTBEAT = b": keep-alive\n\n"
 
 
-class _Heartbeat:
-    """Sends an SSE comment to the client whenever nothing was sent for `interval_s` (a long silent
-    upstream: reasoning models may think for minutes). Written straight to the client's `send`, past
-    any translation: every SSE client ignores comments. One sleeping task per stream; the relay only
-    stamps the time of its last send."""
+class _Watch:
+    """One sleeping task per stream instead of a timer rescheduled on every chunk: it ends a stream
+    whose upstream stays silent for `idle_s` (the relay's task is cancelled and reports `stalled`),
+    and sends an SSE comment to the client whenever nothing was sent for `heartbeat_s` (a model that
+    thinks for minutes must not be cut by a proxy's read timeout). Heartbeats go straight to the
+    client's `send`, past any translation: every SSE client ignores comments. The relay only stamps
+    two times per chunk."""
 
-    __slots__ = ("_interval", "_send", "_task", "last")
+    __slots__ = ("_beat", "_idle", "_relay", "_send", "_task", "heard", "sent", "stalled")
 
-    def __init__(self, send: Send, interval_s: float) -> None:
+    def __init__(self, send: Send, idle_s: float, heartbeat_s: float) -> None:
+        self.heard = self.sent = perf_counter()
+        self.stalled = False
         self._send = send
-        self._interval = interval_s
-        self.last = perf_counter()
-        self._task = asyncio.get_running_loop().create_task(self._beat())
+        self._idle = idle_s
+        self._beat = heartbeat_s if heartbeat_s > 0 else float("inf")
+        self._relay = asyncio.current_task()
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def _beat(self) -> None:
+    async def _run(self) -> None:
         while True:
-            await asyncio.sleep(max(0.0, self.last + self._interval - perf_counter()))
-            if perf_counter() - self.last >= self._interval:
-                self.last = perf_counter()
+            now = perf_counter()
+            idle_at, beat_at = self.heard + self._idle, self.sent + self._beat
+            if now >= idle_at:
+                self.stalled = True
+                if self._relay is not None:
+                    self._relay.cancel()
+                return
+            if now >= beat_at:
+                self.sent = now
                 await self._send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
+                continue
+            await asyncio.sleep(min(idle_at, beat_at) - now)
 
     def stop(self) -> None:
         self._task.cancel()
@@ -115,7 +128,7 @@ async def relay(
     translator, splitter, reader = start.translator, start.splitter, start.reader
     outcome = "cut"
     batch = _Batch()
-    beat = _Heartbeat(raw_send or send, heartbeat_s) if heartbeat_s > 0 else None
+    watch = _Watch(raw_send or send, idle_timeout_s, heartbeat_s)
     try:
         _collect(start.prefix, timing, batch, reader, secrets)
         timing.first_token = perf_counter()
@@ -123,29 +136,24 @@ async def relay(
             if batch.out:
                 await send({"type": "http.response.body", "body": b"".join(batch.out), "more_body": True})
                 batch.out.clear()
-            loop = asyncio.get_running_loop()
             chunks = start.chunks
-            async with asyncio.timeout(idle_timeout_s) as idle:
-                while True:
-                    waited = perf_counter()
-                    try:
-                        chunk = await anext(chunks)
-                    except StopAsyncIteration:
-                        break
-                    finally:
-                        timing.upstream += perf_counter() - waited
-                    idle.reschedule(loop.time() + idle_timeout_s)
-                    batch = _Batch()
-                    _collect(to_events(chunk, splitter, translator), timing, batch, reader, secrets)
-                    if batch.final or batch.error:
-                        break
-                    if batch.out:
-                        await send(
-                            {"type": "http.response.body", "body": b"".join(batch.out), "more_body": True}
-                        )
-                        batch.out.clear()
-                        if beat is not None:
-                            beat.last = perf_counter()
+            while True:
+                waited = perf_counter()
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    watch.heard = now = perf_counter()
+                    timing.upstream += now - waited
+                batch = _Batch()
+                _collect(to_events(chunk, splitter, translator), timing, batch, reader, secrets)
+                if batch.final or batch.error:
+                    break
+                if batch.out:
+                    await send({"type": "http.response.body", "body": b"".join(batch.out), "more_body": True})
+                    batch.out.clear()
+                    watch.sent = perf_counter()
         if batch.final:
             outcome = "done"
             tail = timing.sse_comment(perf_counter(), provider, model) + batch.final
@@ -157,7 +165,12 @@ async def relay(
                 "upstream stream ended before completion", "stream_interrupted", "upstream_error"
             )
         tail = b"".join(batch.out) + tail if batch.out else tail
-    except TimeoutError:
+    except asyncio.CancelledError:
+        if not watch.stalled:
+            raise  # the client went away (or shutdown): not ours to answer
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
         outcome = "stalled"
         tail = reader.error_event(
             f"upstream stream stalled for {idle_timeout_s:.0f} s", "stream_timeout", "timeout_error"
@@ -171,8 +184,7 @@ async def relay(
         outcome = "cut"
         tail = reader.error_event("upstream stream event too large", _INTERRUPTED, _UPSTREAM)
     finally:
-        if beat is not None:
-            beat.stop()
+        watch.stop()
         await start.response.aclose()
     if outcome != "done":
         tail += timing.sse_comment(perf_counter(), provider, model)
