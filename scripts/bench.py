@@ -289,7 +289,8 @@ def translation_cost(repeats: int = 3000) -> dict[str, float]:
     """In-process: splitting + checking recorded stream events, passed through (OpenAI) vs translated
     (Anthropic -> OpenAI chunks), microseconds per upstream event (median of 5)."""
     from switchboard.providers.anthropic import AnthropicStream
-    from switchboard.wire.sse import SSESplitter, error_payload, is_done
+    from switchboard.wire.openai import error_payload, is_done
+    from switchboard.wire.sse import SSESplitter
 
     fixtures = ROOT / "tests" / "fixtures" / "providers"
     anthropic = (fixtures / "anthropic" / "stream_text.sse").read_bytes()

@@ -4,14 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from switchboard.wire.sse import (
-    EventTooLarge,
-    SSESplitter,
-    carries_output,
-    error_payload,
-    event_data,
-    is_done,
-)
+from switchboard.wire.openai import carries_output, error_payload, is_done
+from switchboard.wire.sse import EventTooLarge, SSESplitter, event_data
 
 EVENTS = [
     b'data: {"choices": [{"delta": {"role": "assistant", "content": ""}}]}\n\n',

@@ -31,7 +31,8 @@ from typing import Any, Final
 
 import orjson
 
-from switchboard.wire.sse import SSESplitter, error_payload, event_data, is_done
+from switchboard.wire.openai import error_payload, is_done
+from switchboard.wire.sse import SSESplitter, event_data
 
 # What a response object repeats of its request when the request did not say (the API's defaults).
 ECHO_DEFAULTS: Final[Mapping[str, Any]] = {

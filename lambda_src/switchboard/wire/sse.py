@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import orjson
-
 DEFAULT_MAX_EVENT_BYTES: Final = 8 * 1024 * 1024
 
 
@@ -66,58 +64,3 @@ def event_data(event: bytes) -> bytes | None:
             value = line[5:]
             parts.append(value[1:] if value.startswith(b" ") else value)
     return b"\n".join(parts) if parts else None
-
-
-def is_done(event: bytes) -> bool:
-    return event.startswith(b"data: [DONE]") or event.startswith(b"data:[DONE]")
-
-
-def error_payload(event: bytes) -> dict[str, object] | None:
-    """The parsed `{"error": ...}` object if this event is an error event, else None (cheap check first)."""
-    head = event[:40]
-    if b"error" not in head:
-        return None
-    data = event_data(event)
-    if data is None:
-        return None
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(parsed, dict) and "error" in parsed:
-        return parsed
-    return None
-
-
-def carries_output(event: bytes) -> bool:
-    """True once an OpenAI chunk carries something the client must see (content, tool calls, a finish,
-    usage); False for start-up events (comments, role-only or empty deltas) that may be buffered so
-    an early error can still fall back to another target."""
-    data = event_data(event)
-    if data is None:
-        return False
-    if data.startswith(b"[DONE]"):
-        return True
-    try:
-        chunk = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return True  # not ours to judge: relay it
-    if not isinstance(chunk, dict):
-        return True
-    if chunk.get("usage"):
-        return True
-    choices = chunk.get("choices")
-    if not isinstance(choices, list):
-        return True
-    for choice in choices:
-        if not isinstance(choice, dict):
-            return True
-        if choice.get("finish_reason") is not None:
-            return True
-        delta = choice.get("delta") or {}
-        if not isinstance(delta, dict):
-            return True
-        for key, value in delta.items():
-            if key != "role" and value not in (None, "", []):
-                return True
-    return False
