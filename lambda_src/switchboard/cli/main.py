@@ -6,7 +6,7 @@ import argparse
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from switchboard.constants import ENV_CONFIG
 
@@ -73,6 +73,8 @@ def _limits(args: argparse.Namespace) -> HttpLimits:
 
 
 def _has_keys(config: object) -> bool:
+    """Whether the configured store holds at least one gateway key (a start-up hint only: whether
+    keys are required is the `gateway.auth` setting)."""
     import asyncio
 
     from switchboard.state import keys
@@ -86,6 +88,32 @@ def _has_keys(config: object) -> bool:
             await store.close()
 
     return asyncio.run(check())
+
+
+def _open_is_allowed(config: Any, args: argparse.Namespace, log: logging.Logger) -> bool:
+    """`gateway.auth = "open"` serves anyone: refused on a non-loopback address without
+    --allow-open, and announced loudly. `required` with no key yet: every request gets 401 until
+    one is created, so say how."""
+    if config.gateway.auth == "open":
+        loopback = args.host in ("127.0.0.1", "localhost", "::1")
+        if not loopback and not args.allow_open:
+            print(
+                f'refusing to serve {args.host} with gateway.auth = "open": set auth = "required" and '
+                "create keys with `switchboard keys create --config ...`, or pass --allow-open",
+                file=sys.stderr,
+            )
+            return False
+        log.warning(
+            "gateway.auth = open: the gateway is OPEN to anyone who can reach %s:%d (keys optional).",
+            args.host,
+            args.port,
+        )
+    elif not os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not _has_keys(config):
+        log.warning(
+            "no API key in the store yet: every request gets 401 until you create one with "
+            "`switchboard keys create --config ... --tenant ... --name ...`"
+        )
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,21 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"invalid configuration: {exc}", file=sys.stderr)
         return 2
 
-    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not _has_keys(config):
-        loopback = args.host in ("127.0.0.1", "localhost", "::1")
-        if not loopback and not args.allow_open:
-            print(
-                f"refusing to serve {args.host} without API keys: create one with `switchboard keys create "
-                "--config ...`, or pass --allow-open",
-                file=sys.stderr,
-            )
-            return 2
-        log.warning(
-            "NO API KEYS in the store: the gateway is OPEN to anyone who can reach %s:%d. "
-            "Create a key with `switchboard keys create --tenant ... --name ...` to turn authentication on.",
-            args.host,
-            args.port,
-        )
+    if not _open_is_allowed(config, args, log):
+        return 2
 
     import uvicorn
 
