@@ -93,6 +93,9 @@ class ModelConfig:
 class GatewaySettings:
     region: str = "local"
     max_body_bytes: int = 4 * 1024 * 1024
+    max_response_bytes: int = 64 * 1024 * 1024
+    """Largest upstream answer read into memory (a bigger one is a 502 and the next target); error
+    bodies are read up to 64 KiB, stream events up to 8 MiB each."""
     metrics: str = "off"
     """`off`, `stdout` (CloudWatch EMF on Lambda) or a file path for EMF lines."""
     allow_request_routing: bool = True
@@ -224,6 +227,7 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
             "origin_secret",
             "regions",
             "auth",
+            "max_response_bytes",
         },
         where,
     )
@@ -232,6 +236,7 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
     settings = GatewaySettings(
         region=_get(raw, "region", str, where, default_region),
         max_body_bytes=_get(raw, "max_body_bytes", int, where, defaults.max_body_bytes),
+        max_response_bytes=_get(raw, "max_response_bytes", int, where, defaults.max_response_bytes),
         metrics=_get(raw, "metrics", str, where, "off"),
         allow_request_routing=_get(raw, "allow_request_routing", bool, where, True),
         transport=_get(raw, "transport", str, where, "aiohttp"),
@@ -247,6 +252,8 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
         raise ConfigError("gateway.region: must be a non-empty printable string")
     if settings.max_body_bytes < 1024:
         raise ConfigError("gateway.max_body_bytes: must be at least 1024")
+    if settings.max_response_bytes < 65536:
+        raise ConfigError("gateway.max_response_bytes: must be at least 65536")
     return settings
 
 

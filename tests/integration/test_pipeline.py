@@ -250,3 +250,26 @@ async def test_no_keep_alive_when_the_stream_is_busy() -> None:
     async with client_for(build_app(make_config(), lambda r: stream)) as client:
         response = await client.post("/v1/chat/completions", json=chat("solo", stream=True))
     assert ": keep-alive" not in response.text
+
+
+async def test_an_oversized_upstream_answer_is_a_502_and_falls_back() -> None:
+    """A hostile or broken upstream cannot make the gateway hold an unbounded answer in memory."""
+    huge = completion("x" * 70_000)
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        return json_response(200, huge if request.url.host.startswith("a.") else completion("small"))
+
+    config = make_config(gateway={"max_response_bytes": 65536})
+    async with client_for(build_app(config, upstream)) as client:
+        solo = await client.post("/v1/chat/completions", json=chat("solo"))
+        chain = await client.post("/v1/chat/completions", json=chat("chain"))
+    assert solo.status_code == 502 and "malformed response" in solo.json()["error"]["message"]
+    assert chain.status_code == 200 and chain.headers["x-switchboard-provider"] == "b"
+
+
+async def test_a_huge_error_body_is_read_only_as_far_as_needed() -> None:
+    body = {"error": {"message": "bad request", "type": "invalid_request_error"}, "padding": "p" * 2_000_000}
+    async with client_for(build_app(make_config(), lambda r: json_response(400, body))) as client:
+        response = await client.post("/v1/chat/completions", json=chat("solo"))
+    assert response.status_code == 400
+    assert len(response.content) < 10_000

@@ -215,7 +215,7 @@ class Executor:
             async with asyncio.timeout(self._attempt_timeout(prepared.provider, target, remaining)):
                 response = await prepared.transport.send(upstream_request)
                 if not 200 <= response.status < 300:
-                    content = await response.read()
+                    content = await read_capped(response, ERROR_BODY_CAP, truncate=True)
                     raise prepared.adapter.map_error(
                         response.status, response.headers, content, prepared.secrets
                     )
@@ -236,7 +236,7 @@ class Executor:
         self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
     ) -> Completed:
         async def use(target: Target, prepared: _Prepared, response: UpstreamResponse) -> Completed:
-            content = await response.read()
+            content = await read_capped(response, self.config.gateway.max_response_bytes)
             if prepared.native is not None:
                 return Completed(content, target, prepared.native.api)
             if prepared.call.endpoint == "chat":
@@ -297,6 +297,28 @@ async def _read_until_output(
     except EventTooLarge:
         raise UpstreamProtocolError("upstream stream event too large") from None
     raise UpstreamProtocolError("upstream stream ended before any output")
+
+
+ERROR_BODY_CAP = 64 * 1024
+"""An error answer is read only this far: Switchboard needs its `error.message`, nothing more."""
+
+
+async def read_capped(response: UpstreamResponse, cap: int, *, truncate: bool = False) -> bytes:
+    """The whole body, refusing (or, for error bodies, cutting) anything past `cap` bytes, so a
+    hostile or broken upstream cannot exhaust memory."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.chunks():
+        size += len(chunk)
+        if size > cap:
+            if truncate:
+                parts.append(chunk[: len(chunk) - (size - cap)])
+                break
+            raise UpstreamProtocolError(
+                f"upstream answer larger than {cap} bytes", upstream_status=response.status
+            )
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def to_events(chunk: bytes, splitter: SSESplitter, translator: StreamTranslator | None) -> list[bytes]:
