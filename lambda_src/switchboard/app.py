@@ -97,12 +97,16 @@ def create_app(
     )
 
 
+# /tmp is the only writable directory on Lambda; the file holds usage counts only, no secrets
+LAMBDA_SPILL = "/tmp/switchboard-usage-spill.jsonl"  # noqa: S108  # nosec B108
+
+
 def usage_recorder(store: Store, config: Config) -> UsageRecorder:
     """On Lambda an idle execution environment is frozen and may be reclaimed without notice, so
     counts are written right after each response (still batched: whatever accumulates while a write
     is in flight goes in the next one) and spilled to /tmp (the code directory is read-only)."""
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-        spill = os.environ.get("SWITCHBOARD_USAGE_SPILL") or "/tmp/switchboard-usage-spill.jsonl"  # noqa: S108
+        spill = os.environ.get("SWITCHBOARD_USAGE_SPILL") or LAMBDA_SPILL
         return UsageRecorder(store, spill_path=spill, flush_interval_s=0.0, prices=dict(config.prices))
     return UsageRecorder(store, prices=dict(config.prices))
 

@@ -4,6 +4,7 @@
     ├── InvalidRequest        400      bad input found by the gateway (never reaches a provider)
     │   ├── PayloadTooLarge   413
     │   ├── UnsupportedMedia  415
+    │   ├── RequestTimeout    408      head or body not sent in time / HeadersTooLarge 431
     │   ├── UnknownModel      404
     │   └── ResponseNotFound  404      a stored response this tenant does not have
     ├── RouteNotFound         404 / MethodNotAllowed 405
@@ -98,6 +99,20 @@ class PayloadTooLarge(InvalidRequest):
 class UnsupportedMedia(InvalidRequest):
     status = 415
     code = "unsupported_media_type"
+
+
+class RequestTimeout(InvalidRequest):
+    """The client did not send its request's head or body in time (the HTTP guard)."""
+
+    status = 408
+    code = "request_timeout"
+
+
+class HeadersTooLarge(InvalidRequest):
+    """The request line and headers exceed the server's cap (the HTTP guard)."""
+
+    status = 431
+    code = "request_header_fields_too_large"
 
 
 class UnknownModel(InvalidRequest):

@@ -273,3 +273,12 @@ async def test_a_huge_error_body_is_read_only_as_far_as_needed() -> None:
         response = await client.post("/v1/chat/completions", json=chat("solo"))
     assert response.status_code == 400
     assert len(response.content) < 10_000
+
+
+async def test_unknown_routes_under_messages_answer_in_anthropic_shape() -> None:
+    async with client_for(build_app(make_config())) as client:
+        response = await client.post("/v1/messages/batches", json={})
+        other = await client.get("/v1/nothing")
+    assert response.status_code == other.status_code == 404
+    assert response.json()["type"] == "error" and response.json()["error"]["type"] == "not_found_error"
+    assert other.json()["error"]["code"] == "not_found"

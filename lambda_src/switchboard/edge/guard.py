@@ -41,19 +41,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from switchboard.constants import CHAT_PATH, EMBEDDINGS_PATH, HEALTH_PATH, MESSAGES_PATH, RESPONSES_PATH
 from switchboard.dialects import anthropic, openai_chat
-from switchboard.errors import GatewayError, InvalidRequest, MethodNotAllowed
-
-
-class RequestTimeout(InvalidRequest):
-    """The client did not send its request's head or body in time."""
-
-    status = 408
-    code = "request_timeout"
-
-
-class HeadersTooLarge(InvalidRequest):
-    status = 431
-    code = "request_header_fields_too_large"
+from switchboard.errors import GatewayError, HeadersTooLarge, InvalidRequest, MethodNotAllowed, RequestTimeout
 
 
 @dataclass(frozen=True, slots=True)

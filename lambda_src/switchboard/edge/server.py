@@ -38,7 +38,7 @@ from switchboard.edge.http import (
     send_body,
 )
 from switchboard.edge.origin import OriginGuard
-from switchboard.errors import GatewayError, MethodNotAllowed
+from switchboard.errors import GatewayError, MethodNotAllowed, RouteNotFound
 from switchboard.pipeline import count_tokens, stored_responses
 from switchboard.pipeline.run import Pipeline
 from switchboard.pipeline.services import Services
@@ -112,6 +112,10 @@ class Gateway:
                     await self.services.auth.authenticate(RequestHeaders(scope["headers"]).token)
                 except GatewayError as exc:
                     await self._send_error(send, exc, scope)
+                    return
+                if path.startswith(MESSAGES_PATH + "/"):  # Anthropic clients parse only their own errors
+                    missing = RouteNotFound(f"no route for {scope['method'][:10]} {path[:200]}")
+                    await self._send_error(send, missing, scope, anthropic.DIALECT)
                     return
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
