@@ -282,3 +282,38 @@ async def test_unknown_routes_under_messages_answer_in_anthropic_shape() -> None
     assert response.status_code == other.status_code == 404
     assert response.json()["type"] == "error" and response.json()["error"]["type"] == "not_found_error"
     assert other.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        (
+            "/v1/chat/completions",
+            b'{"model":"solo","messages":[{"role":"user","content":"x"}],"x":'
+            + b"[" * 300
+            + b"]" * 300
+            + b"}",
+        ),
+        (
+            "/v1/messages",
+            b'{"model":"solo","max_tokens":5,"messages":[{"role":"user","content":"x"}],"x":'
+            + b"[" * 900
+            + b"]" * 900
+            + b"}",
+        ),
+        (
+            "/v1/responses",
+            b'{"model":"solo","input":"x","metadata":' + b'{"a":' * 256 + b"1" + b"}" * 256 + b"}",
+        ),
+        (
+            "/v1/chat/completions",
+            b'{"model":"solo","messages":[{"role":"user","content":"x"}],"seed":12345678901234567890123}',
+        ),
+    ],
+)
+async def test_nesting_and_integers_the_serialiser_cannot_keep_are_400s(route: str, body: bytes) -> None:
+    """Depth 256-1023 passes the parser but not the re-serialisation every route does (was a 500);
+    integers past 64 bits became floats (two different seeds shared one cache key)."""
+    async with client_for(build_app(make_config())) as client:  # the upstream must not be called
+        response = await client.post(route, content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text

@@ -9,6 +9,7 @@ never reach a provider, and fields that could choose an upstream URL, host or cr
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -60,6 +61,20 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _exact_integer(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError(f"integer {text[:40]} is out of range (64 bits at most)")
+    return value
+
+
+MAX_DEPTH: Final = 255
+"""Nesting levels the serialiser (orjson) accepts."""
+_DUPLICATES: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+_BIG_INTEGERS: Final = json.JSONDecoder(parse_int=_exact_integer)
+_LONG_NUMBER: Final = re.compile(rb"[0-9]{20}")
+
+
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """Parse a request body that must be one JSON object; raise InvalidRequest (400) otherwise."""
     if not raw:
@@ -70,11 +85,43 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"invalid JSON body: {str(exc)[:200]}", code="invalid_json") from None
     if not isinstance(parsed, dict):
         raise InvalidRequest("request body must be a JSON object", code="invalid_json")
-    try:  # ~5 us for a typical chat body: cheap insurance against parser-differential tricks
-        json.loads(raw, object_pairs_hook=_no_duplicates)
+    text = raw.decode()  # orjson has validated the UTF-8
+    try:  # a few us for a typical chat body: cheap insurance against parser-differential tricks
+        _DUPLICATES.decode(text)
     except RecursionError:
         raise InvalidRequest("JSON body is nested too deeply", code="invalid_json") from None
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH:  # only then can it be nested too deeply
+        try:  # every later step re-serialises the body (forwarding, cache key, translation)
+            orjson.dumps(parsed)
+        except orjson.JSONEncodeError:
+            raise InvalidRequest(
+                f"JSON body is nested too deeply (at most {MAX_DEPTH} levels)", code="invalid_json"
+            ) from None
+    if _LONG_NUMBER.search(raw):  # maybe an integer orjson would have turned into a float
+        try:
+            _BIG_INTEGERS.decode(text)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), param=_where_big(parsed) or "body", code="invalid_json") from None
     return parsed
+
+
+def _where_big(value: Any, path: str = "") -> str | None:
+    """The path of the first number orjson could only keep as a float (an integer past 64 bits)."""
+    if isinstance(value, float) and abs(value) >= 2**63:
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _where_big(
+            item,
+            f"{path}.{key}"
+            if isinstance(key, str) and path
+            else key
+            if isinstance(key, str)
+            else f"{path}[{key}]",
+        )
+        if found:
+            return found
+    return None
 
 
 @dataclass(frozen=True, slots=True)
