@@ -37,8 +37,10 @@ process (see `safe_upstream_message`).
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import ClassVar, Literal
+from urllib.parse import quote
 
 import orjson
 
@@ -354,6 +356,31 @@ class DeadlineExceeded(GatewayError):
     code = "deadline_exceeded"
 
 
+def _forms(secret: str) -> set[str]:
+    """The ways a configured secret may show up in a provider's message: as it is, upper- or
+    lower-cased, URL-encoded, base64 (standard or URL-safe, padding or not), and any run of 12 of its
+    characters (a key cut or split across two strings)."""
+    raw = secret.encode()
+    forms = {secret, secret.upper(), secret.lower(), quote(secret, safe="")}
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        forms.add(encoded.decode())
+        forms.add(encoded.decode().rstrip("="))
+    if len(secret) >= 16:
+        forms.update(secret[i : i + 12] for i in range(len(secret) - 11))
+    return {form for form in forms if len(form) >= 8}
+
+
+def mask_secrets(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """`text` with every form of the configured secrets (see `_forms`) and anything shaped like a
+    provider key or bearer token replaced by `***`. Used on every message that leaves the process."""
+    for secret in secrets:
+        if secret:
+            for form in sorted(_forms(secret), key=len, reverse=True):
+                if form in text:
+                    text = text.replace(form, "***")
+    return _KEY_LIKE.sub("***", text)
+
+
 def safe_upstream_message(content: bytes, secrets: tuple[str, ...] = (), limit: int = 500) -> str | None:
     """The provider's own `error.message`, parsed (never the raw body), cut and with secrets masked.
 
@@ -368,7 +395,4 @@ def safe_upstream_message(content: bytes, secrets: tuple[str, ...] = (), limit: 
     message = err.get("message") if isinstance(err, dict) else None
     if not isinstance(message, str) or not message:
         return None
-    for secret in secrets:
-        if secret:
-            message = message.replace(secret, "***")
-    return _KEY_LIKE.sub("***", message)[:limit]
+    return mask_secrets(message, secrets)[:limit]

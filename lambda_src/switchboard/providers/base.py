@@ -23,6 +23,7 @@ from switchboard.errors import (
     UpstreamRedirected,
     UpstreamServerError,
     UpstreamTimeout,
+    mask_secrets,
     safe_upstream_message,
 )
 from switchboard.upstream.http import UpstreamRequest
@@ -119,7 +120,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def classify_stream_error(payload: Mapping[str, Any]) -> UpstreamError:
+def classify_stream_error(payload: Mapping[str, Any], secrets: tuple[str, ...] = ()) -> UpstreamError:
     """An error event that arrived before any output: classified by its code or type (a Bedrock
     `throttlingException` frame moves on like a 429; a validation error goes back to the client)."""
     error = payload.get("error")
@@ -128,8 +129,8 @@ def classify_stream_error(payload: Mapping[str, Any]) -> UpstreamError:
     if "throttl" in kind or "rate_limit" in kind or "quota" in kind:
         return UpstreamRateLimited("upstream stream rate limited before the first token")
     if "validation" in kind or "invalid_request" in kind:
-        message = str(error.get("message") or "upstream rejected the request")[:500]
-        return UpstreamClientError(message, upstream_status=400)
+        message = mask_secrets(str(error.get("message") or "upstream rejected the request"), secrets)
+        return UpstreamClientError(message[:500], upstream_status=400)
     return UpstreamServerError("upstream stream failed before the first token")
 
 

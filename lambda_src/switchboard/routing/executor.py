@@ -262,10 +262,11 @@ class Executor:
         async def use(target: Target, prepared: _Prepared, response: UpstreamResponse) -> StreamStart:
             if prepared.native is not None:
                 reader = stream_reader(prepared.native.api)
-                return await _read_until_output(target, None, reader, response, prepared.native.api)
+                native = prepared.native.api
+                return await _read_until_output(target, None, reader, response, native, prepared.secrets)
             translator = prepared.adapter.stream_translator(prepared.call)
             reader = stream_reader(OPENAI_CHAT, request.strip_usage)
-            return await _read_until_output(target, translator, reader, response, None)
+            return await _read_until_output(target, translator, reader, response, None, prepared.secrets)
 
         async def attempt(target: Target, remaining: float) -> StreamStart:
             return await self._attempt(target, request, True, remaining, timing, use)
@@ -279,6 +280,7 @@ async def _read_until_output(
     reader: StreamReader,
     response: UpstreamResponse,
     native: str | None,
+    secrets: tuple[str, ...],
 ) -> StreamStart:
     chunks = response.chunks()
     splitter = SSESplitter()
@@ -289,7 +291,7 @@ async def _read_until_output(
             for event in to_events(chunk, splitter, translator):
                 if not committed:
                     if (payload := reader.error(event)) is not None:
-                        raise classify_stream_error(payload)
+                        raise classify_stream_error(payload, secrets)
                     committed = reader.carries_output(event)
                 prefix.append(event)
             if committed:

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import orjson
 
-from switchboard.errors import UpstreamAuthError, UpstreamError, UpstreamProtocolError
+from switchboard.errors import UpstreamAuthError, UpstreamError, UpstreamProtocolError, mask_secrets
 from switchboard.providers.base import (
     AwsCredentials,
     StreamTranslator,
@@ -127,8 +127,7 @@ class BedrockAdapter:
             message = str(orjson.loads(content).get("message") or "")
         except (orjson.JSONDecodeError, AttributeError):
             message = ""
-        for secret in secrets:
-            message = message.replace(secret, "***") if secret else message
+        message = mask_secrets(message, secrets)
         if not kind:
             return classify_status(status, headers, content, secrets)
         return classify_exception(
