@@ -92,3 +92,24 @@ async def test_a_malformed_event_in_a_translated_stream_is_an_error_event(bad: b
     assert '"hi"' in response.text
     assert "data: [DONE]" not in response.text
     assert '"error"' in response.text.split(": switchboard-timing")[0].rsplit("\n\n", 2)[-2]
+
+
+@pytest.mark.parametrize("cap", [-10_000_000, 0, 1.5, "100", True])
+async def test_max_tokens_must_be_a_positive_integer(cap: object) -> None:
+    """A negative max_tokens used to credit the key's token limits (issue 11, item 16)."""
+    async with client_for(build_app(make_config())) as client:  # no upstream call may happen
+        response = await client.post("/v1/chat/completions", json=chat("solo", max_tokens=cap))
+    assert response.status_code == 400 and response.json()["error"]["param"] == "max_tokens"
+
+
+@pytest.mark.parametrize("usage", [b'"usage": 5', b'"usage": [1]', b'"usage": {"prompt_tokens": "x"}'])
+async def test_a_malformed_usage_chunk_does_not_abort_the_stream(usage: bytes) -> None:
+    events = [
+        b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n',
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n',
+        b'data: {"choices":[], ' + usage + b"}\n\n",
+        b"data: [DONE]\n\n",
+    ]
+    async with client_for(build_app(make_config(), lambda r: sse_response(*events))) as client:
+        response = await client.post("/v1/chat/completions", json=chat("solo", stream=True))
+    assert response.status_code == 200 and response.text.rstrip().endswith("data: [DONE]")

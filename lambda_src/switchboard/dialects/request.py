@@ -264,6 +264,10 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object", param="stream_options")
+    for name in ("max_tokens", "max_completion_tokens"):  # the limiter reserves from these
+        cap = body.get(name)
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise InvalidRequest(f"'{name}' must be a positive integer", param=name)
 
     request.stream = stream
     return _apply_overrides(request, prefs, timeout)
