@@ -65,7 +65,10 @@ def test_deployed_gateway_config_fits_under_the_origin_read_timeout() -> None:
             "[routing]\nmax_timeout_ms = 600000\nstream_idle_timeout_ms = 100000\n",
             "routing.max_timeout_ms = 600000",
         ),
-        ("[routing]\nmax_timeout_ms = 100000\n", "routing.stream_idle_timeout_ms = 120000"),
+        (
+            "[routing]\nmax_timeout_ms = 100000\nstream_heartbeat_ms = 0\n",
+            "routing.stream_idle_timeout_ms = 120000",
+        ),
     ],
 )
 def test_attempt_budget_over_the_read_timeout_is_refused_with_the_key(
