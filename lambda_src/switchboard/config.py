@@ -42,6 +42,8 @@ class RoutingPolicy:
     """An SSE comment (`: keep-alive`) goes to the client after this much silence on a started stream,
     so proxies and CloudFront (origin read timeout) do not cut a model that thinks for minutes; 0: off."""
     """Longest silence between two upstream stream events once a stream has started."""
+    allow_priority: bool = False
+    """Honour a request's `"priority": "speed" | "cost"` on every model (per model: `allow_priority`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +73,22 @@ class ProviderConfig:
     streams from that provider are estimated."""
 
 
+STRATEGIES = ("ordered", "weighted", "latency", "cost")
+"""How a model orders its targets per request (see `routing/strategies.py`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     provider: str
     model: str
     timeout_ms: int | None = None
+    # Balancing data: not part of a target's identity (health and latency are kept per target).
+    weight: int = field(default=1, compare=False)
+    """Share of traffic under the `weighted` strategy (relative to the chain's other weights)."""
+    cost: float | None = field(default=None, compare=False)
+    """Rank under the `cost` strategy (lower first); default: from `[prices]`."""
+    context_window: int | None = field(default=None, compare=False)
+    """Tokens the target accepts: a context-length 400 falls back only to a larger window."""
 
     @property
     def id(self) -> str:
@@ -87,6 +100,10 @@ class ModelConfig:
     name: str
     targets: tuple[Target, ...]
     timeout_ms: int | None = None
+    strategy: str = "ordered"
+    """`ordered` | `weighted` | `latency` | `cost` (see `STRATEGIES`)."""
+    allow_priority: bool = False
+    """Honour a request's `priority` (`speed` -> latency, `cost` -> cost) for this model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +279,10 @@ def _routing(raw: Mapping[str, Any]) -> RoutingPolicy:
     names = set(RoutingPolicy.__slots__)
     _check_keys(raw, names, where)
     defaults = RoutingPolicy()
-    values = {name: _get(raw, name, int, where, getattr(defaults, name)) for name in names}
+    values = {
+        name: _get(raw, name, bool if name == "allow_priority" else int, where, getattr(defaults, name))
+        for name in names
+    }
     policy = RoutingPolicy(**values)
     if policy.timeout_ms <= 0 or policy.max_timeout_ms < policy.timeout_ms:
         raise ConfigError("routing.timeout_ms: must be > 0 and <= routing.max_timeout_ms")
@@ -347,11 +367,13 @@ def _header_safe(value: str) -> bool:
     return bool(value) and all(32 <= ord(c) < 127 for c in value)
 
 
-def _model(name: str, raw: Any, providers: Mapping[str, ProviderConfig]) -> ModelConfig:
+def _model(
+    name: str, raw: Any, providers: Mapping[str, ProviderConfig], routing: RoutingPolicy
+) -> ModelConfig:
     where = f'models."{name}"'
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
-    _check_keys(raw, {"targets", "timeout_ms"}, where)
+    _check_keys(raw, {"targets", "timeout_ms", "strategy", "allow_priority"}, where)
     specs = _get(raw, "targets", list, where, None)
     if not specs:
         raise ConfigError(f"{where}.targets: required, a non-empty list of '<provider>/<model>'")
@@ -361,19 +383,44 @@ def _model(name: str, raw: Any, providers: Mapping[str, ProviderConfig]) -> Mode
         if isinstance(spec, str):
             target = parse_target(spec, twhere)
         elif isinstance(spec, dict):
-            _check_keys(spec, {"target", "timeout_ms"}, twhere)
-            tspec = _get(spec, "target", str, twhere, None)
-            if tspec is None:
-                raise ConfigError(f"{twhere}.target: required")
-            target = parse_target(tspec, twhere)
-            target = Target(target.provider, target.model, _get(spec, "timeout_ms", int, twhere, None))
+            target = _target_table(spec, twhere)
         else:
             raise ConfigError(f"{twhere}: expected '<provider>/<model>' or a table with 'target'")
         if target.provider not in providers:
             raise ConfigError(f"{twhere}: provider {target.provider!r} is not defined in [providers]")
         targets.append(target)
+    strategy = _get(raw, "strategy", str, where, "ordered")
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"{where}.strategy: one of {', '.join(STRATEGIES)}")
     return ModelConfig(
-        name=name, targets=tuple(targets), timeout_ms=_get(raw, "timeout_ms", int, where, None)
+        name=name,
+        targets=tuple(targets),
+        timeout_ms=_get(raw, "timeout_ms", int, where, None),
+        strategy=strategy,
+        allow_priority=_get(raw, "allow_priority", bool, where, routing.allow_priority),
+    )
+
+
+def _target_table(spec: Mapping[str, Any], where: str) -> Target:
+    """`{ target = "a/m", timeout_ms = 5000, weight = 3, cost = 0.5, context_window = 128000 }`."""
+    _check_keys(spec, {"target", "timeout_ms", "weight", "cost", "context_window"}, where)
+    tspec = _get(spec, "target", str, where, None)
+    if tspec is None:
+        raise ConfigError(f"{where}.target: required")
+    target = parse_target(tspec, where)
+    weight = _get(spec, "weight", int, where, 1)
+    if weight < 1:
+        raise ConfigError(f"{where}.weight: must be at least 1")
+    cost = _get(spec, "cost", (int, float), where, None)
+    if cost is not None and not 0 <= cost < float("inf"):
+        raise ConfigError(f"{where}.cost: must be a finite number >= 0")
+    return Target(
+        target.provider,
+        target.model,
+        _get(spec, "timeout_ms", int, where, None),
+        weight=weight,
+        cost=None if cost is None else float(cost),
+        context_window=_get(spec, "context_window", int, where, None),
     )
 
 
@@ -386,7 +433,7 @@ def parse_config(
     gateway = _gateway(_table(raw, "gateway", ""), env)
     routing = _routing(_table(raw, "routing", ""))
     providers = {n: _provider(n, p, known_types) for n, p in _table(raw, "providers", "").items()}
-    models = {n: _model(n, m, providers) for n, m in _table(raw, "models", "").items()}
+    models = {n: _model(n, m, providers, routing) for n, m in _table(raw, "models", "").items()}
     if not models:
         raise ConfigError("models: define at least one public model")
     store = _store(_table(raw, "store", ""), env)

@@ -31,6 +31,8 @@ H_LAMBDA_CONTEXT: Final = b"x-amzn-lambda-context"
 H_AUTHORIZATION: Final = b"authorization"
 H_API_KEY: Final = b"x-api-key"
 H_CACHE_CONTROL: Final = b"cache-control"
+H_SESSION_AFFINITY: Final = b"x-session-affinity"
+H_REGION_PREFERENCE: Final = b"x-switchboard-region-preference"  # also echoed in the answer
 
 # Content types.
 CT_JSON: Final = b"application/json"

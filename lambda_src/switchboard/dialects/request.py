@@ -45,7 +45,8 @@ FORBIDDEN_FIELDS: Final = frozenset(
     }
 )
 # Switchboard's own per-request routing fields: read here, stripped before the upstream call.
-ROUTING_FIELDS: Final = ("models", "provider_preferences", "timeout")
+ROUTING_FIELDS: Final = ("models", "provider_preferences", "timeout", "priority")
+PRIORITIES: Final = ("speed", "cost")
 MAX_CHAIN: Final = 10
 MAX_MODEL_NAME: Final = 256
 
@@ -146,6 +147,8 @@ class ChatRequest:
     primary: str | None = None
     fallback: tuple[str, ...] | None = None
     timeout_s: float | None = None
+    priority: str | None = None
+    """`speed` (the `latency` strategy) or `cost` (the `cost` strategy), where the model allows it."""
     endpoint: str = "chat"
     """`chat` (chat completions) or `embeddings`."""
     strip_usage: bool = False
@@ -180,11 +183,14 @@ def _routed(raw: bytes, endpoint: str) -> tuple[ChatRequest, Any, Any]:
     """Parse, refuse upstream-choosing fields, strip and check the routing fields, resolve `model`."""
     body = parse_json_object(raw)
     refuse_forbidden(body)
-    models = prefs = timeout = None
-    if "models" in body or "provider_preferences" in body or "timeout" in body:
+    models = prefs = timeout = priority = None
+    if "models" in body or "provider_preferences" in body or "timeout" in body or "priority" in body:
         models = body.pop("models", None)
         prefs = body.pop("provider_preferences", None)
         timeout = body.pop("timeout", None)
+        priority = body.pop("priority", None)
+        if priority is not None and priority not in PRIORITIES:
+            raise InvalidRequest("'priority' must be 'speed' or 'cost'", param="priority")
 
     model = body.get("model")
     if models is not None:
@@ -196,7 +202,10 @@ def _routed(raw: bytes, endpoint: str) -> tuple[ChatRequest, Any, Any]:
             body["model"] = model
     if not isinstance(model, str) or not model or len(model) > MAX_MODEL_NAME:
         raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
-    return ChatRequest(body=body, model=model, stream=False, models=models, endpoint=endpoint), prefs, timeout
+    request = ChatRequest(
+        body=body, model=model, stream=False, models=models, endpoint=endpoint, priority=priority
+    )
+    return request, prefs, timeout
 
 
 def _apply_overrides(request: ChatRequest, prefs: Any, timeout: Any) -> ChatRequest:

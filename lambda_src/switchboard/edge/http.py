@@ -21,7 +21,9 @@ from switchboard.constants import (
     H_CONTENT_TYPE,
     H_LAMBDA_CONTEXT,
     H_REGION,
+    H_REGION_PREFERENCE,
     H_REQUEST_ID,
+    H_SESSION_AFFINITY,
 )
 from switchboard.errors import InvalidRequest, PayloadTooLarge
 
@@ -54,7 +56,9 @@ class RequestHeaders:
         "content_type",
         "forward",
         "lambda_context",
+        "region_preference",
         "request_id",
+        "session",
         "token",
     )
 
@@ -68,6 +72,10 @@ class RequestHeaders:
         """The presented gateway key: `Authorization: Bearer ...` or `x-api-key` (first found)."""
         self.forward: tuple[tuple[str, str], ...] = ()
         """Headers of a provider's API, passed on to targets that serve that API as it is."""
+        self.session: bytes | None = None
+        """`x-session-affinity`: keeps one conversation on one target (its prompt cache)."""
+        self.region_preference: bytes | None = None
+        """`x-switchboard-region-preference` (printable): echoed with the region that served."""
         for name, value in headers:
             if name == H_CONTENT_LENGTH:
                 self.content_length = value
@@ -89,6 +97,10 @@ class RequestHeaders:
                 self.cache_control = value
             elif name in FORWARDED and _PRINTABLE.fullmatch(value):
                 self.forward += ((name.decode(), value.decode()),)
+            elif name == H_SESSION_AFFINITY:
+                self.session = value or None
+            elif name == H_REGION_PREFERENCE and _PRINTABLE.fullmatch(value):
+                self.region_preference = value.strip()
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -153,6 +165,20 @@ async def read_body(receive: Receive, cap: int, content_length: bytes | None) ->
 def base_headers(request_id: bytes, region: bytes, content_type: bytes) -> Headers:
     """What every answer carries first."""
     return [(H_CONTENT_TYPE, content_type), (H_REQUEST_ID, request_id), (H_REGION, region)]
+
+
+def region_echo(send: Send, preference: bytes, region: bytes) -> Send:
+    """Adds `x-switchboard-region-preference: <preference>; served=<region>; honoured=<bool>` to
+    the answer (the gateway serves from one region: the preference is honoured when it names it)."""
+    honoured = b"true" if preference.lower() == region.lower() else b"false"
+    value = b"%s; served=%s; honoured=%s" % (preference.replace(b";", b""), region, honoured)
+
+    async def echo(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), (H_REGION_PREFERENCE, value)]}
+        await send(message)
+
+    return echo
 
 
 async def send_body(send: Send, status: int, headers: Headers, body: bytes) -> None:

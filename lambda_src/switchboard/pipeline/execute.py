@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from switchboard.config import Config
-from switchboard.edge.http import Message, Send
+from switchboard.edge.http import Message, Send, region_echo
 from switchboard.pipeline import respond
 from switchboard.pipeline.context import RequestContext
 from switchboard.routing.executor import Executor
-from switchboard.routing.policy import deadline_ms, plan_targets
+from switchboard.routing.policy import deadline_ms, plan_balance, plan_targets
 from switchboard.routing.relay import relay
 from switchboard.wire.readers import json_usage
 
@@ -24,7 +24,11 @@ async def complete(ctx: RequestContext, config: Config, executor: Executor) -> b
     request = ctx.request
     assert request is not None
     targets = plan_targets(config, request)
-    result = await executor.complete(request, targets, deadline_ms(config, request) / 1000.0, ctx.timing)
+    balance = plan_balance(config, request, ctx.headers.session)
+    if ctx.headers.region_preference is not None:
+        ctx.send = region_echo(ctx.send, ctx.headers.region_preference, config.gateway.region.encode())
+    deadline_s = deadline_ms(config, request) / 1000.0
+    result = await executor.complete(request, targets, deadline_s, ctx.timing, balance)
     ctx.target = result.target
     render = ctx.dialect.render
     if result.native is not None:  # the client's own API, passed through: relayed as it is
@@ -39,7 +43,12 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
     request = ctx.request
     assert request is not None
     targets = plan_targets(config, request)
-    opened = await executor.open_stream(request, targets, deadline_ms(config, request) / 1000.0, ctx.timing)
+    balance = plan_balance(config, request, ctx.headers.session)
+    if ctx.headers.region_preference is not None:
+        ctx.send = region_echo(ctx.send, ctx.headers.region_preference, region)
+    opened = await executor.open_stream(
+        request, targets, deadline_ms(config, request) / 1000.0, ctx.timing, balance
+    )
     ctx.target = opened.target
     ctx.passed_through = opened.native is not None
     await respond.start_stream(ctx, region, opened.target)

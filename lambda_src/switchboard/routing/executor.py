@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TypeVar
@@ -23,8 +23,10 @@ from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamTim
 from switchboard.providers import provider_type
 from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, classify_stream_error
 from switchboard.providers.passthrough import native_apis, passthrough_request
+from switchboard.routing.balance import Balancer
 from switchboard.routing.health import TargetHealth
-from switchboard.routing.policy import decide, final_error
+from switchboard.routing.policy import context_fallback, decide, final_error
+from switchboard.routing.strategies import ORDERED, Balance
 from switchboard.telemetry.timing import Timing
 from switchboard.upstream.credentials import Credentials
 from switchboard.upstream.http import Transport, UpstreamRequest, UpstreamResponse, as_transport
@@ -91,6 +93,7 @@ class Executor:
         self.health = health or TargetHealth(config.routing)
         self._sleep = sleep
         self._rand = rand
+        self.balancer = Balancer(config, rand)
         self._transports: dict[str, Transport] = {}
         self._own: list[Transport] = []
         for name, provider in config.providers.items():
@@ -113,13 +116,20 @@ class Executor:
         deadline_s: float,
         timing: Timing,
         attempt: Callable[[Target, float], Awaitable[T]],
+        balance: Balance,
     ) -> T:
         policy = self.config.routing
         deadline = timing.start + deadline_s
         retries_left = policy.retry_budget
         failures: list[tuple[Target, UpstreamError]] = []
-        ordered = self.health.order(targets)
+        chain: Sequence[Target] = targets
+        if balance.strategy != "ordered":
+            chain = self.balancer.order(balance, targets, self.health.cooling_now())
+        ordered = self.health.order(chain)
+        min_window = 0  # after a context-length 400: only targets declaring this window or more
         for index, target in enumerate(ordered):
+            if min_window and (target.context_window or 0) < min_window:
+                continue
             retries_on_target = 0
             while True:
                 remaining = deadline - perf_counter()
@@ -137,6 +147,12 @@ class Executor:
                         raise final_error(
                             failures, deadline_hit=True, deadline_ms=deadline_s * 1000
                         ) from None
+                    if (
+                        error.action == "return"
+                        and (window := context_fallback(error, ordered, index)) is not None
+                    ):
+                        min_window = window  # the prompt does not fit: a larger model may take it
+                        break
                     decision = decide(
                         error,
                         policy=policy,
@@ -203,6 +219,7 @@ class Executor:
         remaining: float,
         timing: Timing,
         use: Callable[[Target, _Prepared, UpstreamResponse], Awaitable[T]],
+        timed: bool = False,
     ) -> T:
         """One attempt: send, check the status, hand the open response to `use`; the response is
         closed unless `use` returns it inside its result (a started stream)."""
@@ -210,7 +227,7 @@ class Executor:
         upstream_request = prepared.build()
         started = perf_counter()
         response: UpstreamResponse | None = None
-        keep_open = False
+        keep_open = measured = False
         try:
             async with asyncio.timeout(self._attempt_timeout(prepared.provider, target, remaining)):
                 response = await prepared.transport.send(upstream_request)
@@ -221,19 +238,29 @@ class Executor:
                     )
                 result = await use(target, prepared, response)
                 keep_open = isinstance(result, StreamStart)
+                measured = True
                 return result
         except TimeoutError:
+            measured = True  # a timeout is latency too: the target falls behind in `latency` order
             first = "before the first token" if stream else ""
             raise UpstreamTimeout(f"upstream timed out {first}".strip()) from None
         finally:
             if response is not None and not keep_open:
                 await response.aclose()
-            timing.upstream += perf_counter() - started
+            elapsed = perf_counter() - started
+            timing.upstream += elapsed
+            if timed and measured:  # to the first output of a stream, or the whole answer
+                self.balancer.observe(target, elapsed)
 
     # ------------------------------------------------------------------ non-streaming
 
     async def complete(
-        self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
+        self,
+        request: ChatRequest,
+        targets: tuple[Target, ...],
+        deadline_s: float,
+        timing: Timing,
+        balance: Balance = ORDERED,
     ) -> Completed:
         async def use(target: Target, prepared: _Prepared, response: UpstreamResponse) -> Completed:
             content = await read_capped(response, self.config.gateway.max_response_bytes)
@@ -250,14 +277,19 @@ class Executor:
             return Completed(body, target)
 
         async def attempt(target: Target, remaining: float) -> Completed:
-            return await self._attempt(target, request, False, remaining, timing, use)
+            return await self._attempt(target, request, False, remaining, timing, use, balance.timed)
 
-        return await self._run_chain(targets, deadline_s, timing, attempt)
+        return await self._run_chain(targets, deadline_s, timing, attempt, balance)
 
     # ------------------------------------------------------------------ streaming
 
     async def open_stream(
-        self, request: ChatRequest, targets: tuple[Target, ...], deadline_s: float, timing: Timing
+        self,
+        request: ChatRequest,
+        targets: tuple[Target, ...],
+        deadline_s: float,
+        timing: Timing,
+        balance: Balance = ORDERED,
     ) -> StreamStart:
         async def use(target: Target, prepared: _Prepared, response: UpstreamResponse) -> StreamStart:
             if prepared.native is not None:
@@ -269,9 +301,9 @@ class Executor:
             return await _read_until_output(target, translator, reader, response, None, prepared.secrets)
 
         async def attempt(target: Target, remaining: float) -> StreamStart:
-            return await self._attempt(target, request, True, remaining, timing, use)
+            return await self._attempt(target, request, True, remaining, timing, use, balance.timed)
 
-        return await self._run_chain(targets, deadline_s, timing, attempt)
+        return await self._run_chain(targets, deadline_s, timing, attempt, balance)
 
 
 async def _read_until_output(

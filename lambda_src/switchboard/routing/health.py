@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 
 from switchboard.config import RoutingPolicy, Target
 
@@ -41,6 +41,13 @@ class TargetHealth:
         if not cooling:
             return targets
         return [t for t in targets if t not in cooling] + cooling
+
+    def cooling_now(self) -> Container[Target]:
+        """The targets cooling down now (empty in the common case; no copy is made)."""
+        if not self._cool_until:
+            return self._cool_until
+        self._forget_expired(self._clock())
+        return self._cool_until  # after forgetting, every entry left ends in the future
 
     def cooling(self, target: Target) -> bool:
         return self._cool_until.get(target, 0.0) > self._clock()

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from switchboard.config import Config, RoutingPolicy, Target
+from switchboard.config import STRATEGIES, Config, RoutingPolicy, Target
 from switchboard.dialects.request import ChatRequest
 from switchboard.errors import (
     AllTargetsFailed,
@@ -15,12 +15,14 @@ from switchboard.errors import (
     GatewayError,
     InvalidRequest,
     UnknownModel,
+    UpstreamClientError,
     UpstreamError,
     UpstreamRateLimited,
     UpstreamServerError,
     UpstreamTimeout,
     UpstreamUnsupported,
 )
+from switchboard.routing.strategies import ORDERED, Balance
 
 
 def plan_targets(config: Config, request: ChatRequest) -> tuple[Target, ...]:
@@ -58,6 +60,51 @@ def _apply_preferences(
             "provider_preferences leaves no target for this model", param="provider_preferences"
         )
     return ranked
+
+
+_PREBUILT: dict[tuple[str, bool], Balance] = {
+    (strategy, timed): Balance(strategy, timed) for strategy in STRATEGIES for timed in (False, True)
+}
+
+
+def plan_balance(config: Config, request: ChatRequest, session: bytes | None = None) -> Balance:
+    """How this request's chain is ordered: its (first) model's `strategy`, or the one its
+    `priority` asks for (`speed` -> latency, `cost` -> cost) where the model allows it. Under
+    `weighted`, a session key (`x-session-affinity`, else the body's `prompt_cache_key` or
+    `metadata.user_id`) makes the choice sticky. The default (`ordered`) allocates nothing."""
+    model = config.models.get(request.models[0] if request.models else request.model)
+    if model is None:  # plan_targets has refused it already
+        return ORDERED
+    strategy = model.strategy
+    if request.priority is not None:
+        if not model.allow_priority:
+            raise InvalidRequest(
+                f"'priority' is not enabled for model {model.name[:100]!r} (allow_priority)", param="priority"
+            )
+        strategy = "latency" if request.priority == "speed" else "cost"
+    timed = model.allow_priority or model.strategy == "latency"
+    if strategy == "ordered" and not timed:
+        return ORDERED
+    if strategy == "weighted":
+        key = session.decode("latin-1") if session else affinity_key(request)
+        if key is not None:
+            return Balance(strategy, timed, key)
+    return _PREBUILT[(strategy, timed)]
+
+
+def affinity_key(request: ChatRequest) -> str | None:
+    """The client's own conversation key: `prompt_cache_key` (OpenAI) or `metadata.user_id`
+    (Anthropic), read from the body as the client sent it."""
+    body = request.native.body if request.native is not None else request.body
+    key = body.get("prompt_cache_key")
+    if isinstance(key, str) and key:
+        return key
+    metadata = body.get("metadata")
+    if isinstance(metadata, dict):
+        user = metadata.get("user_id")
+        if isinstance(user, str) and user:
+            return user
+    return None
 
 
 def deadline_ms(config: Config, request: ChatRequest) -> float:
@@ -140,3 +187,35 @@ def final_error(
     if isinstance(last, UpstreamServerError) and last.upstream_status == 503:
         return AllTargetsFailed(message, status=503)
     return AllTargetsFailed(message, status=502)
+
+
+CONTEXT_MARKERS = (
+    "context_length_exceeded",  # OpenAI's code (and in some compatible servers' messages)
+    "maximum context length",  # OpenAI, vLLM, Mistral, ...: "This model's maximum context length is"
+    "context window",
+    "prompt is too long",  # Anthropic: "prompt is too long: 210000 tokens > 200000 maximum"
+    "exceeds the maximum number of tokens",  # Gemini: "The input token count (N) exceeds the ..."
+    "input is too long",  # Bedrock: "Input is too long for requested model."
+    "too many input tokens",  # Bedrock Converse
+)
+"""How providers say that the prompt does not fit the model (read from the message Switchboard
+parsed out of the 400; matched in lower case)."""
+
+
+def is_context_overflow(error: UpstreamError) -> bool:
+    if not isinstance(error, UpstreamClientError) or error.upstream_status not in (400, 413, None):
+        return False
+    message = error.message.lower()
+    return any(marker in message for marker in CONTEXT_MARKERS)
+
+
+def context_fallback(error: UpstreamError, targets: Sequence[Target], index: int) -> int | None:
+    """After `targets[index]` refused the prompt as too long: the context window a later target
+    must declare to be tried (one larger than this target's), or None when no later target
+    declares one (the 400 then goes back to the client)."""
+    if not is_context_overflow(error):
+        return None
+    needed = (targets[index].context_window or 0) + 1
+    if any((t.context_window or 0) >= needed for t in targets[index + 1 :]):
+        return needed
+    return None
