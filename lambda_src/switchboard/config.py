@@ -154,6 +154,8 @@ class Price:
     completion: float = 0.0
     cached: float | None = None
     """Price of cached prompt tokens (default: the prompt price)."""
+    cache_write: float | None = None
+    """Price of prompt tokens written to a provider's cache (Anthropic; default: the prompt price)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,14 +471,16 @@ def _price(name: str, raw: Any) -> Price:
     where = f"prices.{name!r}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table with prompt / completion (USD per million tokens)")
-    _check_keys(raw, {"prompt", "completion", "cached"}, where)
-    values = {k: _get(raw, k, (int, float), where, None) for k in ("prompt", "completion", "cached")}
+    names = ("prompt", "completion", "cached", "cache_write")
+    _check_keys(raw, set(names), where)
+    values = {k: _get(raw, k, (int, float), where, None) for k in names}
     if any(v is not None and v < 0 for v in values.values()):
         raise ConfigError(f"{where}: prices must not be negative")
     return Price(
         prompt=float(values["prompt"] or 0.0),
         completion=float(values["completion"] or 0.0),
         cached=None if values["cached"] is None else float(values["cached"]),
+        cache_write=None if values["cache_write"] is None else float(values["cache_write"]),
     )
 
 

@@ -72,6 +72,21 @@ def _limits(args: argparse.Namespace) -> HttpLimits:
     )
 
 
+def _unpriced(config: Any) -> list[str]:
+    """Targets neither the shipped price table nor `[prices]` knows (the mock provider is free)."""
+    from switchboard.state.prices import PriceTable
+
+    prices = PriceTable(config.prices)
+    found: list[str] = []
+    for model in config.models.values():
+        for target in model.targets:
+            if config.providers[target.provider].type == "mock" or target.id in found:
+                continue
+            if prices.get(target.provider, target.model) is None:
+                found.append(target.id)
+    return found
+
+
 def _has_keys(config: object) -> bool:
     """Whether the configured store holds at least one gateway key (a start-up hint only: whether
     keys are required is the `gateway.auth` setting)."""
@@ -132,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"invalid configuration: {exc}", file=sys.stderr)
             return 2
         print(f"ok: {len(config.providers)} providers, {len(config.models)} models")
+        unpriced = _unpriced(config)
+        if unpriced:
+            print(f"unpriced: {', '.join(unpriced)} (cost 0: add them to [prices])")
         return 0
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
