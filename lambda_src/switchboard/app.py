@@ -15,6 +15,7 @@ from switchboard.routing.executor import Executor
 from switchboard.state.auth import Authenticator
 from switchboard.state.cache import ResponseCache
 from switchboard.state.conversations import ConversationStore
+from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import KeyLimits, RateLimiter
 from switchboard.state.store import Store, open_store
 from switchboard.state.usage import UsageRecorder
@@ -40,14 +41,17 @@ def default_transport(kind: str = "aiohttp") -> Transport:
 
 
 def default_services(config: Config, store: Store, metrics: MetricsSink) -> Services:
-    """Keys, limits, usage, stored conversations and (when enabled) the cache over one shared store."""
+    """Keys, limits, usage, stored conversations and (when enabled) the cache over one shared store;
+    one price table for costs, usage and dollar budgets."""
+    prices = PriceTable(config.prices)
     return Services(
         auth=Authenticator(store, required=config.gateway.auth == "required"),
         limits=KeyLimits(RateLimiter(store, region=config.gateway.region, regions=config.gateway.regions)),
         cache=ResponseCache(store, config.cache) if config.cache.enabled else NoCache(),
-        usage=usage_recorder(store, config),
+        usage=usage_recorder(store, config, prices),
         metrics=metrics,
         conversations=ConversationStore(store),
+        prices=prices,
     )
 
 
@@ -101,14 +105,14 @@ def create_app(
 LAMBDA_SPILL = "/tmp/switchboard-usage-spill.jsonl"  # noqa: S108  # nosec B108
 
 
-def usage_recorder(store: Store, config: Config) -> UsageRecorder:
+def usage_recorder(store: Store, config: Config, prices: PriceTable | None = None) -> UsageRecorder:
     """On Lambda an idle execution environment is frozen and may be reclaimed without notice, so
     counts are written right after each response (still batched: whatever accumulates while a write
     is in flight goes in the next one) and spilled to /tmp (the code directory is read-only)."""
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         spill = os.environ.get("SWITCHBOARD_USAGE_SPILL") or LAMBDA_SPILL
-        return UsageRecorder(store, spill_path=spill, flush_interval_s=0.0, prices=dict(config.prices))
-    return UsageRecorder(store, prices=dict(config.prices))
+        return UsageRecorder(store, spill_path=spill, flush_interval_s=0.0, prices=prices or config.prices)
+    return UsageRecorder(store, prices=prices or config.prices)
 
 
 def config_from_env() -> Config:

@@ -144,3 +144,66 @@ def test_bad_and_expired_keys(config: Path, capsys: pytest.CaptureFixture[str]) 
         )[0]
         == 2
     )
+
+
+def test_commands_accept_the_key_itself(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = cli(
+        capsys, "keys", "create", "--config", str(config), "--tenant", "acme", "--name", "ci", "--json"
+    )
+    created = json.loads(out)
+    key, key_id = created["key"], created["key_id"]
+    code, out = cli(capsys, "keys", "show", key, "--config", str(config), "--json")
+    assert code == 0 and json.loads(out)["key_id"] == key_id and key not in out
+    code, out = cli(capsys, "keys", "rotate", key, "--config", str(config), "--json")
+    rotated = json.loads(out)
+    assert code == 0 and lookup(config, key).status() == "revoked"
+    assert cli(capsys, "keys", "revoke", rotated["key"], "--config", str(config))[0] == 0
+    assert not lookup(config, rotated["key"]).usable()
+    # unknown ones (a key id, a well-formed key never issued, a malformed one) are errors, and the
+    # error never repeats a presented key
+    never_issued = keys.generate_key()
+    for ident in ("0123456789abcdef", never_issued, "sb-short"):
+        for action in ("show", "revoke", "rotate"):
+            assert cli(capsys, "keys", action, ident, "--config", str(config))[0] == 1
+    assert never_issued not in capsys.readouterr().err
+
+
+def test_budgets_in_dollars_are_kept_in_nano_usd(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = cli(
+        capsys,
+        "keys",
+        "create",
+        "--config",
+        str(config),
+        "--tenant",
+        "acme",
+        "--name",
+        "ci",
+        "--budget-usd-per-day",
+        "2.5",
+        "--budget-usd-per-month",
+        "40",
+        "--json",
+    )
+    created = json.loads(out)
+    assert (created["budget_usd_per_day"], created["budget_usd_per_month"]) == (2.5, 40.0)
+    record = lookup(config, created["key"])
+    assert record is not None
+    assert (record.budget_nano_usd_per_day, record.budget_nano_usd_per_month) == (2_500_000_000, 40 * 10**9)
+    code, out = cli(capsys, "keys", "rotate", created["key_id"], "--config", str(config), "--json")
+    assert code == 0 and json.loads(out)["budget_usd_per_month"] == 40.0  # rotation keeps the budgets
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "keys",
+                "create",
+                "--config",
+                str(config),
+                "--tenant",
+                "a",
+                "--name",
+                "n",
+                "--budget-usd-per-day",
+                "-1",
+            ]
+        )

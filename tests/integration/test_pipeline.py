@@ -100,9 +100,9 @@ async def test_services_are_injected_and_settled_on_every_path() -> None:
     settled: list[int | None] = []
 
     class Recording(KeyLimits):
-        def settle(self, reservation, used_tokens):  # type: ignore[no-untyped-def]
+        def settle(self, reservation, used_tokens, used_nano_usd=None):  # type: ignore[no-untyped-def]
             settled.append(used_tokens)
-            super().settle(reservation, used_tokens)
+            super().settle(reservation, used_tokens, used_nano_usd)
 
     store = MemoryStore()
     key, _ = await keys.create_key(store, tenant="t", name="n", tpm=100_000)

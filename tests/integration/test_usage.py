@@ -154,10 +154,11 @@ def test_usage_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     asyncio.run(seed())
     assert main(["usage", "--key", "kid", "--config", str(config), "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [r["day"] for r in rows] == ["2027-01-15", "2027-01-16"]
+    report = json.loads(capsys.readouterr().out)
+    assert [r["day"] for r in report["rows"]] == ["2027-01-15", "2027-01-16"]
+    assert report["totals"]["requests"] == 2 and report["totals"]["prompt_tokens"] == 8
     assert main(["usage", "--key", "kid", "--since", "2027-01-16", "--config", str(config), "--json"]) == 0
-    assert [r["day"] for r in json.loads(capsys.readouterr().out)] == ["2027-01-16"]
+    assert [r["day"] for r in json.loads(capsys.readouterr().out)["rows"]] == ["2027-01-16"]
 
 
 async def test_stream_usage_is_requested_upstream_and_stripped_for_the_client() -> None:
@@ -285,3 +286,76 @@ def test_total_tokens_read_from_the_usage_tail() -> None:
     assert total_tokens(body) == 12
     assert total_tokens(json.dumps({**completion(), "usage": None}).encode()) is None
     assert total_tokens(b'{"id": "x"}') is None
+
+
+def test_usage_cli_cost_totals_per_key_and_tenant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[store]\nbackend = "sqlite"\npath = "{tmp_path / "s.db"}"\n[providers.m]\ntype = "mock"\n[models.x]\ntargets = ["m/echo"]\n'
+    )
+
+    async def seed() -> list[tuple[str, str]]:
+        from switchboard.state.store.sqlite import SQLiteStore
+
+        store = SQLiteStore(str(tmp_path / "s.db"))
+        made = [
+            await keys.create_key(store, tenant=t, name=n)
+            for t, n in (("acme", "a"), ("acme", "b"), ("other", "c"))
+        ]
+        recorder = UsageRecorder(store, spill_path=str(tmp_path / "spill.jsonl"))
+        for (_, record), cost in zip(made, (1_500_000, 250_000, 9_000_000), strict=True):
+            for _ in range(2):  # two requests each, on two models
+                recorder.record(
+                    UsageEvent(
+                        record.key_id,
+                        record.tenant,
+                        "x",
+                        "m",
+                        "echo",
+                        200,
+                        10,
+                        5,
+                        0,
+                        at=1_800_000_000,
+                        cost_nano_usd=cost,
+                    )
+                )
+                recorder.record(
+                    UsageEvent(
+                        record.key_id,
+                        record.tenant,
+                        "y",
+                        "m",
+                        "echo",
+                        200,
+                        10,
+                        5,
+                        0,
+                        at=1_800_000_000,
+                        cost_nano_usd=cost,
+                    )
+                )
+        await recorder.drain()
+        await store.close()
+        return [(key, record.key_id) for key, record in made]
+
+    (key_a, id_a), (_, id_b), _ = asyncio.run(seed())
+    base = ["--config", str(config), "--json"]
+    assert main(["usage", "--key", key_a, *base]) == 0  # the key itself is mapped to its record
+    report = json.loads(capsys.readouterr().out)
+    assert report["key_id"] == id_a and report["tenant"] == "acme" and len(report["rows"]) == 2
+    assert report["totals"]["requests"] == 4 and report["totals"]["cost_usd"] == pytest.approx(0.006)
+    assert key_a not in json.dumps(report)
+
+    assert main(["usage", "--tenant", "acme", *base]) == 0
+    tenant = json.loads(capsys.readouterr().out)
+    assert {k["key_id"]: k["cost_usd"] for k in tenant["keys"]} == {id_a: 0.006, id_b: 0.001}
+    assert tenant["totals"]["cost_usd"] == pytest.approx(0.007) and tenant["totals"]["requests"] == 8
+
+    assert main(["usage", "--tenant", "acme", "--config", str(config)]) == 0
+    text = capsys.readouterr().out
+    assert f"key_id={id_a}" in text and "total=tenant=acme" in text and "cost_usd=0.007" in text
+
+    for unknown in (["--key", "0123456789abcdef"], ["--key", keys.generate_key()], ["--tenant", "nobody"]):
+        assert main(["usage", *unknown, *base]) == 1
+        assert capsys.readouterr().out == ""

@@ -1,5 +1,7 @@
-"""`switchboard keys create|list|show|revoke|rotate --config FILE` and `switchboard usage --key ID`:
-key lifecycle and usage reports against the store the configuration names (the one `serve` uses)."""
+"""`switchboard keys create|list|show|revoke|rotate --config FILE` and `switchboard usage --key K |
+--tenant T`: key lifecycle and usage reports (with cost totals) against the store the configuration
+names (the one `serve` uses). Wherever a key is named, its key_id or the key itself (`sb-...`,
+hashed on the spot) will do; an unknown one is an error (exit status 1)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from switchboard.state.store import StoreSettings, open_store
 
 
 def add_usage_parser(sub: Any) -> None:
-    parser = sub.add_parser("usage", help="usage of a key per day and model")
-    parser.add_argument("--key", required=True, help="the key_id (see `switchboard keys list`)")
+    parser = sub.add_parser("usage", help="usage and cost of a key (per day and model) or of a tenant")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--key", help="a key_id (see `switchboard keys list`) or the key itself")
+    which.add_argument("--tenant", help="sum all keys of a tenant (totals per key and in all)")
     parser.add_argument("--since", help="first day, YYYY-MM-DD")
     parser.add_argument("--config", help="the TOML file `switchboard serve` uses (default: built-in demo)")
     parser.add_argument("--json", action="store_true")
@@ -35,6 +39,10 @@ def add_parser(sub: Any) -> None:
     )
     create.add_argument("--expires", help="lifetime, e.g. 30d, 12h")
     create.add_argument("--budget-tokens-per-day", type=int)
+    create.add_argument("--budget-usd-per-day", type=_dollars, help="dollar budget per UTC day, e.g. 5")
+    create.add_argument(
+        "--budget-usd-per-month", type=_dollars, help="dollar budget per UTC calendar month, e.g. 100"
+    )
     create.add_argument(
         "--cache-ttl", help="cache answers by default for this long, e.g. 5m, 1h (requests can opt out)"
     )
@@ -42,12 +50,30 @@ def add_parser(sub: Any) -> None:
     listing.add_argument("--tenant")
     for name, text in (("show", "show one key"), ("revoke", "revoke a key"), ("rotate", "replace a key")):
         action = actions.add_parser(name, help=text)
-        action.add_argument("key_id")
+        action.add_argument("key_id", help="a key_id or the key itself (sb-...)")
     for action in (create, listing, *(actions.choices[n] for n in ("show", "revoke", "rotate"))):
         action.add_argument(
             "--config", help="the TOML file `switchboard serve` uses (default: built-in demo)"
         )
         action.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+NANO = 1_000_000_000
+
+
+def _dollars(text: str) -> int:
+    """A dollar amount as nano-USD (how budgets are stored and counted)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a dollar amount: {text!r}") from None
+    if not 0 < value < 1e9:
+        raise argparse.ArgumentTypeError("must be a positive dollar amount")
+    return round(value * NANO)
+
+
+def _usd(nano: int | None) -> float | None:
+    return None if nano is None else nano / NANO
 
 
 def _describe(record: keys.KeyRecord) -> dict[str, Any]:
@@ -69,6 +95,8 @@ def _describe(record: keys.KeyRecord) -> dict[str, Any]:
         "rpm": record.rpm,
         "tpm": record.tpm,
         "budget_tokens_per_day": record.budget_tokens_per_day,
+        "budget_usd_per_day": _usd(record.budget_nano_usd_per_day),
+        "budget_usd_per_month": _usd(record.budget_nano_usd_per_month),
         "models": list(record.models) or ["*"],
         "cache_ttl_s": record.cache_ttl,
         "replaced_by": record.replaced_by,
@@ -88,11 +116,7 @@ async def _run(args: argparse.Namespace, settings: StoreSettings) -> int:
     store = open_store(settings)
     try:
         if args.command == "usage":
-            from switchboard.state.usage import UsageRecorder, usage_report
-
-            await UsageRecorder(store).replay()  # fold in anything spilled during a store outage
-            _print(await usage_report(store, args.key, args.since), args.json)
-            return 0
+            return await _usage(store, args)
         if args.action == "create":
             models = tuple(m.strip() for m in args.models.split(",") if m.strip())
             key, record = await keys.create_key(
@@ -105,6 +129,8 @@ async def _run(args: argparse.Namespace, settings: StoreSettings) -> int:
                 expires_in_s=keys.parse_duration(args.expires) if args.expires else None,
                 budget_tokens_per_day=args.budget_tokens_per_day,
                 cache_ttl=keys.parse_duration(args.cache_ttl) if args.cache_ttl else None,
+                budget_nano_usd_per_day=args.budget_usd_per_day,
+                budget_nano_usd_per_month=args.budget_usd_per_month,
             )
             _print({**_describe(record), "key": key}, args.json)
             if not args.json:
@@ -116,25 +142,73 @@ async def _run(args: argparse.Namespace, settings: StoreSettings) -> int:
         if args.action == "show":
             found = await keys.get_key(store, args.key_id)
             if found is None:
-                print(f"no key {args.key_id}", file=sys.stderr)
+                print(f"no key {_shown(args.key_id)}", file=sys.stderr)
                 return 1
             _print(_describe(found), args.json)
             return 0
         if args.action == "revoke":
-            if not await keys.revoke_key(store, args.key_id):
-                print(f"no key {args.key_id}", file=sys.stderr)
+            found = await keys.get_key(store, args.key_id)
+            if found is None or not await keys.revoke_key(store, found.key_id):
+                print(f"no key {_shown(args.key_id)}", file=sys.stderr)
                 return 1
-            print(f"revoked {args.key_id}", file=sys.stderr)
+            print(f"revoked {found.key_id}", file=sys.stderr)
             return 0
         rotated = await keys.rotate_key(store, args.key_id)
         if rotated is None:
-            print(f"no key {args.key_id}", file=sys.stderr)
+            print(f"no key {_shown(args.key_id)}", file=sys.stderr)
             return 1
         key, record = rotated
         _print({**_describe(record), "key": key}, args.json)
         return 0
     finally:
         await store.close()
+
+
+def _shown(ident: str) -> str:
+    """How an unknown key is named in an error: never the key itself."""
+    return f"sb-...{ident[-4:]}" if ident.startswith(keys.PREFIX) else repr(ident[:64])
+
+
+async def _usage(store: Any, args: argparse.Namespace) -> int:
+    """One key's rows and totals, or a tenant's totals per key and in all."""
+    from switchboard.state.usage import UsageRecorder, usage_report, usage_totals
+
+    await UsageRecorder(store).replay()  # fold in anything spilled during a store outage
+    if args.tenant is not None:
+        records = await keys.list_keys(store, args.tenant)
+        if not records:
+            print(f"no keys for tenant {args.tenant[:64]!r}", file=sys.stderr)
+            return 1
+        per_key = [
+            {
+                "key_id": r.key_id,
+                "name": r.name,
+                **usage_totals(await usage_report(store, r.key_id, args.since)),
+            }
+            for r in records
+        ]
+        totals = usage_totals(per_key)
+        if args.json:
+            _print({"tenant": args.tenant, "keys": per_key, "totals": totals}, True)
+        else:
+            _print(per_key, False)
+            _print({"total": f"tenant={args.tenant}", **totals}, False)
+        return 0
+    record = await keys.get_key(store, args.key)
+    key_id = record.key_id if record is not None else args.key
+    rows = await usage_report(store, key_id, args.since)
+    if record is None and (args.key.startswith(keys.PREFIX) or not (rows or key_id == "open")):
+        # usage without a key record: the anonymous "open" caller, or a key deleted from the store
+        print(f"no key {_shown(args.key)}", file=sys.stderr)
+        return 1
+    totals = usage_totals(rows)
+    if args.json:
+        tenant = record.tenant if record is not None else None
+        _print({"key_id": key_id, "tenant": tenant, "rows": rows, "totals": totals}, True)
+    else:
+        _print(rows, False)
+        _print({"total": f"key={key_id}", **totals}, False)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

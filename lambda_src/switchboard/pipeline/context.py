@@ -12,6 +12,7 @@ from switchboard.dialects.request import ChatRequest
 from switchboard.edge.http import Receive, RequestHeaders, Send
 from switchboard.state.cache import BYPASS, Entry, Policy
 from switchboard.state.keys import KeyRecord
+from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import Reservation
 from switchboard.telemetry.timing import Timing
 from switchboard.wire.openai import Usage
@@ -26,11 +27,13 @@ class RequestContext:
         "cache_state",
         "cache_too_large",
         "client_body",
+        "cost_nano_usd",
         "dialect",
         "headers",
         "key",
         "outcome",
         "passed_through",
+        "prices",
         "raw",
         "receive",
         "renderer",
@@ -76,6 +79,10 @@ class RequestContext:
         """The target served the client's own API: its answer was relayed untouched."""
         self.usage: Usage | None = None
         """What the provider reported for this request (streams: the usage chunk)."""
+        self.prices: PriceTable | None = None
+        """The price table (set by the pipeline; None: costs are not reported)."""
+        self.cost_nano_usd: int | None = None
+        """A JSON answer's cost, computed before its headers went out (reused by `finish`)."""
         self.status = 500
         self.outcome = "internal_error"
         self.response_started = False

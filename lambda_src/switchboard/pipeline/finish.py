@@ -1,6 +1,8 @@
 """Stage: finish. Runs once for every request after its response, on every path (answers, errors,
-disconnects): settles the token reservation with what was used (zero when nothing reached the
-client), keeps a complete cacheable answer, counts usage once, and writes the metrics record."""
+disconnects): settles the token and dollar reservation with what was used (zero when nothing
+reached the client), keeps a complete cacheable answer, counts usage and cost once, and writes the
+metrics record. The usage and its cost are worked out once here (a JSON answer's cost was already
+computed for its header) and shared by settlement and accounting."""
 
 from __future__ import annotations
 
@@ -9,17 +11,20 @@ from time import perf_counter
 
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Services
-from switchboard.state.usage import UsageEvent, total_tokens
+from switchboard.state.usage import UsageEvent, tokens_from_body, total_tokens
 from switchboard.telemetry.metrics import RequestRecord
+from switchboard.wire.openai import Usage
 
 _COMPLETE = ("ok", "done")
 
 
 def finish(ctx: RequestContext, services: Services) -> None:
     estimated = _delivered_estimate(ctx)
-    _settle(ctx, services, estimated)
+    usage = _used(ctx, estimated)
+    cost = _cost(ctx, services, usage)
+    _settle(ctx, services, estimated, cost)
     _keep(ctx, services)
-    _record_usage(ctx, services, estimated)
+    _record_usage(ctx, services, usage, cost)
     if services.metrics.enabled:
         services.metrics.record(_metrics_record(ctx))
 
@@ -32,7 +37,28 @@ def _delivered_estimate(ctx: RequestContext) -> tuple[int, int] | None:
     return None
 
 
-def _settle(ctx: RequestContext, services: Services, estimated: tuple[int, int] | None) -> None:
+def _used(ctx: RequestContext, estimated: tuple[int, int] | None) -> Usage | None:
+    """The tokens to count: the provider's report, else the estimate of a cut stream; None when
+    nothing was used (cache hit, refused, failed before any output)."""
+    if estimated is not None:
+        return Usage(estimated[0], estimated[1])
+    if ctx.usage is not None:
+        return ctx.usage
+    if ctx.answer is not None:
+        return Usage(*tokens_from_body(ctx.answer))
+    return None
+
+
+def _cost(ctx: RequestContext, services: Services, usage: Usage | None) -> int:
+    if ctx.cost_nano_usd is not None:
+        return ctx.cost_nano_usd
+    target = ctx.target
+    if usage is None or target is None or ctx.cache_entry is not None:
+        return 0
+    return services.prices.cost(target.provider, target.model, usage)
+
+
+def _settle(ctx: RequestContext, services: Services, estimated: tuple[int, int] | None, cost: int) -> None:
     if ctx.reservation is None:
         return
     used: int | None
@@ -44,7 +70,7 @@ def _settle(ctx: RequestContext, services: Services, estimated: tuple[int, int] 
         used = estimated[0] + estimated[1]
     else:
         used = 0  # cache hit, refused or failed before any output: nothing was used
-    services.limits.settle(ctx.reservation, used)
+    services.limits.settle(ctx.reservation, used, used_nano_usd=None if used is None else cost)
 
 
 def _keep(ctx: RequestContext, services: Services) -> None:
@@ -56,16 +82,12 @@ def _keep(ctx: RequestContext, services: Services) -> None:
     )
 
 
-def _record_usage(ctx: RequestContext, services: Services, estimated: tuple[int, int] | None) -> None:
+def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, cost: int) -> None:
     if ctx.request is None:
         return
-    key, target, usage = ctx.key, ctx.target, ctx.usage
-    if estimated is not None:
-        prompt, completion, cached = estimated[0], estimated[1], 0
-    elif usage is not None:
-        prompt, completion, cached = usage.prompt, usage.completion, usage.cached
-    else:
-        prompt = completion = cached = 0
+    key, target = ctx.key, ctx.target
+    if usage is None or ctx.cache_entry is not None:
+        usage = Usage()
     event = UsageEvent(
         key_id=key.key_id if key is not None else "open",
         tenant=key.tenant if key is not None else "open",
@@ -73,13 +95,15 @@ def _record_usage(ctx: RequestContext, services: Services, estimated: tuple[int,
         provider=target.provider if target else None,
         upstream_model=target.model if target else None,
         status=ctx.status,
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        cached_tokens=cached,
+        prompt_tokens=usage.prompt,
+        completion_tokens=usage.completion,
+        cached_tokens=usage.cached,
         at=time.time(),
         cache_hit=ctx.cache_entry is not None,
+        cache_write_tokens=usage.cache_write,
+        cost_nano_usd=cost,
     )
-    services.usage.record(event, ctx.answer)
+    services.usage.record(event)
 
 
 def _metrics_record(ctx: RequestContext) -> RequestRecord:

@@ -1,7 +1,9 @@
 """Stage: respond. Builds and sends what the client receives: a JSON answer, the start of a
 stream, a cached answer replayed, or an error in the route's dialect. Every answer carries the
 request id, the region, the timing headers and, when admitted under limits, the x-ratelimit-*
-headers; answers from a provider say which target served them and what the cache did."""
+headers; answers from a provider say which target served them and what the cache did. A JSON
+answer says what it cost (`x-switchboard-cost-usd`, from the usage it reports; 0 for a cache hit or
+an unpriced model); a stream says it in its final timing comment (`cost_usd`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from switchboard.constants import (
     CT_JSON,
     CT_SSE,
     H_CACHE,
+    H_COST,
     H_DROPPED,
     H_MODEL,
     H_PROVIDER,
@@ -21,6 +24,10 @@ from switchboard.edge.http import Headers, base_headers, send_body
 from switchboard.errors import GatewayError
 from switchboard.pipeline.context import RequestContext
 from switchboard.state.cache import HIT, Entry
+from switchboard.state.prices import FREE, format_usd
+from switchboard.state.usage import tokens_from_body
+from switchboard.telemetry.timing import Measured
+from switchboard.wire.openai import Usage
 
 _SSE_HEADERS: Headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
@@ -44,9 +51,26 @@ def _answer_headers(
     return headers
 
 
+def answer_cost(ctx: RequestContext) -> int | None:
+    """What a complete answer cost (nano-USD), from the usage it reports: `ctx.usage` when the
+    answer was passed through, the translated answer's `usage` otherwise. Kept on the context for
+    `finish`; None without a price table."""
+    target, prices = ctx.target, ctx.prices
+    if target is None or prices is None:
+        return None
+    usage = ctx.usage
+    if usage is None and ctx.answer is not None:
+        usage = Usage(*tokens_from_body(ctx.answer))
+    ctx.cost_nano_usd = prices.cost(target.provider, target.model, usage)
+    return ctx.cost_nano_usd
+
+
 async def send_answer(ctx: RequestContext, region: bytes, content: bytes) -> None:
     assert ctx.target is not None
     headers = _answer_headers(ctx, region, ctx.target, ctx.cache_state, sse=False)
+    cost = answer_cost(ctx)
+    if cost is not None:
+        headers.append((H_COST, format_usd(cost).encode()))
     headers += ctx.timing.headers(perf_counter())
     ctx.response_started = True
     await send_body(ctx.send, 200, headers, content)
@@ -56,6 +80,8 @@ async def send_answer(ctx: RequestContext, region: bytes, content: bytes) -> Non
 
 
 async def start_stream(ctx: RequestContext, region: bytes, target: Target) -> None:
+    if ctx.prices is not None:  # the relay's timing comment then carries the stream's cost
+        ctx.timing.price = ctx.prices.get(target.provider, target.model) or FREE
     headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=True)
     headers += ctx.timing.headers(perf_counter())
     ctx.response_started = True
@@ -70,6 +96,11 @@ async def replay(ctx: RequestContext, region: bytes, entry: Entry) -> None:
     headers.append((b"age", b"%d" % max(0, int(time.time() - entry.created))))
     headers += ctx.timing.headers(perf_counter())
     ctx.response_started = True
+    if ctx.prices is not None:  # served from the cache: the provider was not called
+        ctx.cost_nano_usd = 0
+        if not entry.stream:
+            headers.append((H_COST, b"0"))
+        ctx.timing.price, ctx.timing.metered = FREE, Measured(Usage())
     if not entry.stream:
         await send_body(ctx.send, 200, headers, entry.chunks[0])
         return

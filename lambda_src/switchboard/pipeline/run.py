@@ -68,13 +68,14 @@ class Pipeline:
         headers = RequestHeaders(scope["headers"])
         rid = request_id(headers.request_id, headers.lambda_context, scope)
         ctx = RequestContext(dialect, headers, rid, receive, send)
+        ctx.prices = self.services.prices
         watch: _DisconnectWatch | None = None
         try:
             services = self.services
             await authenticate(ctx, services.auth)
             await read_request(ctx, self._max_body)
             authorize(ctx, services.auth)
-            await admit(ctx, services.limits)
+            await admit(ctx, services.limits, self.config, services.prices)
             await lookup_cache(ctx, services.cache)
             if ctx.cache_entry is not None:
                 await respond.replay(ctx, self.region, ctx.cache_entry)

@@ -1,7 +1,7 @@
 """The services the pipeline calls, injected, with a null object for each absent one.
 
-`Services` bundles authentication, limits, the response cache, usage accounting, metrics and
-stored conversations. A feature that is off is an object with the same interface that does
+`Services` bundles authentication, limits, the response cache, usage accounting, metrics,
+stored conversations and the price table. A feature that is off is an object with the same interface that does
 nothing (`OpenAuth`, `NoLimits`, `NoCache`, `NoUsage`, `MetricsSink`, `NoConversations`), so no
 stage asks whether a feature exists.
 Tests inject their own (`create_app(config, services=Services(auth=Authenticator(store)))`);
@@ -14,8 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from switchboard.config import Price
 from switchboard.state.cache import Entry, Policy
 from switchboard.state.keys import KeyRecord
+from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import Reservation
 from switchboard.state.usage import UsageEvent
 from switchboard.telemetry.metrics import MetricsSink
@@ -34,11 +36,19 @@ class Auth(Protocol):
 
 
 class Limits(Protocol):
-    async def admit(self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any]) -> Reservation | None:
+    def needs_price(self, key: KeyRecord) -> bool:
+        """Whether `admit` needs the request's worst-case price (the key has dollar budgets)."""
+        ...
+
+    async def admit(
+        self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any], price: Price | None = None
+    ) -> Reservation | None:
         """Take the request's units (or raise 429); None when the key has no limits."""
         ...
 
-    def settle(self, reservation: Reservation | None, used_tokens: int | None) -> None: ...
+    def settle(
+        self, reservation: Reservation | None, used_tokens: int | None, used_nano_usd: int | None = None
+    ) -> None: ...
 
 
 class Cache(Protocol):
@@ -92,10 +102,17 @@ class OpenAuth:
 
 
 class NoLimits:
-    async def admit(self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any]) -> Reservation | None:
+    def needs_price(self, key: KeyRecord) -> bool:
+        return False
+
+    async def admit(
+        self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any], price: Price | None = None
+    ) -> Reservation | None:
         return None
 
-    def settle(self, reservation: Reservation | None, used_tokens: int | None) -> None:
+    def settle(
+        self, reservation: Reservation | None, used_tokens: int | None, used_nano_usd: int | None = None
+    ) -> None:
         return None
 
 
@@ -154,6 +171,8 @@ class Services:
     usage: Usage = field(default_factory=NoUsage)
     metrics: MetricsSink = field(default_factory=MetricsSink)
     conversations: Conversations = field(default_factory=NoConversations)
+    prices: PriceTable = field(default_factory=PriceTable)
+    """The shipped price table with `[prices]` over it (costs of answers, usage, dollar budgets)."""
 
     async def aclose(self) -> None:
         """Shutdown: write what is pending (cache entries, usage), then release the store."""

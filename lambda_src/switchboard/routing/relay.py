@@ -129,6 +129,7 @@ async def relay(
     outcome = "cut"
     batch = _Batch()
     watch = _Watch(raw_send or send, idle_timeout_s, heartbeat_s)
+    timing.metered = reader  # the timing comment prices the usage this reader collects
     try:
         _collect(start.prefix, timing, batch, reader, secrets)
         timing.first_token = perf_counter()

@@ -2,7 +2,8 @@
 
 An item per key: `pk = KEY#<sha256 hex>`, `sk = META`, looked up by that hash as the primary key.
 What is kept: a public `key_id` (a prefix of the hash), tenant, name, the last four characters (to
-recognise a key in a list), limits (rpm, tpm, daily token budget), model allow-list patterns
+recognise a key in a list), limits (rpm, tpm, daily token budget, dollar budgets per day and per
+month, kept in nano-USD), model allow-list patterns
 (`gpt-4o*`), an optional expiry, and whether it is revoked. The key itself is printed once at
 creation and never stored, logged or returned again.
 """
@@ -62,6 +63,10 @@ class KeyRecord:
     models: tuple[str, ...] = ()
     cache_ttl: int | None = None
     """Default response-cache TTL for requests without `Cache-Control` (None: no caching)."""
+    budget_nano_usd_per_day: int | None = None
+    """Dollar budget per UTC day, in nano-USD (integers: the DynamoDB backend stores no floats)."""
+    budget_nano_usd_per_month: int | None = None
+    """Dollar budget per UTC calendar month, in nano-USD."""
     valid_until: int | None = None
     revoked: bool = False
     replaced_by: str | None = None
@@ -107,6 +112,8 @@ async def create_key(
     expires_in_s: int | None = None,
     budget_tokens_per_day: int | None = None,
     cache_ttl: int | None = None,
+    budget_nano_usd_per_day: int | None = None,
+    budget_nano_usd_per_month: int | None = None,
 ) -> tuple[str, KeyRecord]:
     """Returns (the key, printed once; its record)."""
     key = generate_key()
@@ -123,6 +130,8 @@ async def create_key(
         budget_tokens_per_day=budget_tokens_per_day,
         models=models,
         cache_ttl=cache_ttl or None,
+        budget_nano_usd_per_day=budget_nano_usd_per_day or None,
+        budget_nano_usd_per_month=budget_nano_usd_per_month or None,
         valid_until=now + expires_in_s if expires_in_s else None,
     )
     if not await store.put(_pk(digest), "META", record.to_item(), if_absent=True):
@@ -152,6 +161,12 @@ async def list_keys(store: Store, tenant: str | None = None) -> list[KeyRecord]:
 
 
 async def _find(store: Store, key_id: str) -> tuple[str, KeyRecord] | None:
+    """A key's item by its key_id, or by the key itself (`sb-...`: hashed and looked up directly)."""
+    if key_id.startswith(PREFIX):
+        if not well_formed(key_id):
+            return None
+        item = await store.get(_pk(key_hash(key_id)), "META")
+        return None if item is None else (str(item["pk"]), KeyRecord.from_item(item))
     for item in await store.scan_prefix("KEY#"):
         if item["sk"] == "META" and item.get("key_id") == key_id:
             return str(item["pk"]), KeyRecord.from_item(item)
@@ -159,6 +174,7 @@ async def _find(store: Store, key_id: str) -> tuple[str, KeyRecord] | None:
 
 
 async def get_key(store: Store, key_id: str) -> KeyRecord | None:
+    """A key's record by key_id or by the key itself (`sb-...`); None when unknown."""
     found = await _find(store, key_id)
     return found[1] if found else None
 
@@ -187,6 +203,8 @@ async def rotate_key(store: Store, key_id: str) -> tuple[str, KeyRecord] | None:
         expires_in_s=max(remaining, 1) if remaining is not None else None,
         budget_tokens_per_day=old.budget_tokens_per_day,
         cache_ttl=old.cache_ttl,
+        budget_nano_usd_per_day=old.budget_nano_usd_per_day,
+        budget_nano_usd_per_month=old.budget_nano_usd_per_month,
     )
-    await revoke_key(store, key_id, replaced_by=record.key_id)
+    await revoke_key(store, old.key_id, replaced_by=record.key_id)
     return key, record

@@ -1,18 +1,22 @@
-"""Per-key limits (requests and tokens per minute, tokens per day) enforced from the shared store
-without a store round-trip per request: budget leases.
+"""Per-key limits (requests and tokens per minute, tokens per day, dollars per day and per month)
+enforced from the shared store without a store round-trip per request: budget leases.
 
-Each limit has a fixed window (a minute, a day) and a counter item in the store per key, region and
-window. An instance takes budget in leases - `add(lease)` on the counter, atomic in every backend -
-and spends it locally; only the part of a lease that fits under the limit is granted, so **the
-admitted total per window never exceeds the limit** however many instances or processes share the
-store (the price is under-admission: budget leased by an instance that does not use it before the
-window ends, at most instances x lease size). A new lease is fetched in the background when the local
-budget runs below half a lease, so in steady state requests do not wait on the store.
+Each limit has a fixed window (a minute, a day, a UTC calendar month) and a counter item in the
+store per key, region and window. An instance takes budget in leases - `add(lease)` on the counter,
+atomic in every backend - and spends it locally; only the part of a lease that fits under the limit
+is granted, so **the admitted total per window never exceeds the limit** however many instances or
+processes share the store (the price is under-admission: budget leased by an instance that does not
+use it before the window ends, at most instances x lease size). A new lease is fetched in the
+background when the local budget runs below half a lease, so in steady state requests do not wait on
+the store.
 
 Across regions, DynamoDB Global Tables resolve concurrent writes to one item by last writer wins,
 which loses increments; counters are therefore region-scoped items and each region enforces
 `limit / regions` of the key's limit (a fixed share: the total over all regions stays within the
 limit whatever the replication lag).
+
+Dollar budgets are counted in nano-USD: a request reserves its worst-case cost (estimated prompt +
+answer cap at the dearest price of its target chain) and settles with its real cost, like tokens.
 
 A token reservation is settled (refunded or charged) in the window it was taken in, and only while
 that window lasts: a stream that ends after the boundary leaves the new window alone. Budgets of
@@ -23,14 +27,17 @@ gives up its unspent lease: under-admission, never over).
 from __future__ import annotations
 
 import asyncio
+import datetime
 import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from switchboard.config import Price
 from switchboard.errors import RateLimited, StoreError, StoreUnavailable
 from switchboard.state.keys import KeyRecord
+from switchboard.state.prices import worst_case_nano_usd
 from switchboard.state.store.base import Store
 
 LEASE_FRACTION = 0.1
@@ -42,14 +49,30 @@ _SWEEP_MIN = 1024
 @dataclass(frozen=True, slots=True)
 class Limit:
     name: str
-    """`rpm`, `tpm` or `tpd` (counter attribute and header family)."""
+    """`rpm`, `tpm`, `tpd`, `usd_day` or `usd_month` (counter item and header family)."""
     limit: int
     window_s: int
+    monthly: bool = False
+    """Windows are UTC calendar months (`window_s` then only bounds how long a counter is kept)."""
+
+    def window_of(self, now: float) -> int:
+        """The number of the window `now` falls in (months since year 0 for a monthly limit)."""
+        if not self.monthly:
+            return int(now // self.window_s)
+        day = datetime.datetime.fromtimestamp(now, datetime.UTC)
+        return day.year * 12 + day.month - 1
+
+    def window_end(self, window: int) -> float:
+        """When `window` ends (epoch seconds): the next one starts."""
+        if not self.monthly:
+            return float((window + 1) * self.window_s)
+        year, month = divmod(window + 1, 12)
+        return datetime.datetime(year, month + 1, 1, tzinfo=datetime.UTC).timestamp()
 
 
 @dataclass(slots=True)
 class _Budget:
-    window_s: int
+    limit: Limit
     window: int = -1
     granted: int = 0
     used: int = 0
@@ -103,9 +126,8 @@ class RateLimiter:
         """Take up to `want` more units for this window from the store (only what fits the limit)."""
         pk = f"RL#{key_id}#{self._region}#{limit.name}"
         self.store_calls += 1
-        total = (
-            await self._store.add(pk, str(window), {"n": want}, expires_at=(window + 2) * limit.window_s)
-        )["n"]
+        expires_at = int(limit.window_end(window)) + limit.window_s
+        total = (await self._store.add(pk, str(window), {"n": want}, expires_at=expires_at))["n"]
         before = total - want
         grant = max(0, min(want, self.share(limit) - before))
         if budget.window == window:
@@ -118,7 +140,7 @@ class RateLimiter:
         if budget is None:
             if len(self._budgets) >= self._sweep_at:
                 self._sweep()
-            budget = self._budgets[(key_id, limit.name)] = _Budget(limit.window_s)
+            budget = self._budgets[(key_id, limit.name)] = _Budget(limit)
         if budget.window != window:
             budget.window, budget.granted, budget.used, budget.leased_total = window, 0, 0, 0
             budget.exhausted, budget.refill = False, None
@@ -130,7 +152,7 @@ class RateLimiter:
         three quarters of it. Amortised: the next sweep waits until the table has doubled."""
         now = self._clock()
         for ident, budget in list(self._budgets.items()):
-            if budget.window < int(now // budget.window_s):
+            if budget.window < budget.limit.window_of(now):
                 del self._budgets[ident]
         if len(self._budgets) >= self._max_tracked:
             excess = len(self._budgets) - self._max_tracked * 3 // 4
@@ -152,23 +174,21 @@ class RateLimiter:
         `amount`; None when the decision needs the store (then `await take()`)."""
         amount = max(0, amount)
         now = self._clock()
-        window = int(now // limit.window_s)
+        window = limit.window_of(now)
         budget = self._budgets.get((key_id, limit.name))
         if budget is None or budget.window != window or budget.granted - budget.used < amount:
             return None
         budget.used += amount
         self._maybe_refill(key_id, limit, budget, window)
-        return Decision(
-            True, limit, self._remaining(limit, budget), (window + 1) * limit.window_s - now, window
-        )
+        return Decision(True, limit, self._remaining(limit, budget), limit.window_end(window) - now, window)
 
     async def take(self, key_id: str, limit: Limit, amount: int = 1) -> Decision:
         """Spend `amount` units of `limit` for `key_id`, or refuse (never admitting past the limit).
         Raises `StoreError` when a lease cannot be taken."""
         amount = max(0, amount)
         now = self._clock()
-        window = int(now // limit.window_s)
-        retry_after = (window + 1) * limit.window_s - now
+        window = limit.window_of(now)
+        retry_after = limit.window_end(window) - now
         budget = self._budget(key_id, limit, window)
         if budget.granted - budget.used < amount and not budget.exhausted:
             if budget.lock is None:
@@ -189,7 +209,7 @@ class RateLimiter:
         budget = self._budgets.get((key_id, limit.name))
         if budget is None:
             return None
-        current = int(self._clock() // limit.window_s)
+        current = limit.window_of(self._clock())
         if budget.window != current or (window is not None and window != current):
             return None
         return budget
@@ -239,6 +259,10 @@ class Reservation:
     windows: tuple[int, ...] = ()
     """The window each of `token_limits` was reserved in: settled there or not at all."""
     settled: bool = False
+    nano_usd: int = 0
+    """The worst-case cost reserved against `cost_limits` (nano-USD)."""
+    cost_limits: tuple[Limit, ...] = ()
+    cost_windows: tuple[int, ...] = ()
 
 
 def _cap(value: Any) -> int | None:
@@ -248,29 +272,58 @@ def _cap(value: Any) -> int | None:
     return None
 
 
-def estimate_tokens(body_bytes: int, body: Mapping[str, Any]) -> int:
-    """Prompt size (~4 bytes a token) plus the answer's cap: reserved before the call. Never
-    negative; a cap that is not a positive integer counts as absent (the default estimate)."""
+def estimate_parts(body_bytes: int, body: Mapping[str, Any]) -> tuple[int, int]:
+    """(prompt, answer) tokens reserved before the call: the prompt's size (~4 bytes a token) and
+    the answer's cap. Never negative; a cap that is not a positive integer counts as absent (the
+    default estimate)."""
     cap = _cap(body.get("max_completion_tokens")) or _cap(body.get("max_tokens"))
-    return max(0, body_bytes) // 4 + (cap or DEFAULT_COMPLETION_ESTIMATE)
+    return max(0, body_bytes) // 4, cap or DEFAULT_COMPLETION_ESTIMATE
 
 
+def estimate_tokens(body_bytes: int, body: Mapping[str, Any]) -> int:
+    """Prompt size plus the answer's cap (see `estimate_parts`)."""
+    prompt, answer = estimate_parts(body_bytes, body)
+    return prompt + answer
+
+
+NANO = 1_000_000_000
+MONTH_KEEP_S = 32 * 86_400
+"""How long a monthly counter item outlives its month's end (a bound: the window is the calendar
+month)."""
+_WHAT = {
+    "rpm": "requests per minute",
+    "tpm": "tokens per minute",
+    "tpd": "tokens per day",
+    "usd_day": "USD per day",
+    "usd_month": "USD per month",
+}
 _HEADER_NAMES = {
     "rpm": (b"x-ratelimit-limit-requests", b"x-ratelimit-remaining-requests"),
     "tpm": (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens"),
 }
 
 
+_Limits = tuple[Limit | None, tuple[Limit, ...], tuple[Limit, ...]]
+
+
 class KeyLimits:
-    """A key's rpm / tpm / daily token budget on the request path (see `RateLimiter`)."""
+    """A key's rpm / tpm / daily token budget / dollar budgets on the request path (see
+    `RateLimiter`)."""
 
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
-        self._limits: dict[tuple[Any, ...], tuple[Limit | None, tuple[Limit, ...]]] = {}
+        self._limits: dict[tuple[Any, ...], _Limits] = {}
 
-    def _of(self, key: KeyRecord) -> tuple[Limit | None, tuple[Limit, ...]]:
+    def _of(self, key: KeyRecord) -> _Limits:
         """The key's limits, built once per key and limit values."""
-        ident = (key.key_id, key.rpm, key.tpm, key.budget_tokens_per_day)
+        ident = (
+            key.key_id,
+            key.rpm,
+            key.tpm,
+            key.budget_tokens_per_day,
+            key.budget_nano_usd_per_day,
+            key.budget_nano_usd_per_month,
+        )
         found = self._limits.get(ident)
         if found is None:
             requests = Limit("rpm", key.rpm, 60) if key.rpm else None
@@ -282,19 +335,43 @@ class KeyLimits:
                 )
                 if limit is not None
             )
+            day, month = key.budget_nano_usd_per_day, key.budget_nano_usd_per_month
+            cost_limits = tuple(
+                limit
+                for limit in (
+                    Limit("usd_day", day, 86_400) if day else None,
+                    Limit("usd_month", month, MONTH_KEEP_S, monthly=True) if month else None,
+                )
+                if limit is not None
+            )
             if len(self._limits) > 10_000:
                 self._limits.clear()
-            found = self._limits[ident] = (requests, token_limits)
+            found = self._limits[ident] = (requests, token_limits, cost_limits)
         return found
 
-    async def admit(self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any]) -> Reservation | None:
-        requests, token_limits = self._of(key)
-        if requests is None and not token_limits:
+    def needs_price(self, key: KeyRecord) -> bool:
+        """Whether the key has a dollar budget (`admit` then wants the request's dearest price)."""
+        return bool(key.budget_nano_usd_per_day or key.budget_nano_usd_per_month)
+
+    async def admit(
+        self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any], price: Price | None = None
+    ) -> Reservation | None:
+        """Take the request's units of every limit of the key, or none of them (429 naming the limit
+        and when its window ends). `price`: the dearest price of the request's target chain, for
+        the dollar budgets (None: the request is priced at nothing)."""
+        requests, token_limits, cost_limits = self._of(key)
+        if requests is None and not token_limits and not cost_limits:
             return None
         headers: list[tuple[bytes, bytes]] = []
         taken: list[tuple[Limit, int, int]] = []
-        tokens = estimate_tokens(body_bytes, body) if token_limits else 0
-        for limit, amount in ((requests, 1), *((t, tokens) for t in token_limits)):
+        prompt, answer = estimate_parts(body_bytes, body) if token_limits or cost_limits else (0, 0)
+        tokens = prompt + answer
+        nano = worst_case_nano_usd(price, prompt, answer) if cost_limits and price is not None else 0
+        for limit, amount in (
+            (requests, 1),
+            *((t, tokens) for t in token_limits),
+            *((c, nano) for c in cost_limits),
+        ):
             if limit is None:
                 continue
             try:
@@ -307,7 +384,7 @@ class KeyLimits:
             except BaseException:  # cancelled while waiting for a lease
                 self._give_back(key.key_id, taken)
                 raise
-            if limit.name != "tpd":
+            if limit.name in _HEADER_NAMES:
                 names = _HEADER_NAMES[limit.name]
                 headers += [
                     (names[0], b"%d" % self._limiter.share(limit)),
@@ -316,33 +393,63 @@ class KeyLimits:
             if not decision.allowed:
                 self._give_back(key.key_id, taken)
                 headers.append((b"retry-after", b"%d" % max(1, math.ceil(decision.retry_after_s))))
-                what = {"rpm": "requests per minute", "tpm": "tokens per minute", "tpd": "tokens per day"}
-                raise RateLimited(
-                    f"rate limit reached for this key: {what[limit.name]} ({self._limiter.share(limit)})",
-                    headers=headers,
-                )
+                raise RateLimited(self._refusal(limit, decision), headers=headers)
             taken.append((limit, amount, decision.window))
-        windows = tuple(window for limit, _, window in taken if limit is not requests)
-        return Reservation(key.key_id, tokens, token_limits, headers, windows)
+        windows = tuple(window for limit, _, window in taken if limit in token_limits)
+        cost_windows = tuple(window for limit, _, window in taken if limit in cost_limits)
+        return Reservation(
+            key.key_id,
+            tokens,
+            token_limits,
+            headers,
+            windows,
+            nano_usd=nano,
+            cost_limits=cost_limits,
+            cost_windows=cost_windows,
+        )
+
+    def _refusal(self, limit: Limit, decision: Decision) -> str:
+        share = self._limiter.share(limit)
+        if limit.name not in ("usd_day", "usd_month"):
+            return f"rate limit reached for this key: {_WHAT[limit.name]} ({share})"
+        resets = datetime.datetime.fromtimestamp(limit.window_end(decision.window), datetime.UTC)
+        return (
+            f"budget reached for this key: {_WHAT[limit.name]} (${share / NANO:.2f}); "
+            f"resets at {resets.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        )
 
     def _give_back(self, key_id: str, taken: list[tuple[Limit, int, int]]) -> None:
         """Return the units of a request that is not admitted after all."""
         for limit, amount, window in taken:
             self._limiter.refund(key_id, limit, amount, window)
 
-    def settle(self, reservation: Reservation | None, used_tokens: int | None) -> None:
-        """Reconcile the token reservation with what the provider reported (None: keep the
-        estimate; 0: nothing delivered, the whole estimate goes back), in the window it was taken
-        in. Once per reservation (later calls are ignored); negative usage counts as 0, so a refund
-        never exceeds the reservation."""
+    def settle(
+        self, reservation: Reservation | None, used_tokens: int | None, used_nano_usd: int | None = None
+    ) -> None:
+        """Reconcile the token and dollar reservations with what the provider reported and what it
+        cost (None: keep the estimate; 0: nothing delivered, the whole estimate goes back), in the
+        window each was taken in. Once per reservation (later calls are ignored); negative usage
+        counts as 0, so a refund never exceeds the reservation."""
         if reservation is None or reservation.settled:
             return
         reservation.settled = True
-        if used_tokens is None:
-            return
-        difference = reservation.tokens - max(0, used_tokens)
-        for limit, window in zip(reservation.token_limits, reservation.windows, strict=True):
+        key_id = reservation.key_id
+        if used_tokens is not None:
+            self._reconcile(
+                key_id,
+                reservation.tokens - max(0, used_tokens),
+                reservation.token_limits,
+                reservation.windows,
+            )
+        if used_nano_usd is not None:
+            difference = reservation.nano_usd - max(0, used_nano_usd)
+            self._reconcile(key_id, difference, reservation.cost_limits, reservation.cost_windows)
+
+    def _reconcile(
+        self, key_id: str, difference: int, limits: tuple[Limit, ...], windows: tuple[int, ...]
+    ) -> None:
+        for limit, window in zip(limits, windows, strict=True):
             if difference > 0:
-                self._limiter.refund(reservation.key_id, limit, difference, window)
+                self._limiter.refund(key_id, limit, difference, window)
             elif difference < 0:
-                self._limiter.charge(reservation.key_id, limit, -difference, window)
+                self._limiter.charge(key_id, limit, -difference, window)

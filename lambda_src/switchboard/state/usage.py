@@ -1,8 +1,9 @@
 """Usage accounting: every request is counted once, after its response has been sent.
 
 Per key, per UTC day, public model and serving target, one store item accumulates requests,
-errors, cache hits, prompt / completion / cached tokens and cost (nano-USD, from the `[prices]`
-table) with atomic adds, so concurrent instances never lose or double a count:
+errors, cache hits, prompt / completion / cached tokens and cost (nano-USD, from the shipped
+price table with `[prices]` over it, see `state/prices.py`) with atomic adds, so concurrent
+instances never lose or double a count:
 `pk = USAGE#<key_id>`, `sk = <YYYY-MM-DD>#<model>#<provider>/<upstream model>`. A cache hit counts
 as a request and a hit, with no tokens (the provider was not called). Counts are summed in memory
 and written in the background `flush_interval_s` after they arrive (counts recorded while a write is
@@ -28,6 +29,7 @@ import os
 import random
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,10 @@ import orjson
 
 from switchboard.config import Price
 from switchboard.errors import StoreError
+from switchboard.state.prices import PriceTable
+from switchboard.state.prices import cost_nano_usd as cost_nano_usd
 from switchboard.state.store.base import Store
+from switchboard.wire.openai import Usage
 
 log = logging.getLogger("switchboard.usage")
 RETRIES = 3
@@ -64,6 +69,10 @@ class UsageEvent:
     cached_tokens: int = 0
     at: float = 0.0
     cache_hit: bool = False
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the provider's cache (part of `prompt_tokens`)."""
+    cost_nano_usd: int | None = None
+    """The cost when the caller already knows it (None: priced here from the tokens)."""
 
 
 def tokens_from_usage(usage: Any) -> tuple[int, int, int]:
@@ -122,10 +131,10 @@ class UsageRecorder:
         spill_path: str | None = None,
         sleep: Any = asyncio.sleep,
         flush_interval_s: float = 1.0,
-        prices: dict[str, Price] | None = None,
+        prices: PriceTable | Mapping[str, Price] | None = None,
     ) -> None:
         self._store = store
-        self._prices = prices or {}
+        self._prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
         self._spill = Path(
             spill_path or os.environ.get("SWITCHBOARD_USAGE_SPILL") or ".switchboard/usage-spill.jsonl"
         )
@@ -145,10 +154,12 @@ class UsageRecorder:
     def record(self, event: UsageEvent, body: bytes | None = None) -> None:
         """Count one request (never awaited by it); token counts come from `body` (a chat completion)
         when given. A dictionary update: a few microseconds."""
+        written = 0
         if body is not None:
             prompt, completion, cached = tokens_from_body(body)
         else:
             prompt, completion, cached = event.prompt_tokens, event.completion_tokens, event.cached_tokens
+            written = event.cache_write_tokens
         day_number = int(event.at // 86_400)
         if day_number != self._day_number:
             self._day_number = day_number
@@ -164,10 +175,11 @@ class UsageRecorder:
         totals["prompt_tokens"] += prompt
         totals["completion_tokens"] += completion
         totals["cached_tokens"] += cached
-        if self._prices and (prompt or completion):
-            price = self._prices.get(target) or self._prices.get(event.upstream_model or "")
-            if price is not None:
-                totals["cost_nano_usd"] += cost_nano_usd(price, prompt, completion, cached)
+        if event.cost_nano_usd is not None:
+            totals["cost_nano_usd"] += event.cost_nano_usd
+        elif (prompt or completion) and event.provider and event.upstream_model:
+            usage = Usage(prompt, completion, cached, written)
+            totals["cost_nano_usd"] += self._prices.cost(event.provider, event.upstream_model, usage)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -368,14 +380,6 @@ class _Entry:
         return cls(pk, sk, counters, token)
 
 
-def cost_nano_usd(price: Price, prompt: int, completion: int, cached: int) -> int:
-    """Prices are USD per million tokens, i.e. micro-USD per token; cached prompt tokens (part of
-    `prompt`) are charged at the cached price."""
-    cached_price = price.prompt if price.cached is None else price.cached
-    micro = (prompt - cached) * price.prompt + cached * cached_price + completion * price.completion
-    return round(micro * 1000)
-
-
 async def usage_report(store: Store, key_id: str, since: str | None = None) -> list[dict[str, Any]]:
     """Per day and model, the counters of one key (from `since`, a YYYY-MM-DD date, on)."""
     rows = []
@@ -388,3 +392,10 @@ async def usage_report(store: Store, key_id: str, since: str | None = None) -> l
         cost = counters.pop("cost_nano_usd") / 1e9
         rows.append({"day": day, "model": model, "target": target, **counters, "cost_usd": round(cost, 6)})
     return rows
+
+
+def usage_totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sums of `usage_report` rows (cost in USD, rounded to the micro-dollar like the rows)."""
+    sums: dict[str, Any] = {name: sum(int(row[name]) for row in rows) for name in COUNTERS[:-1]}
+    sums["cost_usd"] = round(sum(float(row["cost_usd"]) for row in rows), 6)
+    return sums

@@ -6,15 +6,19 @@ backoff  = time slept between attempts (a routing decision, not gateway cost);
 overhead = total time inside the gateway - upstream - backoff.
 
 Owns the timing headers and the final `: switchboard-timing {...}` summary; it does not decide
-when they are sent.
+when they are sent. A stream's summary also carries its cost (`cost_usd`, a decimal string; null
+when the provider reported no usage) once `price` is set: read from `metered.usage` (the relay's
+stream reader) when the summary is written.
 """
 
 from __future__ import annotations
 
 from time import perf_counter
+from typing import Protocol
 
 import orjson
 
+from switchboard.config import Price
 from switchboard.constants import (
     H_ATTEMPTS,
     H_BACKOFF,
@@ -23,10 +27,27 @@ from switchboard.constants import (
     H_UPSTREAM,
     SSE_TIMING_PREFIX,
 )
+from switchboard.state.prices import cost_nano_usd, format_usd
+from switchboard.wire.openai import Usage
+
+
+class Metered(Protocol):
+    """What reports a stream's usage (a stream reader)."""
+
+    usage: Usage | None
+
+
+class Measured:
+    """A fixed usage (a replayed cache hit: nothing used)."""
+
+    __slots__ = ("usage",)
+
+    def __init__(self, usage: Usage | None) -> None:
+        self.usage = usage
 
 
 class Timing:
-    __slots__ = ("attempts", "backoff", "chunks", "first_token", "start", "upstream")
+    __slots__ = ("attempts", "backoff", "chunks", "first_token", "metered", "price", "start", "upstream")
 
     def __init__(self, start: float | None = None) -> None:
         self.start = perf_counter() if start is None else start
@@ -35,6 +56,9 @@ class Timing:
         self.attempts = 0
         self.first_token: float | None = None
         self.chunks = 0
+        self.price: Price | None = None
+        """The serving target's price (streams): the summary then carries the cost."""
+        self.metered: Metered | None = None
 
     def total_ms(self, now: float) -> float:
         return (now - self.start) * 1000.0
@@ -84,7 +108,16 @@ class Timing:
         }
         if self.backoff:
             summary["backoff_ms"] = round(self.backoff * 1000.0, 3)
+        if self.price is not None:
+            summary["cost_usd"] = self._cost()
         return summary
+
+    def _cost(self) -> str | None:
+        usage = self.metered.usage if self.metered is not None else None
+        if usage is None or self.price is None:
+            return None
+        nano = cost_nano_usd(self.price, usage.prompt, usage.completion, usage.cached, usage.cache_write)
+        return format_usd(nano)
 
     def sse_comment(self, now: float, provider: str, model: str) -> bytes:
         """`: switchboard-timing {...}` - an SSE comment every client ignores."""
