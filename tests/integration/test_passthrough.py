@@ -305,3 +305,79 @@ async def test_sdk_thinking_and_cache_control_reach_anthropic_intact() -> None:
     sent = upstream.body()
     assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024} and sent["top_k"] == 5
     assert sent["system"][0]["cache_control"] == {"type": "ephemeral"}
+
+
+BEDROCK_CLAUDE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def bedrock_answer(cache_read: int, cache_write: int) -> httpx.Response:
+    usage = {
+        "inputTokens": 5,
+        "outputTokens": 6,
+        "cacheReadInputTokens": cache_read,
+        "cacheWriteInputTokens": cache_write,
+    }
+    content = [
+        {"reasoningContent": {"reasoningText": {"text": "thinking it over", "signature": "sig"}}},
+        {"text": "hi from bedrock"},
+    ]
+    body = {"output": {"message": {"role": "assistant", "content": content}}, "stopReason": "end_turn"}
+    return json_response(200, {**body, "usage": usage})
+
+
+async def test_cache_markers_and_thinking_reach_bedrock_and_cache_reads_count() -> None:
+    """The same cache-marked Anthropic request twice to a (fake) Bedrock Claude: the markers arrive
+    as cachePoint blocks both times, `thinking` as Claude's thinking, and the cache reads Bedrock
+    reports on the second call land in the answer's and the key's usage."""
+    upstream = Upstream(bedrock_answer(0, 1000), bedrock_answer(1000, 0))
+    providers = {"aws": {"type": "bedrock", "region": "us-east-1", "base_url": "https://bedrock.example"}}
+    app_config = make_config(providers=providers, models={"claude": {"targets": [f"aws/{BEDROCK_CLAUDE}"]}})
+    store = MemoryStore()
+    key, record = await keys.create_key(store, tenant="t", name="n", tpm=100_000)
+    app = build_app(app_config, upstream, store=store)
+    body = {**CLAUDE_CODE_BODY, "thinking": {"type": "enabled", "budget_tokens": 10000}}
+    body["tools"] = [{**body["tools"][0], "cache_control": {"type": "ephemeral"}}]
+    answers = [await post(app, body, {**HEADERS, "x-api-key": key}) for _ in range(2)]
+    await app.aclose()
+    point = {"cachePoint": {"type": "default"}}
+    for i, response in enumerate(answers):
+        assert response.status_code == 200, response.text
+        assert [b["text"] for b in response.json()["content"]] == ["hi from bedrock"]  # no reasoning
+        sent = upstream.body(i)
+        assert upstream.calls[i].url.path == f"/model/{BEDROCK_CLAUDE}/converse"
+        assert sent["system"] == [{"text": "You are Claude Code."}, point]
+        assert sent["messages"][0]["content"] == [{"text": "say hi"}, point]
+        assert sent["toolConfig"]["tools"][1] == point
+        assert sent["additionalModelRequestFields"] == {
+            "thinking": {"type": "enabled", "budget_tokens": 8192}
+        }
+        assert sent["inferenceConfig"]["maxTokens"] == 32000
+    usage = answers[1].json()["usage"]
+    assert (usage["input_tokens"], usage["cache_read_input_tokens"]) == (5, 1000)
+    [row] = await usage_report(store, record.key_id)
+    assert row["requests"] == 2 and row["prompt_tokens"] == 2 * 1005 and row["cached_tokens"] == 1000
+
+
+async def test_openai_clients_cache_control_reaches_anthropic_targets() -> None:
+    """An OpenAI-format request with `cache_control` on its parts, to an Anthropic target (the
+    adapter's translation): the markers arrive on the blocks, twice; an OpenAI target never sees them."""
+    answer = (FIXTURES / "completion.json").read_bytes()
+    upstream = Upstream(httpx.Response(200, content=answer, headers={"content-type": "application/json"}))
+    marked = {"type": "ephemeral"}
+    body = {
+        "model": "claude",
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "long rules", "cache_control": marked}]},
+            {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": marked}]},
+        ],
+    }
+    app = build_app(config(), upstream)
+    for i in range(2):
+        response = await post(app, body, path="/v1/chat/completions")
+        assert response.status_code == 200, response.text
+        sent = upstream.body(i)
+        assert sent["system"] == [{"type": "text", "text": "long rules", "cache_control": marked}]
+        assert sent["messages"][0]["content"] == [{"type": "text", "text": "hi", "cache_control": marked}]
+    openai = Upstream(json_response(200, completion()))
+    response = await post(build_app(config(), openai), {**body, "model": "gpt"}, path="/v1/chat/completions")
+    assert response.status_code == 200 and b"cache_control" not in openai.calls[0].content

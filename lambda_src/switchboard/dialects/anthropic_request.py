@@ -10,10 +10,14 @@ The translation decides per field (README, "Translation per field"):
   blocks), `max_tokens`, `stop_sequences`, `temperature`, `top_p`, custom tools and `tool_choice`
   (`disable_parallel_tool_use`), `metadata.user_id` -> `user`, `thinking.type = enabled` ->
   `reasoning_effort` (by budget), `stream`;
+- carried: `cache_control` markers, as the chat form's extension key on the content part, tool
+  call or tool they were on (system blocks: the system message's text parts; `tool_result`: the
+  `tool` message's text part). Bedrock targets turn them into `cachePoint` blocks, other targets
+  leave them out; they are still named in `x-switchboard-dropped` (decided before the target is);
 - dropped and named in `ChatRequest.dropped` (`x-switchboard-dropped`): fields that tune, annotate or
   manage context on Anthropic's side (`context_management`, `output_config`, `service_tier`, `top_k`,
-  `cache_control` markers, adaptive thinking, other `metadata` keys, `thinking` blocks of earlier
-  turns, server tools such as web search) and any field this module does not know;
+  adaptive thinking, other `metadata` keys, `thinking` blocks of earlier turns, server tools such as
+  web search) and any field this module does not know;
 - untranslatable (content whose loss would change the answer, e.g. a content block type this
   module does not know): recorded in `ChatRequest.untranslatable`; targets that need the
   translation are skipped, and without an Anthropic target the client gets a 400 naming it.
@@ -102,9 +106,12 @@ def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
     return content
 
 
-def _note_cache_control(block: dict[str, Any], out: _Translation) -> None:
+def _carry_cache_control(block: dict[str, Any], item: dict[str, Any] | None, out: _Translation) -> None:
+    """Copy the block's `cache_control` marker onto its chat-form `item` (None: nowhere to carry it)."""
     if "cache_control" in block:
-        out.drop("cache_control")
+        out.drop("cache_control")  # honoured by Bedrock only; the header is decided before the target
+        if item is not None and isinstance(block["cache_control"], dict):
+            item["cache_control"] = block["cache_control"]
 
 
 def _source(block: dict[str, Any], where: str) -> dict[str, Any]:
@@ -143,6 +150,14 @@ def _document(block: dict[str, Any], where: str, out: _Translation) -> dict[str,
 
 
 def _tool_result(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any]:
+    message = _tool_message(block, where, out)
+    if isinstance(block.get("cache_control"), dict):  # on the result's text part
+        message["content"] = [{"type": "text", "text": message["content"]}]
+        _carry_cache_control(block, message["content"][0], out)
+    return message
+
+
+def _tool_message(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any]:
     if not isinstance(block.get("tool_use_id"), str):
         raise _bad(f"'{where}.tool_use_id' must be a string", f"{where}.tool_use_id")
     result = block.get("content")
@@ -191,7 +206,6 @@ def _turn(message: Any, i: int, out: _Translation) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for j, block in enumerate(_blocks(content, f"{where}.content")):
         kind, bwhere = block["type"], f"{where}.content[{j}]"
-        _note_cache_control(block, out)
         part: dict[str, Any] | None = None
         if kind == "text":
             part = {"type": "text", "text": _text(block, bwhere)}
@@ -201,19 +215,25 @@ def _turn(message: Any, i: int, out: _Translation) -> list[dict[str, Any]]:
             part = _document(block, bwhere, out)
         elif kind == "tool_use" and role == "assistant":
             calls.append(_tool_use(block, bwhere))
+            _carry_cache_control(block, calls[-1], out)
         elif kind == "tool_result" and role == "user":
             results.append(_tool_result(block, bwhere, out))
         elif kind in ("thinking", "redacted_thinking") and role == "assistant":
             out.drop("messages.thinking")
+            _carry_cache_control(block, None, out)
         else:
             out.cannot(f"{bwhere}.type")
             part = {"type": "text", "text": ""}  # never sent: only native targets serve this request
         if part is not None:
+            _carry_cache_control(block, part, out)
             parts.append(part)
     turns: list[dict[str, Any]] = list(results)
     if role == "assistant":
         text = "".join(p["text"] for p in parts if p["type"] == "text")
+        marks = [p["cache_control"] for p in parts if "cache_control" in p]
         turn: dict[str, Any] = {"role": "assistant", "content": text or None}
+        if text and marks:  # one text part carries the (last) marker
+            turn["content"] = [{"type": "text", "text": text, "cache_control": marks[-1]}]
         if calls:
             turn["tool_calls"] = calls
         turns.append(turn)
@@ -222,16 +242,19 @@ def _turn(message: Any, i: int, out: _Translation) -> list[dict[str, Any]]:
     return turns
 
 
-def _system(system: Any, out: _Translation) -> str:
+def _system(system: Any, out: _Translation) -> str | list[dict[str, Any]]:
+    """System text: joined, or as text parts when a block carries a cache marker (kept on its part)."""
     if isinstance(system, str):
         return system
-    texts = []
+    parts: list[dict[str, Any]] = []
     for j, block in enumerate(_blocks(system, "system")):
-        _note_cache_control(block, out)
         if block["type"] != "text":
             raise _bad(f"'system[{j}]' must be a text block", f"system[{j}]")
-        texts.append(_text(block, f"system[{j}]"))
-    return "\n".join(texts)
+        parts.append({"type": "text", "text": _text(block, f"system[{j}]")})
+        _carry_cache_control(block, parts[-1], out)
+    if any("cache_control" in part for part in parts):
+        return parts
+    return "\n".join(part["text"] for part in parts)
 
 
 def _tools(tools: Any, out: _Translation) -> list[dict[str, Any]]:
@@ -239,10 +262,10 @@ def _tools(tools: Any, out: _Translation) -> list[dict[str, Any]]:
         raise _bad("'tools' must be a list of tool objects", "tools")
     chat_tools = []
     for j, tool in enumerate(tools):
-        _note_cache_control(tool, out)
         kind = tool.get("type")
         if kind not in (None, "custom"):  # server / client tools Anthropic runs itself
             out.drop(f"tools.{kind}")
+            _carry_cache_control(tool, None, out)
             continue
         schema = tool.get("input_schema", {"type": "object"})
         if not isinstance(tool.get("name"), str) or not isinstance(schema, dict):
@@ -256,6 +279,7 @@ def _tools(tools: Any, out: _Translation) -> list[dict[str, Any]]:
                 "function": {"name": tool["name"], "description": description, "parameters": schema},
             }
         )
+        _carry_cache_control(tool, chat_tools[-1], out)
     return chat_tools
 
 

@@ -23,10 +23,8 @@ events are built by `wire.openai`, as a real OpenAI-compatible server would send
 
 from __future__ import annotations
 
-import orjson
-
 from switchboard.providers.base import UpstreamCall
-from switchboard.providers.openai import OpenAIAdapter, _static_headers
+from switchboard.providers.openai import OpenAIAdapter, _static_headers, encode_body
 from switchboard.upstream.http import UpstreamRequest
 
 MOCK_URL = "http://mock.switchboard.internal/v1/chat/completions"
@@ -40,5 +38,5 @@ class MockAdapter(OpenAIAdapter):
         body["model"] = call.model
         url = MOCK_URL if call.endpoint == "chat" else MOCK_EMBEDDINGS_URL
         return UpstreamRequest(
-            "POST", url, dict(_static_headers(call.provider, call.stream)), orjson.dumps(body)
+            "POST", url, dict(_static_headers(call.provider, call.stream)), encode_body(body)
         )

@@ -1,6 +1,8 @@
 """OpenAI and every OpenAI-compatible API (Groq, Mistral, Together, DeepSeek, vLLM, Ollama, Azure...).
 
-Requests and responses are passed through: only `model` is rewritten to the upstream model.
+Requests and responses are passed through: only `model` is rewritten to the upstream model, and
+`cache_control` prompt-cache markers (the chat form's extension key, see `common.py`) are left out:
+OpenAI-compatible servers do not know them (OpenAI caches prompt prefixes by itself).
 Azure OpenAI: `auth_header = "api-key"`, `api_version = "..."`, and `azure_deployments = true` for the
 deployment-in-path URL form (`/openai/deployments/<deployment>/chat/completions`).
 """
@@ -16,9 +18,19 @@ import orjson
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
 from switchboard.providers.base import Credential, StreamTranslator, UpstreamCall, classify_status
+from switchboard.providers.common import strip_cache_markers
 from switchboard.upstream.http import UpstreamRequest
 
 _JSON_HEADERS = (("content-type", "application/json"),)
+_MARKER = b'"cache_control"'
+
+
+def encode_body(body: dict[str, object]) -> bytes:
+    """The body's JSON without prompt-cache markers (re-encoded only when the bytes hold one)."""
+    content = orjson.dumps(body)
+    if _MARKER in content:
+        content = orjson.dumps(strip_cache_markers(body))
+    return content
 
 
 @lru_cache(maxsize=1024)
@@ -58,7 +70,7 @@ class OpenAIAdapter:
         headers = dict(_static_headers(call.provider, call.stream))
         headers.update(auth_headers(call.provider, call.credential))
         path = self.endpoint if call.endpoint == "chat" else "embeddings"
-        return UpstreamRequest("POST", _url(call.provider, call.model, path), headers, orjson.dumps(body))
+        return UpstreamRequest("POST", _url(call.provider, call.model, path), headers, encode_body(body))
 
     def parse_response(self, content: bytes) -> bytes:
         return content

@@ -208,3 +208,63 @@ def test_the_messages_dialect_reads_back_what_the_adapter_maps() -> None:
     # a cache write is prompt input to OpenAI, so it comes back as input: the one lossy field
     written = wire_anthropic.anthropic_usage(openai_usage({**usage, "cache_creation_input_tokens": 4}))
     assert written["input_tokens"] == 14 and written["cache_creation_input_tokens"] == 0
+
+
+def test_cache_markers_map_back_to_cache_control() -> None:
+    """The chat form's `cache_control` extension key (from /v1/messages, or an OpenAI-format
+    client) goes back onto the block, system block, tool use, tool result or tool it was on."""
+    marked = {"type": "ephemeral", "ttl": "1h"}
+    call = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    body = {
+        "messages": [
+            {
+                "role": "system",
+                "content": [
+                    {"type": "text", "text": "rules", "cache_control": marked},
+                    {"type": "text", "text": "b"},
+                ],
+            },
+            {"role": "developer", "content": "plain"},
+            {"role": "user", "content": [{"type": "text", "text": "q", "cache_control": marked}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": "calling", "cache_control": marked}],
+                "tool_calls": [{**call, "cache_control": marked}],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": "t1",
+                "content": [{"type": "text", "text": "r", "cache_control": marked}],
+            },
+        ],
+        "tools": [{"type": "function", "function": {"name": "f"}, "cache_control": marked}],
+    }
+    out = build_messages_body(body, "claude-sonnet-4-5", False)
+    assert out["system"] == [
+        {"type": "text", "text": "rules", "cache_control": marked},
+        {"type": "text", "text": "b"},
+        {"type": "text", "text": "plain"},
+    ]
+    user, assistant, result = out["messages"]
+    assert user["content"] == [{"type": "text", "text": "q", "cache_control": marked}]
+    assert assistant["content"][0] == {"type": "text", "text": "calling", "cache_control": marked}
+    assert assistant["content"][1]["cache_control"] == marked
+    assert result["content"][0] == {
+        "type": "tool_result",
+        "tool_use_id": "t1",
+        "content": "r",
+        "cache_control": marked,
+    }
+    assert out["tools"][0]["cache_control"] == marked
+    unmarked = build_messages_body(
+        {
+            "messages": [
+                {"role": "system", "content": "a"},
+                {"role": "system", "content": "b"},
+                *body["messages"][2:3],
+            ]
+        },
+        "m",
+        False,
+    )
+    assert unmarked["system"] == "a\n\nb"  # no markers: the joined string, as before

@@ -18,6 +18,7 @@ from switchboard.errors import (
     UpstreamClientError,
     UpstreamRateLimited,
     UpstreamServerError,
+    UpstreamUnsupported,
 )
 from switchboard.providers.base import AwsCredentials, UpstreamCall, classify_stream_error
 from switchboard.providers.bedrock import BedrockAdapter, BedrockStream, build_converse_body, sigv4_headers
@@ -205,3 +206,117 @@ def test_completion_ids_are_unique_within_one_second() -> None:
     assert all(a["id"].startswith("chatcmpl-") for a in answers)
     assert all(len(ids) == 1 for ids in streams)  # one id per stream, on every chunk
     assert streams[0] != streams[1]
+
+
+CLAUDE_4 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+EPHEMERAL = {"type": "ephemeral"}
+POINT = {"cachePoint": {"type": "default"}}
+
+
+def test_reasoning_effort_becomes_claude_thinking() -> None:
+    body = {**BODY, "max_tokens": 30000, "top_p": 0.5, "reasoning_effort": "medium"}
+    out = build_converse_body(body, CLAUDE_4)
+    assert out["additionalModelRequestFields"] == {"thinking": {"type": "enabled", "budget_tokens": 8192}}
+    # Claude takes only temperature 1 and top_p >= 0.95 with thinking: both left out
+    assert out["inferenceConfig"] == {"maxTokens": 30000}
+    arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/global.anthropic.claude-opus-4-1-v1:0"
+    high = build_converse_body({"messages": BODY["messages"], "reasoning_effort": "high"}, arn)
+    assert high["additionalModelRequestFields"]["thinking"]["budget_tokens"] == 24576
+    assert high["inferenceConfig"] == {"maxTokens": 24576 + 4096}  # room for the answer
+
+
+def test_thinking_budget_stays_below_max_tokens_and_is_skipped_when_it_cannot() -> None:
+    out = build_converse_body({**BODY, "max_tokens": 10000, "reasoning_effort": "high"}, CLAUDE_4)
+    assert out["additionalModelRequestFields"]["thinking"]["budget_tokens"] == 9999
+    small = build_converse_body({**BODY, "max_tokens": 1000, "reasoning_effort": "low"}, CLAUDE_4)
+    assert "additionalModelRequestFields" not in small and small["inferenceConfig"]["temperature"] == 0.2
+
+
+def test_thinking_is_left_out_for_forced_tools_and_tool_loops() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    forced = {**BODY, "tools": tools, "tool_choice": "required", "reasoning_effort": "low"}
+    assert "additionalModelRequestFields" not in build_converse_body(forced, CLAUDE_4)
+    call = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    loop = {
+        "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "t1", "content": "done"},
+        ],
+        "tools": tools,
+        "reasoning_effort": "low",
+    }
+    assert "additionalModelRequestFields" not in build_converse_body(loop, CLAUDE_4)
+    loop["messages"].append({"role": "user", "content": "next question"})  # a new turn: thinking again
+    assert "additionalModelRequestFields" in build_converse_body(loop, CLAUDE_4)
+
+
+@pytest.mark.parametrize(
+    "model", ["amazon.nova-pro-v1:0", "meta.llama3-70b-instruct-v1:0", MODEL, "anthropic.claude-v2"]
+)
+def test_reasoning_effort_is_refused_by_models_that_do_not_think(model: str) -> None:
+    with pytest.raises(UpstreamUnsupported) as caught:
+        build_converse_body({**BODY, "reasoning_effort": "low"}, model)
+    assert caught.value.param == "reasoning_effort"
+    out = build_converse_body({**BODY, "reasoning_effort": "none"}, model)  # nothing asked for
+    assert "additionalModelRequestFields" not in out
+
+
+def test_cache_markers_become_cache_points() -> None:
+    call = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    body = {
+        "messages": [
+            {
+                "role": "system",
+                "content": [
+                    {"type": "text", "text": "rules", "cache_control": EPHEMERAL},
+                    {"type": "text", "text": "today"},
+                ],
+            },
+            {"role": "system", "content": "plain"},
+            {"role": "user", "content": [{"type": "text", "text": "q", "cache_control": EPHEMERAL}]},
+            {"role": "assistant", "content": None, "tool_calls": [{**call, "cache_control": EPHEMERAL}]},
+            {
+                "role": "tool",
+                "tool_call_id": "t1",
+                "content": [{"type": "text", "text": "r", "cache_control": EPHEMERAL}],
+            },
+            {"role": "user", "content": [{"type": "text", "text": "unmarked"}]},
+        ],
+        "tools": [
+            {"type": "function", "function": {"name": "f"}, "cache_control": EPHEMERAL},
+            {"type": "function", "function": {"name": "g"}},
+        ],
+    }
+    out = build_converse_body(body, CLAUDE_4)
+    assert out["system"] == [{"text": "rules"}, POINT, {"text": "today"}, {"text": "plain"}]
+    assert out["messages"][0]["content"] == [{"text": "q"}, POINT]
+    assert out["messages"][1]["content"][1] == POINT
+    assert out["messages"][2]["content"][1:] == [POINT, {"text": "unmarked"}]
+    assert [next(iter(t)) for t in out["toolConfig"]["tools"]] == ["toolSpec", "cachePoint", "toolSpec"]
+    plain = build_converse_body(body, "meta.llama3-70b-instruct-v1:0")  # no prompt caching there
+    assert b"cachePoint" not in orjson.dumps(plain)
+    assert plain["system"] == [{"text": "rules"}, {"text": "today"}, {"text": "plain"}]
+
+
+def test_reasoning_content_is_not_answer_text() -> None:
+    answer = {
+        "output": {
+            "message": {
+                "role": "assistant",
+                "content": [
+                    {"reasoningContent": {"reasoningText": {"text": "let me think", "signature": "s"}}},
+                    {"text": "42"},
+                ],
+            }
+        },
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 3, "outputTokens": 9, "cacheReadInputTokens": 7},
+    }
+    parsed = orjson.loads(BedrockAdapter().parse_response(orjson.dumps(answer)))
+    assert parsed["choices"][0]["message"]["content"] == "42"
+    assert parsed["usage"]["prompt_tokens"] == 10
+    assert parsed["usage"]["prompt_tokens_details"]["cached_tokens"] == 7
+    stream = BedrockStream("m", True, 0)
+    delta = {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "hmm"}}}
+    assert stream._event("contentBlockDelta", delta) == []

@@ -173,3 +173,57 @@ def test_stream_fixture_uses_crlf_and_ends_with_done() -> None:
     assert out[-1] == b"data: [DONE]\n\n"
     assert b'"usage":{"prompt_tokens":12,"completion_tokens":6' in out[-2]
     assert stream.feed(b'data: {"candidates": []}\n\n') == []  # nothing after the end
+
+
+@pytest.mark.parametrize(
+    ("effort", "budget"), [("none", 0), ("minimal", 1024), ("low", 1024), ("medium", 8192), ("high", 24576)]
+)
+def test_reasoning_effort_becomes_a_thinking_budget(effort: str, budget: int) -> None:
+    body = {"messages": [{"role": "user", "content": "x"}], "max_tokens": 50, "reasoning_effort": effort}
+    out = build_generate_body(body, "gemini-2.5-flash")
+    assert out["generationConfig"] == {"maxOutputTokens": 50, "thinkingConfig": {"thinkingBudget": budget}}
+    sent = GeminiAdapter().build_request(
+        UpstreamCall(ProviderConfig(name="g", type="gemini"), "gemini-3-pro-preview", body, False, "k")
+    )
+    assert orjson.loads(sent.content)["generationConfig"]["thinkingConfig"] == {"thinkingBudget": budget}
+
+
+@pytest.mark.parametrize("model", ["gemini-2.0-flash", "gemini-1.5-pro", "gemma-3-27b-it"])
+def test_models_without_thinking_get_no_thinking_config(model: str) -> None:
+    body = {"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "high"}
+    assert "generationConfig" not in build_generate_body(body, model)
+
+
+def test_unknown_reasoning_effort_is_refused() -> None:
+    with pytest.raises(UpstreamUnsupported) as info:
+        build_generate_body({"messages": [{"role": "user", "content": "x"}], "reasoning_effort": "max"})
+    assert info.value.param == "reasoning_effort"
+
+
+def test_cache_markers_are_left_out_and_thoughts_are_not_answer_text() -> None:
+    marked = {"type": "ephemeral"}
+    body = {
+        "messages": [
+            {"role": "system", "content": [{"type": "text", "text": "rules", "cache_control": marked}]},
+            {"role": "user", "content": [{"type": "text", "text": "q", "cache_control": marked}]},
+        ],
+        "tools": [{"type": "function", "function": {"name": "f"}, "cache_control": marked}],
+    }
+    out = build_generate_body(body, "gemini-2.5-pro")
+    assert b"cache_control" not in orjson.dumps(out)
+    assert out["systemInstruction"] == {"parts": [{"text": "rules"}]}
+    answer = {
+        "candidates": [
+            {
+                "content": {
+                    "role": "model",
+                    "parts": [{"text": "pondering", "thought": True}, {"text": "42"}],
+                },
+                "finishReason": "STOP",
+            }
+        ],
+        "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 1, "thoughtsTokenCount": 20},
+    }
+    parsed = orjson.loads(GeminiAdapter().parse_response(orjson.dumps(answer)))
+    assert parsed["choices"][0]["message"]["content"] == "42"
+    assert parsed["usage"]["completion_tokens"] == 21

@@ -69,3 +69,38 @@ def test_stream_options_dropped_for_servers_that_reject_them() -> None:
         )
         call = UpstreamCall(provider=provider, model="m", body=body, stream=True, credential=None)
         assert orjson.loads(ADAPTER.build_request(call).content).get("stream_options") == expected
+
+
+def test_cache_markers_are_left_out_for_openai_compatible_servers() -> None:
+    from switchboard.providers.mock import MockAdapter
+
+    marked = {"type": "ephemeral"}
+    body = {
+        "model": "public",
+        "messages": [
+            {
+                "role": "system",
+                "content": [
+                    {"type": "text", "text": "a", "cache_control": marked},
+                    {"type": "text", "text": "b"},
+                ],
+            },
+            {"role": "user", "content": [{"type": "text", "text": "q", "cache_control": marked}]},
+            {
+                "role": "tool",
+                "tool_call_id": "t1",
+                "content": [{"type": "text", "text": "r", "cache_control": marked}],
+            },
+        ],
+        "tools": [{"type": "function", "function": {"name": "f"}, "cache_control": marked}],
+    }
+    provider = ProviderConfig(name="openai", type="openai", base_url="https://api.openai.com/v1")
+    for adapter in (ADAPTER, MockAdapter()):
+        call = UpstreamCall(provider=provider, model="gpt-4o", body=body, stream=False, credential="k")
+        sent = orjson.loads(adapter.build_request(call).content)
+        assert b"cache_control" not in adapter.build_request(call).content
+        assert sent["messages"][0] == {"role": "system", "content": "a\nb"}  # the plain string form
+        assert sent["messages"][1]["content"] == [{"type": "text", "text": "q"}]
+        assert sent["messages"][2]["content"] == "r"
+        assert sent["tools"] == [{"type": "function", "function": {"name": "f"}}]
+    assert body["messages"][1]["content"][0]["cache_control"] == marked  # the client's body is untouched

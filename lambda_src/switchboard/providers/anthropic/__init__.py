@@ -10,7 +10,8 @@ Pure translation (the executor does the I/O). What maps where is tabled in the R
 - `max_completion_tokens` / `max_tokens` -> `max_tokens` (default 4096: the Messages API requires it);
   `stop` -> `stop_sequences`; `temperature` clamped to Anthropic's 0..1; `top_p`; `user` ->
   `metadata.user_id`; tools / `tool_choice` (`required` -> `any`); `parallel_tool_calls: false` ->
-  `disable_parallel_tool_use`.
+  `disable_parallel_tool_use`; `cache_control` markers (the chat form's extension key on parts, tool
+  calls, `tool` message parts and tools) -> `cache_control` on that block (`system` then as text blocks).
 - Dropped by rule (no Anthropic equivalent, no effect on the answer's format): `frequency_penalty`,
   `presence_penalty`, `seed`, `logit_bias`, `service_tier`, `store`, `metadata`, `reasoning_effort`,
   `prediction`, `stream_options` (usage is added to the stream by Switchboard when asked).

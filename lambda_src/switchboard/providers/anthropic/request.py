@@ -10,6 +10,8 @@ from switchboard.providers.common import (
     check_fields,
     data_url,
     image_url,
+    marker,
+    part_marker,
     text_content,
     tool_arguments,
     unsupported,
@@ -70,6 +72,13 @@ def _image_block(part: Mapping[str, Any], where: str) -> dict[str, Any]:
     raise _unsupported(where, "image URLs must be base64 data: URLs or http(s): URLs")
 
 
+def _marked(block: dict[str, Any], source: Any) -> dict[str, Any]:
+    """`block` with the `cache_control` marker `source` carries (as Anthropic's own field)."""
+    if (found := marker(source)) is not None:
+        block["cache_control"] = found
+    return block
+
+
 def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
@@ -79,9 +88,9 @@ def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
     for j, part in enumerate(content):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            blocks.append({"type": "text", "text": str(part.get("text", ""))})
+            blocks.append(_marked({"type": "text", "text": str(part.get("text", ""))}, part))
         elif kind == "image_url":
-            blocks.append(_image_block(part, f"{where}[{j}]"))
+            blocks.append(_marked(_image_block(part, f"{where}[{j}]"), part))
         else:
             raise _unsupported(f"{where}[{j}]", f"content parts of type {kind!r} are not supported")
     return blocks
@@ -92,6 +101,8 @@ def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, 
     text = _text_of(message.get("content"), f"{where}.content")
     if text:
         blocks.append({"type": "text", "text": text})
+        if (found := part_marker(message.get("content"))) is not None:
+            blocks[-1]["cache_control"] = found
     for k, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):
@@ -100,19 +111,42 @@ def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, 
             function.get("arguments"), f"{where}.tool_calls[{k}].function.arguments", "Anthropic"
         )
         blocks.append(
-            {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments}
+            _marked(
+                {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": arguments},
+                call,
+            )
         )
     return blocks
 
 
-def convert_messages(messages: list[Any]) -> tuple[str | None, list[dict[str, Any]]]:
-    system: list[str] = []
+def _system(system: list[tuple[str, dict[str, Any] | None]]) -> str | list[dict[str, Any]] | None:
+    """System texts joined; as text blocks when one carries a cache marker (the marker kept)."""
+    if not system:
+        return None
+    if all(found is None for _, found in system):
+        return "\n\n".join(text for text, _ in system)
+    blocks: list[dict[str, Any]] = []
+    for text, found in system:
+        blocks.append({"type": "text", "text": text, **({"cache_control": found} if found else {})})
+    return blocks
+
+
+def _system_parts(content: Any, where: str) -> list[tuple[str, dict[str, Any] | None]]:
+    if part_marker(content) is None:
+        return [(_text_of(content, where), None)]
+    return [(_text_of([part], f"{where}[{j}]"), marker(part)) for j, part in enumerate(content)]
+
+
+def convert_messages(messages: list[Any]) -> tuple[str | list[dict[str, Any]] | None, list[dict[str, Any]]]:
+    """OpenAI messages -> (Anthropic `system`, `messages`). `cache_control` markers on parts, tool
+    calls and tools go back onto the block they mark."""
+    system: list[tuple[str, dict[str, Any] | None]] = []
     turns: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         role = message.get("role")
         where = f"messages[{i}]"
         if role in ("system", "developer"):
-            system.append(_text_of(message.get("content"), f"{where}.content"))
+            system.extend(_system_parts(message.get("content"), f"{where}.content"))
             continue
         if role == "user":
             blocks = _user_blocks(message.get("content"), f"{where}.content")
@@ -120,20 +154,21 @@ def convert_messages(messages: list[Any]) -> tuple[str | None, list[dict[str, An
             blocks = _assistant_blocks(message, where)
         elif role == "tool":
             role = "user"
-            blocks = [
-                {
-                    "type": "tool_result",
-                    "tool_use_id": message.get("tool_call_id"),
-                    "content": _text_of(message.get("content"), f"{where}.content"),
-                }
-            ]
+            result = {
+                "type": "tool_result",
+                "tool_use_id": message.get("tool_call_id"),
+                "content": _text_of(message.get("content"), f"{where}.content"),
+            }
+            if (found := part_marker(message.get("content"))) is not None:
+                result["cache_control"] = found
+            blocks = [result]
         else:
             raise _unsupported(f"{where}.role", f"role {role!r} is not supported")
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:
             turns.append({"role": role, "content": blocks})
-    return ("\n\n".join(system) if system else None), turns
+    return _system(system), turns
 
 
 def _tools(tools: Any) -> list[dict[str, Any]]:
@@ -143,11 +178,14 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
         if not isinstance(function, dict):
             raise _unsupported(f"tools[{k}]", "only function tools are supported")
         out.append(
-            {
-                "name": function.get("name"),
-                "description": function.get("description", ""),
-                "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
-            }
+            _marked(
+                {
+                    "name": function.get("name"),
+                    "description": function.get("description", ""),
+                    "input_schema": function.get("parameters") or {"type": "object", "properties": {}},
+                },
+                tool,
+            )
         )
     return out
 

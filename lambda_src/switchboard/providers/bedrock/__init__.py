@@ -14,11 +14,14 @@ Mapped: `system` / `developer` -> `system`; text, base64 `image_url` (png/jpeg/g
 / `image` blocks; assistant `tool_calls` -> `toolUse`; `tool` messages -> `toolResult` (JSON
 objects as `json`, else `text`); `max_completion_tokens` / `max_tokens`, `temperature`, `top_p`,
 `stop` -> `inferenceConfig`; function tools -> `toolConfig.tools[].toolSpec`; `tool_choice` auto /
-required / {function} -> `auto` / `any` / `tool`. Dropped by rule: `seed`, `presence_penalty`,
+required / {function} -> `auto` / `any` / `tool`; `cache_control` markers on parts, tool calls and
+tools -> a `cachePoint` block after the marked block (Claude and Nova models; left out for others);
+`reasoning_effort` -> Claude's `thinking` in `additionalModelRequestFields` (README for the budget
+rules; other models refuse it unless it is `none`). Dropped by rule: `seed`, `presence_penalty`,
 `frequency_penalty`, `logit_bias`, `user`, `metadata`, `store`, `service_tier`,
-`parallel_tool_calls`, `reasoning_effort`, `top_k`, `stream_options`. Refused: `n` > 1,
-`logprobs`, `response_format` other than text, `tool_choice: none`, `audio`, http(s) image URLs,
-unknown fields.
+`parallel_tool_calls`, `top_k`, `stream_options`. Refused: `n` > 1, `logprobs`, `response_format`
+other than text, `tool_choice: none`, `audio`, http(s) image URLs, unknown fields. Answers:
+`reasoningContent` blocks are not relayed.
 
 Layout: `request.py` builds Converse and InvokeModel bodies, `response.py` maps answers and usage,
 `stream.py` decodes ConverseStream, `signing.py` signs with SigV4, `errors.py` classifies
@@ -81,7 +84,7 @@ class BedrockAdapter:
             action, content = "invoke", orjson.dumps(build_embedding_body(call.body, call.model))
         else:
             action = "converse-stream" if call.stream else "converse"
-            content = orjson.dumps(build_converse_body(call.body))
+            content = orjson.dumps(build_converse_body(call.body, call.model))
         url = f"{base}/model/{quote(call.model, safe='')}/{action}"
         headers = {
             "content-type": "application/json",

@@ -5,6 +5,7 @@ Pure; every refusal names the field. Signing is `signing.py`'s job, the URL the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -15,7 +16,10 @@ from switchboard.providers.common import (
     check_fields,
     data_url,
     image_url,
+    marker,
+    part_marker,
     text_content,
+    thinking_budget,
     tool_arguments,
     unsupported,
 )
@@ -32,7 +36,6 @@ DROPPED: Final = frozenset(
         "store",
         "service_tier",
         "parallel_tool_calls",
-        "reasoning_effort",
         "top_k",
         "stream_options",
     }
@@ -53,8 +56,21 @@ HANDLED: Final = frozenset(
         "logprobs",
         "top_logprobs",
         "response_format",
+        "reasoning_effort",
     }
 )
+# Claude models with extended thinking (3.7 and later), by model id, inference profile id
+# (`us.`, `eu.`, `global.`, ...) or the last segment of an ARN.
+_THINKING_CLAUDE: Final = re.compile(
+    r"(?:[a-z-]+\.)?anthropic\.claude-(?!3-(?:haiku|sonnet|opus|5)|v2|instant)"
+)
+# Models whose Converse API takes `cachePoint` blocks (prompt caching): Claude and Nova.
+_CACHING: Final = re.compile(r"(?:[a-z-]+\.)?(?:anthropic\.claude|amazon\.nova)")
+CACHE_POINT: Final = {"cachePoint": {"type": "default"}}
+MIN_THINKING: Final = 1024
+"""Claude's smallest `budget_tokens`."""
+THINKING_HEADROOM: Final = 4096
+"""Answer tokens added to the budget when the request sets no `max_tokens` (the cap includes thinking)."""
 IMAGE_FORMATS: Final = {
     "image/png": "png",
     "image/jpeg": "jpeg",
@@ -89,6 +105,8 @@ def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
             blocks.append({"image": {"format": IMAGE_FORMATS[inline[0]], "source": {"bytes": inline[1]}}})
         else:
             raise _unsupported(f"{where}[{j}]", f"content parts of type {kind!r} are not supported")
+        if marker(part):
+            blocks.append(CACHE_POINT)
     return blocks
 
 
@@ -96,6 +114,8 @@ def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, 
     blocks: list[dict[str, Any]] = []
     if text := _text(message.get("content"), f"{where}.content"):
         blocks.append({"text": text})
+        if part_marker(message.get("content")):
+            blocks.append(CACHE_POINT)
     for k, call in enumerate(message.get("tool_calls") or []):
         function = call.get("function") or {}
         where_args = f"{where}.tool_calls[{k}].function.arguments"
@@ -109,6 +129,8 @@ def _assistant_blocks(message: Mapping[str, Any], where: str) -> list[dict[str, 
                 }
             }
         )
+        if marker(call):
+            blocks.append(CACHE_POINT)
     return blocks
 
 
@@ -129,15 +151,29 @@ def _tool_result(message: Mapping[str, Any], where: str) -> dict[str, Any]:
     }
 
 
-def convert_messages(messages: list[Any]) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
-    """OpenAI messages -> (Converse `system` blocks, `messages`); turns of one role are merged."""
-    system: list[dict[str, str]] = []
+def _system_blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    """A system message -> one `text` block; with cache markers, one per part and a `cachePoint`
+    after each marked part."""
+    if part_marker(content) is None:
+        return [{"text": _text(content, where)}]
+    blocks: list[dict[str, Any]] = []
+    for j, part in enumerate(content):
+        blocks.append({"text": _text([part], f"{where}[{j}]")})
+        if marker(part):
+            blocks.append(CACHE_POINT)
+    return blocks
+
+
+def convert_messages(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """OpenAI messages -> (Converse `system` blocks, `messages`); turns of one role are merged.
+    `cache_control` markers become `cachePoint` blocks after the block they mark."""
+    system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     for i, message in enumerate(messages):
         role = message.get("role")
         where = f"messages[{i}]"
         if role in ("system", "developer"):
-            system.append({"text": _text(message.get("content"), f"{where}.content")})
+            system.extend(_system_blocks(message.get("content"), f"{where}.content"))
             continue
         if role == "user":
             blocks = _user_blocks(message.get("content"), f"{where}.content")
@@ -146,6 +182,8 @@ def convert_messages(messages: list[Any]) -> tuple[list[dict[str, str]], list[di
         elif role == "tool":
             role = "user"
             blocks = [_tool_result(message, where)]
+            if part_marker(message.get("content")):
+                blocks.append(CACHE_POINT)
         else:
             raise _unsupported(f"{where}.role", f"role {role!r} is not supported")
         if turns and turns[-1]["role"] == role:
@@ -168,7 +206,7 @@ def _inference_config(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _tool_config(tools: list[Any], choice: Any) -> dict[str, Any]:
-    specs = []
+    specs: list[dict[str, Any]] = []
     for k, tool in enumerate(tools):
         function = tool.get("function") if isinstance(tool, dict) and tool.get("type") == "function" else None
         if not isinstance(function, dict):
@@ -184,6 +222,8 @@ def _tool_config(tools: list[Any], choice: Any) -> dict[str, Any]:
                 }
             }
         )
+        if marker(tool):
+            specs.append(CACHE_POINT)
     config: dict[str, Any] = {"tools": specs}
     if choice == "required":
         config["toolChoice"] = {"any": {}}
@@ -196,7 +236,51 @@ def _tool_config(tools: list[Any], choice: Any) -> dict[str, Any]:
     return config
 
 
-def build_converse_body(body: Mapping[str, Any]) -> dict[str, Any]:
+def _without_cache_points(out: dict[str, Any]) -> None:
+    """Models without prompt caching refuse `cachePoint` blocks: the markers are left out."""
+    if "system" in out:
+        out["system"] = [b for b in out["system"] if b is not CACHE_POINT]
+    for turn in out["messages"]:
+        turn["content"] = [b for b in turn["content"] if b is not CACHE_POINT]
+    if "toolConfig" in out:
+        out["toolConfig"]["tools"] = [t for t in out["toolConfig"]["tools"] if t is not CACHE_POINT]
+
+
+def _in_tool_loop(messages: list[Any]) -> bool:
+    """Whether the request continues an assistant turn that called tools (only `tool` messages
+    since): Claude then wants that turn's thinking blocks back, which translated answers never carry."""
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            return message.get("role") == "assistant" and bool(message.get("tool_calls"))
+    return False
+
+
+def _thinking(body: Mapping[str, Any], model: str, out: dict[str, Any]) -> None:
+    """`reasoning_effort` -> Claude's `thinking` (in `additionalModelRequestFields`). Other models:
+    refused, unless no reasoning is asked for (`none`)."""
+    budget = thinking_budget(body, "Bedrock")
+    if not budget:
+        return
+    if not _THINKING_CLAUDE.match(model.rpartition("/")[2]):
+        raise _unsupported("reasoning_effort", "only Claude models (3.7 and later) think on Bedrock")
+    choice = body.get("tool_choice")
+    if choice == "required" or isinstance(choice, dict) or _in_tool_loop(body["messages"]):
+        return  # Claude refuses forced tool use with thinking, and a tool loop without its thinking
+    config = out.setdefault("inferenceConfig", {})
+    cap = config.get("maxTokens")
+    budget = budget if cap is None else min(budget, cap - 1)
+    if budget < MIN_THINKING:
+        return  # max_tokens leaves no room for Claude's smallest budget
+    if cap is None:
+        config["maxTokens"] = budget + THINKING_HEADROOM
+    config.pop("temperature", None)  # with thinking Claude takes only temperature 1, top_p >= 0.95
+    top_p = config.get("topP")
+    if isinstance(top_p, int | float) and top_p < 0.95:
+        config.pop("topP")
+    out["additionalModelRequestFields"] = {"thinking": {"type": "enabled", "budget_tokens": budget}}
+
+
+def build_converse_body(body: Mapping[str, Any], model: str = "") -> dict[str, Any]:
     check_fields(body, HANDLED, DROPPED, "Bedrock")
     if body.get("n") not in (None, 1):
         raise _unsupported("n", "one choice per request only")
@@ -211,6 +295,9 @@ def build_converse_body(body: Mapping[str, Any]) -> dict[str, Any]:
         out["inferenceConfig"] = config
     if body.get("tools"):
         out["toolConfig"] = _tool_config(body["tools"], body.get("tool_choice"))
+    if not _CACHING.match(model.rpartition("/")[2]):
+        _without_cache_points(out)
+    _thinking(body, model, out)
     return out
 
 

@@ -10,9 +10,12 @@ tables what maps where. In short:
 - `max_completion_tokens` / `max_tokens` -> `maxOutputTokens`, `stop` -> `stopSequences`,
   `temperature`, `top_p`, `top_k`, `seed`, `presence_penalty`, `frequency_penalty`, `n` ->
   `candidateCount`, `response_format` json_object / json_schema -> `responseMimeType` (+
-  `responseJsonSchema`), tools -> `functionDeclarations`, `tool_choice` -> `functionCallingConfig`.
+  `responseJsonSchema`), tools -> `functionDeclarations`, `tool_choice` -> `functionCallingConfig`,
+  `reasoning_effort` -> `thinkingConfig.thinkingBudget` (none 0, minimal / low 1024, medium 8192,
+  high / xhigh 24576; left out for models without thinking: Gemini 1.x / 2.0, Gemma).
 - Dropped by rule: `parallel_tool_calls`, `user`, `metadata`, `store`, `service_tier`,
-  `reasoning_effort`, `stream_options` (usage is added by Switchboard when asked), `logit_bias`.
+  `stream_options` (usage is added by Switchboard when asked), `logit_bias`, `cache_control`
+  markers on parts and tools (Gemini caches through its own cachedContents API).
 - Refused (target skipped, or 400 naming the field): `logprobs`, `top_logprobs`, `audio`, http(s)
   image URLs (Gemini reads only inline data or its own file URIs), non-function tools, unknown fields.
 
@@ -67,10 +70,10 @@ class GeminiAdapter:
             body = build_embed_body(call.body, call.model)
         elif call.stream:
             url = f"{call.provider.base_url}/models/{model}:streamGenerateContent?alt=sse"
-            body = build_generate_body(call.body)
+            body = build_generate_body(call.body, call.model)
         else:
             url = f"{call.provider.base_url}/models/{model}:generateContent"
-            body = build_generate_body(call.body)
+            body = build_generate_body(call.body, call.model)
         headers = {
             "content-type": "application/json",
             "accept": "text/event-stream" if call.stream else "application/json",

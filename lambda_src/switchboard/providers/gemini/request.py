@@ -4,6 +4,7 @@ Pure; every refusal names the field."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -15,6 +16,7 @@ from switchboard.providers.common import (
     data_url,
     image_url,
     text_content,
+    thinking_budget,
     tool_arguments,
     unsupported,
 )
@@ -27,7 +29,6 @@ DROPPED: Final = frozenset(
         "metadata",
         "store",
         "service_tier",
-        "reasoning_effort",
         "stream_options",
         "logit_bias",
     }
@@ -52,8 +53,12 @@ HANDLED: Final = frozenset(
         "response_format",
         "logprobs",
         "top_logprobs",
+        "reasoning_effort",
     }
 )
+# Models without a thinking mode: Gemini refuses `thinkingConfig` there, so `reasoning_effort` is
+# left out for them (Gemini 1.x, 2.0 and Gemma).
+_NO_THINKING: Final = re.compile(r"(?:models/)?(?:gemini-(?:1\.|2\.0)|gemma-)")
 _CONFIG: Final = (
     ("temperature", "temperature"),
     ("top_p", "topP"),
@@ -142,7 +147,7 @@ def convert_messages(messages: list[Any]) -> tuple[dict[str, Any] | None, list[d
     return instruction, contents
 
 
-def build_generate_body(body: Mapping[str, Any]) -> dict[str, Any]:
+def build_generate_body(body: Mapping[str, Any], model: str = "") -> dict[str, Any]:
     check_fields(body, HANDLED, DROPPED, "Gemini")
     system, contents = convert_messages(body["messages"])
     out: dict[str, Any] = {"contents": contents}
@@ -166,6 +171,11 @@ def build_generate_body(body: Mapping[str, Any]) -> dict[str, Any]:
             config["responseJsonSchema"] = schema
     elif fmt is not None and not (isinstance(fmt, dict) and fmt.get("type") == "text"):
         raise _unsupported("response_format", "expected text, json_object or json_schema")
+    budget = thinking_budget(body, "Gemini")
+    if budget is not None and not _NO_THINKING.match(model):
+        # Gemini 2.5's budget (Gemini 3 accepts it too, in place of thinkingLevel); thoughts are
+        # not asked for (`includeThoughts`) and never relayed as answer text.
+        config["thinkingConfig"] = {"thinkingBudget": budget}
     if config:
         out["generationConfig"] = config
     tools = body.get("tools")
