@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from switchboard.config import Config, load_config
+from switchboard.config import Config, Target, load_config
 from switchboard.constants import ENV_CONFIG
 from switchboard.edge.http import ASGIApp
 from switchboard.edge.origin import OriginGuard
@@ -73,11 +73,18 @@ def create_app(
     upstream = (
         as_transport(transport) if transport is not None else default_transport(config.gateway.transport)
     )
-    executor = Executor(config, upstream, credentials)
     if services is None:
         sink = metrics if metrics is not None else make_sink(config.gateway.metrics, config.gateway.region)
         # the store is opened lazily by its first call (no I/O here)
         services = default_services(config, store if store is not None else open_store(config.store), sink)
+    table = services.prices
+
+    def price(target: Target) -> float | None:
+        """The `cost` strategy's rank: USD per million input + output tokens (shipped table + [prices])."""
+        found = table.get(target.provider, target.model)
+        return None if found is None else found.prompt + found.completion
+
+    executor = Executor(config, upstream, credentials, price=price)
 
     def web_app() -> ASGIApp:
         from switchboard.edge.webapp import create_web_app

@@ -184,3 +184,18 @@ async def test_context_length_400_moves_to_a_target_with_a_larger_window() -> No
         other = await client.post("/v1/chat/completions", json=chat("chain"))  # no windows declared
     assert other.status_code == 400 and "maximum context length" in other.json()["error"]["message"]
     assert calls == ["a"]
+
+
+async def test_cost_strategy_ranks_targets_by_the_shipped_price_table() -> None:
+    """No [prices] and no per-target cost: the shipped table says gpt-4o-mini is the cheaper one."""
+    seen: list[str] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.host.split(".")[0])
+        return json_response(200, completion())
+
+    config = make_config(models={"m": {"targets": ["a/gpt-4o", "b/gpt-4o-mini"], "strategy": "cost"}})
+    async with client_for(build_app(config, upstream)) as client:
+        for _ in range(3):
+            assert (await client.post("/v1/chat/completions", json=chat("m"))).status_code == 200
+    assert seen == ["b", "b", "b"]

@@ -23,7 +23,7 @@ from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamTim
 from switchboard.providers import provider_type
 from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, classify_stream_error
 from switchboard.providers.passthrough import native_apis, passthrough_request
-from switchboard.routing.balance import Balancer
+from switchboard.routing.balance import Balancer, PriceLookup
 from switchboard.routing.health import TargetHealth
 from switchboard.routing.policy import context_fallback, decide, final_error
 from switchboard.routing.strategies import ORDERED, Balance
@@ -87,13 +87,14 @@ class Executor:
         health: TargetHealth | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        price: PriceLookup | None = None,
     ) -> None:
         self.config = config
         self.credentials = credentials or Credentials()
         self.health = health or TargetHealth(config.routing)
         self._sleep = sleep
         self._rand = rand
-        self.balancer = Balancer(config, rand)
+        self.balancer = Balancer(config, rand, price)
         self._transports: dict[str, Transport] = {}
         self._own: list[Transport] = []
         for name, provider in config.providers.items():
