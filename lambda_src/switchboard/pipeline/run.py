@@ -42,7 +42,7 @@ class _DisconnectWatch:
     def __init__(self, ctx: RequestContext) -> None:
         self.fired = False
         self.task = asyncio.current_task()
-        self._watcher = asyncio.ensure_future(self._watch(ctx))
+        self._watcher: asyncio.Future[None] | None = asyncio.ensure_future(self._watch(ctx))
 
     async def _watch(self, ctx: RequestContext) -> None:
         receive = ctx.receive
@@ -53,7 +53,12 @@ class _DisconnectWatch:
             self.task.cancel()
 
     def stop(self) -> None:
-        self._watcher.cancel()
+        # drop the reference too: the cancelled task's traceback holds `_watch`'s frame, which holds
+        # this object; keeping the task here would make every request a garbage cycle (retaining its
+        # context and body until the collector runs)
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
 
 
 class Pipeline:

@@ -48,7 +48,7 @@ class _Watch:
         self._idle = idle_s
         self._beat = heartbeat_s if heartbeat_s > 0 else float("inf")
         self._relay = asyncio.current_task()
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._task: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         while True:
@@ -66,7 +66,9 @@ class _Watch:
             await asyncio.sleep(min(idle_at, beat_at) - now)
 
     def stop(self) -> None:
-        self._task.cancel()
+        task, self._task = self._task, None  # no cycle through the cancelled task's traceback
+        if task is not None:
+            task.cancel()
 
 
 @dataclass(slots=True)
