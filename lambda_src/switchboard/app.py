@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from switchboard.config import Config, Target, load_config
+from switchboard.config import Config, Target, TelemetrySettings, load_config
 from switchboard.constants import ENV_CONFIG
 from switchboard.edge.http import ASGIApp
 from switchboard.edge.origin import OriginGuard
@@ -20,6 +20,7 @@ from switchboard.state.ratelimit import KeyLimits, RateLimiter
 from switchboard.state.store import Store, open_store
 from switchboard.state.usage import UsageRecorder
 from switchboard.telemetry.metrics import MetricsSink, make_sink
+from switchboard.telemetry.tracing import NoTracer, Tracer
 from switchboard.upstream.credentials import Credentials
 from switchboard.upstream.http import Transport, as_transport
 
@@ -52,7 +53,19 @@ def default_services(config: Config, store: Store, metrics: MetricsSink) -> Serv
         metrics=metrics,
         conversations=ConversationStore(store),
         prices=prices,
+        tracer=make_tracer(config.telemetry, config.gateway.region),
     )
+
+
+def make_tracer(settings: TelemetrySettings, region: str) -> NoTracer:
+    """`NoTracer` unless `[telemetry] otlp_endpoint` is set (the exporter, and aiohttp for its POSTs,
+    load only then)."""
+    if settings.otlp_endpoint is None:
+        return NoTracer()
+    from switchboard.telemetry.otlp import OTLPExporter
+
+    exporter = OTLPExporter(settings.otlp_endpoint, settings.service_name)
+    return Tracer(exporter, settings.sample_ratio, region)
 
 
 def create_app(

@@ -170,6 +170,22 @@ class StoreSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """`[telemetry]`: OpenTelemetry traces, off unless `otlp_endpoint` is set."""
+
+    otlp_endpoint: str | None = None
+    """An OTLP/HTTP collector (`http://localhost:4318`): spans are POSTed as JSON to `<it>/v1/traces`."""
+    service_name: str = "switchboard"
+    """The `service.name` resource attribute."""
+    sample_ratio: float = 1.0
+    """Share of new traces recorded; a caller's `traceparent` decides for its own trace."""
+
+    @property
+    def tracing(self) -> bool:
+        return self.otlp_endpoint is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     routing: RoutingPolicy = field(default_factory=RoutingPolicy)
@@ -179,6 +195,7 @@ class Config:
     """Keyed by `provider/upstream-model` or by upstream model name."""
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 # --------------------------------------------------------------------------- parsing helpers
@@ -431,7 +448,11 @@ def parse_config(
 ) -> Config:
     """Validate a decoded TOML document into a `Config`."""
     env = os.environ if env is None else env
-    _check_keys(raw, {"gateway", "routing", "providers", "models", "store", "cache", "prices"}, "(top level)")
+    _check_keys(
+        raw,
+        {"gateway", "routing", "providers", "models", "store", "cache", "prices", "telemetry"},
+        "(top level)",
+    )
     gateway = _gateway(_table(raw, "gateway", ""), env)
     routing = _routing(_table(raw, "routing", ""))
     providers = {n: _provider(n, p, known_types) for n, p in _table(raw, "providers", "").items()}
@@ -447,7 +468,25 @@ def parse_config(
         store=store,
         cache=_cache(_table(raw, "cache", "")),
         prices={name: _price(name, value) for name, value in _table(raw, "prices", "").items()},
+        telemetry=_telemetry(_table(raw, "telemetry", "")),
     )
+
+
+def _telemetry(raw: Mapping[str, Any]) -> TelemetrySettings:
+    where = "telemetry"
+    _check_keys(raw, {"otlp_endpoint", "service_name", "sample_ratio"}, where)
+    endpoint = _get(raw, "otlp_endpoint", str, where, None)
+    if endpoint is not None and (
+        not endpoint.startswith(("http://", "https://")) or not _header_safe(endpoint) or "?" in endpoint
+    ):
+        raise ConfigError(f"{where}.otlp_endpoint: an http:// or https:// URL without a query")
+    ratio = float(_get(raw, "sample_ratio", (int, float), where, 1.0))
+    if not 0.0 <= ratio <= 1.0:
+        raise ConfigError(f"{where}.sample_ratio: between 0 and 1")
+    name = _get(raw, "service_name", str, where, "switchboard")
+    if not name or not _header_safe(name):
+        raise ConfigError(f"{where}.service_name: a non-empty printable name")
+    return TelemetrySettings(otlp_endpoint=endpoint or None, service_name=name, sample_ratio=ratio)
 
 
 def _cache(raw: Mapping[str, Any]) -> CacheSettings:

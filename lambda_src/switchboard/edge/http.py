@@ -24,6 +24,7 @@ from switchboard.constants import (
     H_REGION_PREFERENCE,
     H_REQUEST_ID,
     H_SESSION_AFFINITY,
+    H_TRACEPARENT,
 )
 from switchboard.errors import InvalidRequest, PayloadTooLarge
 
@@ -60,6 +61,7 @@ class RequestHeaders:
         "request_id",
         "session",
         "token",
+        "traceparent",
     )
 
     def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
@@ -76,6 +78,8 @@ class RequestHeaders:
         """`x-session-affinity`: keeps one conversation on one target (its prompt cache)."""
         self.region_preference: bytes | None = None
         """`x-switchboard-region-preference` (printable): echoed with the region that served."""
+        self.traceparent: bytes | None = None
+        """W3C `traceparent`, unparsed (the tracer reads it only when tracing is on)."""
         for name, value in headers:
             if name == H_CONTENT_LENGTH:
                 self.content_length = value
@@ -101,6 +105,8 @@ class RequestHeaders:
                 self.session = value or None
             elif name == H_REGION_PREFERENCE and _PRINTABLE.fullmatch(value):
                 self.region_preference = value.strip()
+            elif name == H_TRACEPARENT:
+                self.traceparent = value
 
 
 def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:

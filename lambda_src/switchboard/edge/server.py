@@ -147,6 +147,7 @@ class Gateway:
         await self.services.usage.drain()
         await self.executor.aclose()
         await self.services.auth.close()
+        await self.services.tracer.aclose()
         if self._on_shutdown is not None:
             await self._on_shutdown()
         self.services.metrics.close()

@@ -1,8 +1,9 @@
 """Stage: finish. Runs once for every request after its response, on every path (answers, errors,
 disconnects): settles the token and dollar reservation with what was used (zero when nothing
-reached the client), keeps a complete cacheable answer, counts usage and cost once, and writes the
-metrics record. The usage and its cost are worked out once here (a JSON answer's cost was already
-computed for its header) and shared by settlement and accounting."""
+reached the client), keeps a complete cacheable answer, counts usage and cost once, writes the
+metrics record and ends the request's trace span (when tracing is on and the trace is sampled). The
+usage and its cost are worked out once here (a JSON answer's cost was already computed for its
+header) and shared by settlement and accounting."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Services
 from switchboard.state.usage import UsageEvent, tokens_from_body, total_tokens
 from switchboard.telemetry.metrics import RequestRecord
+from switchboard.telemetry.tracing import Attributes, Span
 from switchboard.wire.openai import Usage
 
 _COMPLETE = ("ok", "done")
@@ -25,8 +27,11 @@ def finish(ctx: RequestContext, services: Services) -> None:
     _settle(ctx, services, estimated, cost)
     _keep(ctx, services)
     _record_usage(ctx, services, usage, cost)
+    span = ctx.timing.span
+    if isinstance(span, Span):
+        _end_span(ctx, span, usage)
     if services.metrics.enabled:
-        services.metrics.record(_metrics_record(ctx))
+        services.metrics.record(_metrics_record(ctx, services.tracer.take_dropped()))
 
 
 def _delivered_estimate(ctx: RequestContext) -> tuple[int, int] | None:
@@ -106,7 +111,7 @@ def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, 
     services.usage.record(event)
 
 
-def _metrics_record(ctx: RequestContext) -> RequestRecord:
+def _metrics_record(ctx: RequestContext, spans_dropped: int = 0) -> RequestRecord:
     timing, target = ctx.timing, ctx.target
     now = perf_counter()
     return RequestRecord(
@@ -125,4 +130,36 @@ def _metrics_record(ctx: RequestContext) -> RequestRecord:
         outcome=ctx.outcome,
         cache=ctx.cache_state.decode(),
         cache_too_large=ctx.cache_too_large,
+        spans_dropped=spans_dropped,
     )
+
+
+def _end_span(ctx: RequestContext, span: Span, usage: Usage | None) -> None:
+    """The request span's GenAI and Switchboard attributes; never a body."""
+    request, target, timing = ctx.request, ctx.target, ctx.timing
+    operation = request.endpoint if request is not None else "chat"
+    attributes: Attributes = {
+        "gen_ai.operation.name": operation,
+        "http.request.method": "POST",
+        "http.route": ctx.dialect.route,
+        "http.response.status_code": ctx.status,
+        "switchboard.request_id": ctx.request_id.decode(),
+        "switchboard.outcome": ctx.outcome,
+        "switchboard.cache": ctx.cache_state.decode(),
+        "switchboard.attempts": timing.attempts,
+        "switchboard.overhead_ms": round(timing.overhead_ms(perf_counter()), 3),
+        "switchboard.upstream_ms": round(timing.upstream_ms(), 3),
+    }
+    if request is not None:
+        attributes["gen_ai.request.model"] = request.model
+    if span.system is not None:
+        attributes["gen_ai.system"] = span.system
+    if target is not None:
+        attributes["gen_ai.response.model"] = target.model
+        attributes["switchboard.provider"] = target.provider
+    if usage is not None and ctx.cache_entry is None:
+        attributes["gen_ai.usage.input_tokens"] = usage.prompt
+        attributes["gen_ai.usage.output_tokens"] = usage.completion
+    if ctx.outcome not in _COMPLETE and span.error_type is None:
+        span.fail(ctx.outcome)
+    span.end_request(f"{operation} {request.model}" if request is not None else ctx.dialect.route, attributes)

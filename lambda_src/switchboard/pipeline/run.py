@@ -74,6 +74,7 @@ class Pipeline:
         rid = request_id(headers.request_id, headers.lambda_context, scope)
         ctx = RequestContext(dialect, headers, rid, receive, send)
         ctx.prices = self.services.prices
+        ctx.timing.span = self.services.tracer.start(headers.traceparent)
         watch: _DisconnectWatch | None = None
         try:
             services = self.services
@@ -98,6 +99,7 @@ class Pipeline:
         except GatewayError as exc:
             ctx.status = exc.http_status
             ctx.outcome = "refused" if exc.http_status < 500 else "failed"
+            ctx.timing.span.fail(type(exc).__name__)
             if not ctx.response_started:
                 await respond.send_error(ctx, self.region, exc)
         except ClientGone:
@@ -111,6 +113,7 @@ class Pipeline:
         except Exception:
             log.exception("unhandled error serving request %s", rid.decode())
             ctx.status, ctx.outcome = 500, "internal_error"
+            ctx.timing.span.fail("internal_error")
             if not ctx.response_started:
                 error = GatewayError(f"internal error (request id {rid.decode()})")
                 await respond.send_error(ctx, self.region, error)

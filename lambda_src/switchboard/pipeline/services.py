@@ -1,9 +1,9 @@
 """The services the pipeline calls, injected, with a null object for each absent one.
 
 `Services` bundles authentication, limits, the response cache, usage accounting, metrics,
-stored conversations and the price table. A feature that is off is an object with the same interface that does
-nothing (`OpenAuth`, `NoLimits`, `NoCache`, `NoUsage`, `MetricsSink`, `NoConversations`), so no
-stage asks whether a feature exists.
+stored conversations, the price table and the tracer. A feature that is off is an object with the
+same interface that does nothing (`OpenAuth`, `NoLimits`, `NoCache`, `NoUsage`, `MetricsSink`,
+`NoConversations`, `NoTracer`), so no stage asks whether a feature exists.
 Tests inject their own (`create_app(config, services=Services(auth=Authenticator(store)))`);
 `Authenticator`, `KeyLimits`, `ResponseCache`, `UsageRecorder` and `EMFSink` are the real ones.
 """
@@ -21,6 +21,7 @@ from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import Reservation
 from switchboard.state.usage import UsageEvent
 from switchboard.telemetry.metrics import MetricsSink
+from switchboard.telemetry.tracing import NoTracer
 
 
 class Auth(Protocol):
@@ -173,12 +174,15 @@ class Services:
     conversations: Conversations = field(default_factory=NoConversations)
     prices: PriceTable = field(default_factory=PriceTable)
     """The shipped price table with `[prices]` over it (costs of answers, usage, dollar budgets)."""
+    tracer: NoTracer = field(default_factory=NoTracer)
+    """OpenTelemetry spans (`Tracer` with an OTLP exporter when `[telemetry] otlp_endpoint` is set)."""
 
     async def aclose(self) -> None:
         """Shutdown: write what is pending (cache entries, usage), then release the store."""
         await self.cache.drain()
         await self.usage.drain()
         await self.auth.close()
+        await self.tracer.aclose()
         self.metrics.close()
 
 

@@ -224,34 +224,46 @@ class Executor:
     ) -> T:
         """One attempt: send, check the status, hand the open response to `use`; the response is
         closed unless `use` returns it inside its result (a started stream)."""
-        prepared = await self._prepare(target, request, stream)
-        upstream_request = prepared.build()
-        started = perf_counter()
+        system = self.config.providers[target.provider].type
+        span = timing.span.attempt(system, target, timing.attempts, request.endpoint)
         response: UpstreamResponse | None = None
-        keep_open = measured = False
         try:
-            async with asyncio.timeout(self._attempt_timeout(prepared.provider, target, remaining)):
-                response = await prepared.transport.send(upstream_request)
-                if not 200 <= response.status < 300:
-                    content = await read_capped(response, ERROR_BODY_CAP, truncate=True)
-                    raise prepared.adapter.map_error(
-                        response.status, response.headers, content, prepared.secrets
-                    )
-                result = await use(target, prepared, response)
-                keep_open = isinstance(result, StreamStart)
-                measured = True
-                return result
-        except TimeoutError:
-            measured = True  # a timeout is latency too: the target falls behind in `latency` order
-            first = "before the first token" if stream else ""
-            raise UpstreamTimeout(f"upstream timed out {first}".strip()) from None
-        finally:
-            if response is not None and not keep_open:
-                await response.aclose()
-            elapsed = perf_counter() - started
-            timing.upstream += elapsed
-            if timed and measured:  # to the first output of a stream, or the whole answer
-                self.balancer.observe(target, elapsed)
+            prepared = await self._prepare(target, request, stream)
+            upstream_request = prepared.build()
+            span.inject(upstream_request.headers)
+            started = perf_counter()
+            keep_open = measured = False
+            try:
+                async with asyncio.timeout(self._attempt_timeout(prepared.provider, target, remaining)):
+                    response = await prepared.transport.send(upstream_request)
+                    if not 200 <= response.status < 300:
+                        content = await read_capped(response, ERROR_BODY_CAP, truncate=True)
+                        raise prepared.adapter.map_error(
+                            response.status, response.headers, content, prepared.secrets
+                        )
+                    result = await use(target, prepared, response)
+                    keep_open = isinstance(result, StreamStart)
+                    measured = True
+            except TimeoutError:
+                measured = True  # a timeout is latency too: the target falls behind in `latency` order
+                first = "before the first token" if stream else ""
+                raise UpstreamTimeout(f"upstream timed out {first}".strip()) from None
+            finally:
+                if response is not None and not keep_open:
+                    await response.aclose()
+                elapsed = perf_counter() - started
+                timing.upstream += elapsed
+                if timed and measured:  # to the first output of a stream, or the whole answer
+                    self.balancer.observe(target, elapsed)
+        except BaseException as error:
+            span.end(response.status if response is not None else 0, error)
+            raise
+        assert response is not None
+        if keep_open:  # a started stream: its span ends with the request (the relay reads on)
+            span.hold(response.status)
+        else:
+            span.end(response.status)
+        return result
 
     # ------------------------------------------------------------------ non-streaming
 

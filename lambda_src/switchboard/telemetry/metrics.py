@@ -42,6 +42,8 @@ class RequestRecord:
     cache: str = "bypass"
     """hit, miss, refresh or bypass."""
     cache_too_large: bool = False
+    spans_dropped: int = 0
+    """Trace spans dropped (exporter queue full) since the previous record."""
 
 
 class MetricsSink:
@@ -70,6 +72,7 @@ _UNITS = {
     "CacheHits": "Count",
     "CacheMisses": "Count",
     "CacheTooLarge": "Count",
+    "TraceSpansDropped": "Count",
 }
 _METADATA = (
     "route",
@@ -108,6 +111,8 @@ def record_metrics(record: RequestRecord) -> dict[str, float]:
         values["CacheMisses"] = 1.0
     if record.cache_too_large:
         values["CacheTooLarge"] = 1.0
+    if record.spans_dropped:
+        values["TraceSpansDropped"] = float(record.spans_dropped)
     return values
 
 

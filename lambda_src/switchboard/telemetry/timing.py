@@ -28,6 +28,7 @@ from switchboard.constants import (
     SSE_TIMING_PREFIX,
 )
 from switchboard.state.prices import cost_nano_usd, format_usd
+from switchboard.telemetry.tracing import NO_SPAN, NoSpan
 from switchboard.wire.openai import Usage
 
 
@@ -47,7 +48,17 @@ class Measured:
 
 
 class Timing:
-    __slots__ = ("attempts", "backoff", "chunks", "first_token", "metered", "price", "start", "upstream")
+    __slots__ = (
+        "attempts",
+        "backoff",
+        "chunks",
+        "first_token",
+        "metered",
+        "price",
+        "span",
+        "start",
+        "upstream",
+    )
 
     def __init__(self, start: float | None = None) -> None:
         self.start = perf_counter() if start is None else start
@@ -59,6 +70,9 @@ class Timing:
         self.price: Price | None = None
         """The serving target's price (streams): the summary then carries the cost."""
         self.metered: Metered | None = None
+        self.span: NoSpan = NO_SPAN
+        """The request's trace span (`NO_SPAN` when tracing is off): the executor's attempts are its
+        children."""
 
     def total_ms(self, now: float) -> float:
         return (now - self.start) * 1000.0
