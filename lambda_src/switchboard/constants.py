@@ -49,7 +49,6 @@ ENV_AWS_REGION: Final = "AWS_REGION"
 
 # The SSE comment that carries full-stream timing, sent just before `data: [DONE]`.
 SSE_TIMING_PREFIX: Final = b": switchboard-timing "
-SSE_DONE: Final = b"data: [DONE]\n\n"
 
 # Provider types the configuration accepts (the registry in `providers/__init__.py` serves exactly
 # these; a test holds the two equal). Kept here so `config` imports nothing of the rest.

@@ -109,10 +109,6 @@ class RequestHeaders:
                 self.traceparent = value
 
 
-def presented_key(headers: list[tuple[bytes, bytes]]) -> str | None:
-    return RequestHeaders(headers).token
-
-
 def request_id(caller: bytes | None, lambda_context: bytes | None, scope: Scope | None = None) -> bytes:
     """The caller's `x-request-id` if it is sane; else Lambda's request id (from the Web Adapter's
     `x-amzn-lambda-context` header, or Mangum's `aws.context`); else a fresh random id."""

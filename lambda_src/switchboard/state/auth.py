@@ -31,17 +31,6 @@ CACHE_SIZE = 10_000
 V = TypeVar("V")
 
 
-def presented_key(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    for name, value in headers:
-        if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            if scheme.lower() == b"bearer" and token:
-                return token.strip().decode("latin-1")
-        elif name == b"x-api-key" and value:
-            return value.strip().decode("latin-1")
-    return None
-
-
 def _remember(cache: OrderedDict[str, V], digest: str, value: V) -> None:
     """Insert as most recent; evict the least recent beyond `CACHE_SIZE`."""
     cache[digest] = value

@@ -75,17 +75,6 @@ class UsageEvent:
     """The cost when the caller already knows it (None: priced here from the tokens)."""
 
 
-def tokens_from_usage(usage: Any) -> tuple[int, int, int]:
-    if not isinstance(usage, dict):
-        return 0, 0, 0
-    details = usage.get("prompt_tokens_details") or {}
-    return (
-        int(usage.get("prompt_tokens") or 0),
-        int(usage.get("completion_tokens") or 0),
-        int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
-    )
-
-
 _TOKENS = {
     name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*(\d+)')
     for name in ("prompt_tokens", "completion_tokens", "cached_tokens")
