@@ -9,25 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from switchboard.config import Config
+from switchboard.config import Config, Target
+from switchboard.dialects.request import ChatRequest
 from switchboard.edge.http import Message, Send, region_echo
 from switchboard.pipeline import respond
 from switchboard.pipeline.context import RequestContext
 from switchboard.routing.executor import Executor
 from switchboard.routing.policy import deadline_ms, plan_balance, plan_targets
 from switchboard.routing.relay import relay
+from switchboard.routing.strategies import Balance
 from switchboard.wire.readers import json_usage
 
 
-async def complete(ctx: RequestContext, config: Config, executor: Executor) -> bytes:
-    """The complete answer in the client's dialect (sent by `respond.send_answer`)."""
+def _plan(
+    ctx: RequestContext, config: Config, region: bytes
+) -> tuple[ChatRequest, tuple[Target, ...], float, Balance]:
+    """What both answer kinds start from: the request, its target chain, its deadline (s) and how
+    the chain is balanced; a region preference is echoed on whatever answer follows."""
     request = ctx.request
     assert request is not None
     targets = plan_targets(config, request)
     balance = plan_balance(config, request, ctx.headers.session)
     if ctx.headers.region_preference is not None:
-        ctx.send = region_echo(ctx.send, ctx.headers.region_preference, config.gateway.region.encode())
-    deadline_s = deadline_ms(config, request) / 1000.0
+        ctx.send = region_echo(ctx.send, ctx.headers.region_preference, region)
+    return request, targets, deadline_ms(config, request) / 1000.0, balance
+
+
+async def complete(ctx: RequestContext, config: Config, executor: Executor, region: bytes) -> bytes:
+    """The complete answer in the client's dialect (sent by `respond.send_answer`)."""
+    request, targets, deadline_s, balance = _plan(ctx, config, region)
     result = await executor.complete(request, targets, deadline_s, ctx.timing, balance)
     ctx.target = result.target
     render = ctx.dialect.render
@@ -40,15 +50,8 @@ async def complete(ctx: RequestContext, config: Config, executor: Executor) -> b
 
 
 async def stream(ctx: RequestContext, config: Config, executor: Executor, region: bytes) -> None:
-    request = ctx.request
-    assert request is not None
-    targets = plan_targets(config, request)
-    balance = plan_balance(config, request, ctx.headers.session)
-    if ctx.headers.region_preference is not None:
-        ctx.send = region_echo(ctx.send, ctx.headers.region_preference, region)
-    opened = await executor.open_stream(
-        request, targets, deadline_ms(config, request) / 1000.0, ctx.timing, balance
-    )
+    request, targets, deadline_s, balance = _plan(ctx, config, region)
+    opened = await executor.open_stream(request, targets, deadline_s, ctx.timing, balance)
     ctx.target = opened.target
     ctx.passed_through = opened.native is not None
     await respond.start_stream(ctx, region, opened.target)

@@ -93,7 +93,7 @@ class Pipeline:
                     await execute.stream(ctx, self.config, self.executor, self.region)
                     await conversation.remember(ctx, services.conversations)
                 else:
-                    content = await execute.complete(ctx, self.config, self.executor)
+                    content = await execute.complete(ctx, self.config, self.executor, self.region)
                     await conversation.remember(ctx, services.conversations, content)
                     await respond.send_answer(ctx, self.region, content)
         except GatewayError as exc:
