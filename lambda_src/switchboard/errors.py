@@ -44,6 +44,8 @@ from urllib.parse import quote
 
 import orjson
 
+from switchboard.constants import H_RETRY_AFTER
+
 # Token shapes of common provider keys (OpenAI/Anthropic `sk-`, Groq `gsk_`, xAI, Google `AIza`,
 # bearer tokens): masked in any upstream message we pass on, even keys we do not know.
 _KEY_LIKE = re.compile(r"(?i)\b(?:sk|pk|rk|gsk|xai|AIza)[-_][-_A-Za-z0-9]{8,}|\bBearer\s+\S+")
@@ -346,7 +348,7 @@ class AllTargetsFailed(GatewayError):
     def headers(self) -> list[tuple[bytes, bytes]]:
         if self._status == 429:
             seconds = max(1, round(self.retry_after_s or 1))
-            return [(b"retry-after", str(seconds).encode())]
+            return [(H_RETRY_AFTER, str(seconds).encode())]
         return []
 
 

@@ -20,6 +20,9 @@ from switchboard.constants import (
     COUNT_TOKENS_PATH,
     CT_JSON,
     EMBEDDINGS_PATH,
+    H_CONTENT_TYPE,
+    H_REGION,
+    H_REQUEST_ID,
     HEALTH_PATH,
     MESSAGES_PATH,
     ORIGIN_HEADER,
@@ -168,7 +171,7 @@ class Gateway:
     # ------------------------------------------------------------------ simple answers
 
     async def _health(self, send: Send) -> None:
-        headers = [(b"content-type", CT_JSON), (b"x-switchboard-region", self._region)]
+        headers = [(H_CONTENT_TYPE, CT_JSON), (H_REGION, self._region)]
         await send_body(send, 200, headers, _HEALTH_BODY)
 
     async def _send_error(
@@ -199,7 +202,7 @@ class Gateway:
         async def wrapped(message: dict) -> None:  # type: ignore[type-arg]
             if message["type"] == "http.response.start":
                 out = list(message.get("headers", ()))
-                out += [(b"x-request-id", rid), (b"x-switchboard-region", self._region)]
+                out += [(H_REQUEST_ID, rid), (H_REGION, self._region)]
                 out += timing.headers(perf_counter())
                 message["headers"] = out
             await send(message)

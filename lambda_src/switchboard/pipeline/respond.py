@@ -15,6 +15,7 @@ from switchboard.constants import (
     CT_JSON,
     CT_SSE,
     H_CACHE,
+    H_CACHE_CONTROL,
     H_COST,
     H_DROPPED,
     H_MODEL,
@@ -29,7 +30,7 @@ from switchboard.state.usage import tokens_from_body
 from switchboard.telemetry.timing import Measured
 from switchboard.wire.openai import Usage
 
-_SSE_HEADERS: Headers = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
+_SSE_HEADERS: Headers = [(H_CACHE_CONTROL, b"no-cache"), (b"x-accel-buffering", b"no")]
 
 
 def _answer_headers(

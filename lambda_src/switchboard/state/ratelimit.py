@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from switchboard.config import Price
+from switchboard.constants import H_RETRY_AFTER
 from switchboard.errors import RateLimited, StoreError, StoreUnavailable
 from switchboard.state.keys import KeyRecord
 from switchboard.state.prices import worst_case_nano_usd
@@ -392,7 +393,7 @@ class KeyLimits:
                 ]
             if not decision.allowed:
                 self._give_back(key.key_id, taken)
-                headers.append((b"retry-after", b"%d" % max(1, math.ceil(decision.retry_after_s))))
+                headers.append((H_RETRY_AFTER, b"%d" % max(1, math.ceil(decision.retry_after_s))))
                 raise RateLimited(self._refusal(limit, decision), headers=headers)
             taken.append((limit, amount, decision.window))
         windows = tuple(window for limit, _, window in taken if limit in token_limits)
