@@ -350,6 +350,12 @@ def main() -> None:
         "export of HEAD while lambda_src/ here is mid-edit (git archive HEAD lambda_src | tar -x -C DIR)",
     )
     parser.add_argument("--no-store", action="store_true", help="skip the keys/limits/store server")
+    parser.add_argument(
+        "--otlp",
+        default=None,
+        help="serve the sb column with tracing on, exporting to this OTLP/HTTP endpoint (e.g. a closed "
+        "port: a dead collector); compare with --baseline pointing at the same code",
+    )
     args = parser.parse_args()
     # c=1: rounds x requests per server; c=50: rounds x seconds; streams: total, in rounds
     n_c1, rounds, seconds, n_stream = (100, 3, 2.0, 20) if args.quick else (200, 10, 2.0, 60)
@@ -382,7 +388,7 @@ targets = ["up/fake"]
 targets = ["up/stream-20-5"]
 """
 
-    def open_config(tag: str) -> Path:
+    def open_config(tag: str, telemetry: str = "") -> Path:
         path = tmp / f"bench{tag}.toml"
         path.write_text(
             f"""
@@ -393,11 +399,11 @@ transport = "{args.transport}"
 
 [store]
 path = "{tmp / f"open{tag}.db"}"
-{common}"""
+{telemetry}{common}"""
         )
         return path
 
-    config = open_config("")
+    config = open_config("", f'[telemetry]\notlp_endpoint = "{args.otlp}"\n' if args.otlp else "")
     base_config = open_config("-base")
     key_headers: dict[str, str] = {}
     store_config = tmp / "bench-store.toml"
