@@ -207,3 +207,14 @@ def test_budgets_in_dollars_are_kept_in_nano_usd(config: Path, capsys: pytest.Ca
                 "-1",
             ]
         )
+
+
+def test_keys_follow_switchboard_config_like_serve(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --config the CLI opens the store of $SWITCHBOARD_CONFIG, the file `serve` uses (the
+    container sets it): a key created there is the gateway's, not the demo store's."""
+    monkeypatch.setenv("SWITCHBOARD_CONFIG", str(config))
+    code, out = cli(capsys, "keys", "create", "--tenant", "acme", "--name", "env", "--json")
+    assert code == 0
+    assert lookup(config, json.loads(out)["key"]) is not None

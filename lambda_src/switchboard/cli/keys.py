@@ -9,11 +9,14 @@ import argparse
 import asyncio
 import datetime
 import json
+import os
 import sys
 from typing import Any
 
 from switchboard.state import keys
 from switchboard.state.store import StoreSettings, open_store
+
+_CONFIG_HELP = "the TOML file `switchboard serve` uses (default: $SWITCHBOARD_CONFIG, else the demo)"
 
 
 def add_usage_parser(sub: Any) -> None:
@@ -22,7 +25,10 @@ def add_usage_parser(sub: Any) -> None:
     which.add_argument("--key", help="a key_id (see `switchboard keys list`) or the key itself")
     which.add_argument("--tenant", help="sum all keys of a tenant (totals per key and in all)")
     parser.add_argument("--since", help="first day, YYYY-MM-DD")
-    parser.add_argument("--config", help="the TOML file `switchboard serve` uses (default: built-in demo)")
+    parser.add_argument(
+        "--config",
+        help=_CONFIG_HELP,
+    )
     parser.add_argument("--json", action="store_true")
 
 
@@ -53,7 +59,8 @@ def add_parser(sub: Any) -> None:
         action.add_argument("key_id", help="a key_id or the key itself (sb-...)")
     for action in (create, listing, *(actions.choices[n] for n in ("show", "revoke", "rotate"))):
         action.add_argument(
-            "--config", help="the TOML file `switchboard serve` uses (default: built-in demo)"
+            "--config",
+            help=_CONFIG_HELP,
         )
         action.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -213,10 +220,12 @@ async def _usage(store: Any, args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from switchboard.config import ConfigError, load_config
+    from switchboard.constants import ENV_CONFIG
 
     try:
-        if args.config:
-            settings = load_config(args.config).store
+        path = args.config or os.environ.get(ENV_CONFIG)  # the same file `serve` would use
+        if path:
+            settings = load_config(path).store
         else:
             from switchboard.demo import demo_config
 
