@@ -104,9 +104,7 @@ def _collect(
             detail = (
                 safe_upstream_message(orjson.dumps(upstream_error), secrets) or "upstream reported an error"
             )
-            batch.error = reader.error_event(
-                f"stream interrupted: {detail}", "stream_interrupted", "upstream_error"
-            )
+            batch.error = reader.error_event(f"stream interrupted: {detail}", _INTERRUPTED, _UPSTREAM)
             return
         if event[:1] != b":":
             if reader.read_usage(event):
@@ -164,9 +162,7 @@ async def relay(
             outcome = "upstream_error"
             tail = batch.error
         else:
-            tail = reader.error_event(
-                "upstream stream ended before completion", "stream_interrupted", "upstream_error"
-            )
+            tail = reader.error_event("upstream stream ended before completion", _INTERRUPTED, _UPSTREAM)
         tail = b"".join(batch.out) + tail if batch.out else tail
     except asyncio.CancelledError:
         if not watch.stalled:
@@ -180,9 +176,7 @@ async def relay(
         )
     except UpstreamError:
         outcome = "lost"
-        tail = reader.error_event(
-            "upstream connection lost mid-stream", "stream_interrupted", "upstream_error"
-        )
+        tail = reader.error_event("upstream connection lost mid-stream", _INTERRUPTED, _UPSTREAM)
     except EventTooLarge:
         outcome = "cut"
         tail = reader.error_event("upstream stream event too large", _INTERRUPTED, _UPSTREAM)

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 Item = dict[str, Any]
-RESERVED = frozenset({"pk", "sk", "expires_at"})
 ONCE_PREFIX = "ONCE#"
 ONCE_TTL_S = 86_400
 """How long `add_once` remembers a token (at least: a marker counts until it is actually deleted)."""
