@@ -13,6 +13,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_BIN = REPO / ".cache" / "clients" / "node_modules" / ".bin"
+NODE_BIN = REPO / ".cache" / "node" / "bin"
+"""The pinned Node 22 scripts/install-clients puts there (first on PATH for every client run)."""
 CLAUDE = CLIENT_BIN / "claude"
 CODEX = CLIENT_BIN / "codex"
 CLIENT_TIMEOUT_S = 90
@@ -69,8 +71,11 @@ def _run(argv: list[str], env: dict[str, str], cwd: Path) -> Run:
 
 
 def _base_env(home: Path) -> dict[str, str]:
+    path = os.environ.get("PATH", "/usr/bin:/bin")
+    if (NODE_BIN / "node").exists():
+        path = f"{NODE_BIN}{os.pathsep}{path}"
     return {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": path,
         "HOME": str(home),
         "TERM": "dumb",
         "LANG": "C.UTF-8",
