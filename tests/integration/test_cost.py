@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from support import (
@@ -112,7 +113,7 @@ async def test_translated_answer_is_priced_from_its_usage() -> None:
     assert response.headers["x-switchboard-cost-usd"] == "0.15"
 
 
-async def test_config_prices_override_and_unknown_models_cost_nothing() -> None:
+async def test_config_prices_override_and_unknown_models_have_no_cost() -> None:
     prices = {"b/house-model": {"prompt": 2.0, "completion": 4.0}, "gpt-4o-mini": {"prompt": 1.0}}
     app = build_app(config(**prices), lambda r: json_response(200, answer(1_000, 1_000)))
     async with client_for(app) as client:
@@ -121,29 +122,56 @@ async def test_config_prices_override_and_unknown_models_cost_nothing() -> None:
         unknown = await client.post("/v1/chat/completions", json=chat("chain"))
     assert house.headers["x-switchboard-cost-usd"] == "0.006"
     assert mini.headers["x-switchboard-cost-usd"] == "0.001"  # the override, not the shipped row
-    assert unknown.headers["x-switchboard-cost-usd"] == "0"
+    assert "x-switchboard-cost-usd" not in unknown.headers  # unknown, not free: 0 would claim a price
 
 
-async def test_stream_cost_is_in_the_final_timing_comment() -> None:
-    usage = b'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":20000,"completion_tokens":1000,"total_tokens":21000}}\n\n'
+async def _streamed(model: str, prompt: int, completion_tokens: int):  # type: ignore[no-untyped-def]
+    """A stream of `model` whose usage chunk reports these tokens: its response, its final timing
+    summary and the key's usage rows."""
+    usage = orjson.dumps(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "m",
+            "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion_tokens},
+        }
+    )
     store = MemoryStore()
     key, key_id = await keyed(store)
     app = build_app(
         config(),
-        lambda r: sse_response(chunk("hi"), chunk(finish="stop"), usage, b"data: [DONE]\n\n"),
+        lambda r: sse_response(
+            chunk("hi"), chunk(finish="stop"), b"data: " + usage + b"\n\n", b"data: [DONE]\n\n"
+        ),
         store=store,
     )
     async with client_for(app) as client:
         response = await client.post(
-            "/v1/chat/completions", json=chat("mini", stream=True), headers={"authorization": f"Bearer {key}"}
+            "/v1/chat/completions", json=chat(model, stream=True), headers={"authorization": f"Bearer {key}"}
         )
     await app.aclose()
-    assert "x-switchboard-cost-usd" not in response.headers  # a stream's cost is known at its end
     [comment] = [line for line in response.text.split("\n") if line.startswith(": switchboard-timing ")]
-    summary = json.loads(comment.removeprefix(": switchboard-timing "))
+    return (
+        response,
+        json.loads(comment.removeprefix(": switchboard-timing ")),
+        await usage_report(store, key_id),
+    )
+
+
+async def test_stream_from_an_unpriced_target_reports_a_null_cost() -> None:
+    _, summary, [row] = await _streamed("chain", 20, 10)
+    assert summary["cost_usd"] is None
+    # the usage report marks the row
+    assert row["unpriced"] == 1 and row["cost_usd"] == 0 and "add a/model-a to [prices]" in row["note"]
+
+
+async def test_stream_cost_is_in_the_final_timing_comment() -> None:
+    response, summary, [row] = await _streamed("mini", 20_000, 1_000)
+    assert "x-switchboard-cost-usd" not in response.headers  # a stream's cost is known at its end
     assert summary["cost_usd"] == "0.0036"  # 20,000 x $0.15 + 1,000 x $0.60 per million
     assert parse_sse(response.text)[-1] == "[DONE]"
-    [row] = await usage_report(store, key_id)
     assert row["cost_usd"] == pytest.approx(0.0036)
 
 
@@ -202,4 +230,5 @@ targets = ["openai/my-finetune", "bedrock/custom.model-v1:0", "mock/echo", "open
     )
     assert main(["check-config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "unpriced: openai/my-finetune, bedrock/custom.model-v1:0 (cost 0" in out
+    assert "unpriced: openai/my-finetune, bedrock/custom.model-v1:0 (no cost is known" in out
+    assert "prices not verified on the provider's page: openai/gpt-4o, bedrock/us.amazon.nova-pro-v1:0" in out

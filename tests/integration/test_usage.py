@@ -65,7 +65,9 @@ async def test_counted_once_across_retries_and_fallbacks() -> None:
             "prompt_tokens": 1,
             "completion_tokens": 1,
             "cached_tokens": 0,
+            "unpriced": 1,  # model-b has no price: its cost is unknown and the row says so
             "cost_usd": 0.0,
+            "note": "1 unpriced: add b/model-b to [prices]",
         }
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import os
 import sys
@@ -45,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("config")
+    check.add_argument(
+        "--price-age-days",
+        type=int,
+        default=PRICE_AGE_DAYS,
+        help=f"name shipped price rows read longer ago than this (default: {PRICE_AGE_DAYS})",
+    )
     from switchboard.cli.keys import add_parser, add_usage_parser
 
     add_parser(sub)
@@ -72,19 +79,39 @@ def _limits(args: argparse.Namespace) -> HttpLimits:
     )
 
 
-def _unpriced(config: Any) -> list[str]:
-    """Targets neither the shipped price table nor `[prices]` knows (the mock provider is free)."""
-    from switchboard.state.prices import PriceTable
+PRICE_AGE_DAYS = 90
+
+
+def price_report(config: Any, today: datetime.date, max_age_days: int) -> list[str]:
+    """What check-config says about the prices of the configured targets (the mock provider is free):
+    the targets nobody prices, those priced by a shipped row read more than `max_age_days` ago, and
+    those priced by a row that could not be verified on its provider's page."""
+    from switchboard.state.prices import PriceTable, stale
 
     prices = PriceTable(config.prices)
-    found: list[str] = []
+    unpriced: list[str] = []
+    rows: dict[str, Any] = {}
     for model in config.models.values():
         for target in model.targets:
-            if config.providers[target.provider].type == "mock" or target.id in found:
+            if config.providers[target.provider].type == "mock" or target.id in unpriced:
                 continue
             if prices.get(target.provider, target.model) is None:
-                found.append(target.id)
-    return found
+                unpriced.append(target.id)
+            elif (row := prices.listing(target.provider, target.model)) is not None:
+                rows[target.id] = row
+    lines = []
+    if unpriced:
+        lines.append(
+            f"unpriced: {', '.join(unpriced)} (no cost is known: keys with a dollar budget are not "
+            "served by them; add them to [prices])"
+        )
+    old = stale(rows.items(), today, max_age_days)
+    if old:
+        lines.append(f"prices older than {max_age_days} days: {', '.join(old)} (re-read their pages)")
+    unverified = [name for name, row in rows.items() if not row.verified]
+    if unverified:
+        lines.append(f"prices not verified on the provider's page: {', '.join(unverified)}")
+    return lines
 
 
 def _has_keys(config: object) -> bool:
@@ -147,9 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"invalid configuration: {exc}", file=sys.stderr)
             return 2
         print(f"ok: {len(config.providers)} providers, {len(config.models)} models")
-        unpriced = _unpriced(config)
-        if unpriced:
-            print(f"unpriced: {', '.join(unpriced)} (cost 0: add them to [prices])")
+        for line in price_report(config, datetime.datetime.now(datetime.UTC).date(), args.price_age_days):
+            print(line)
         return 0
 
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")

@@ -12,6 +12,7 @@ from time import perf_counter
 
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Services
+from switchboard.state.prices import requested_tier
 from switchboard.state.usage import UsageEvent, tokens_from_body, total_tokens
 from switchboard.telemetry.metrics import RequestRecord
 from switchboard.telemetry.tracing import Attributes, Span
@@ -54,16 +55,19 @@ def _used(ctx: RequestContext, estimated: tuple[int, int] | None) -> Usage | Non
     return None
 
 
-def _cost(ctx: RequestContext, services: Services, usage: Usage | None) -> int:
+def _cost(ctx: RequestContext, services: Services, usage: Usage | None) -> int | None:
     if ctx.cost_nano_usd is not None:
         return ctx.cost_nano_usd
     target = ctx.target
     if usage is None or target is None or ctx.cache_entry is not None:
         return 0
-    return services.prices.cost(target.provider, target.model, usage)
+    tier = requested_tier(ctx.request.body) if ctx.request is not None else None
+    return services.prices.cost(target.provider, target.model, usage, tier)
 
 
-def _settle(ctx: RequestContext, services: Services, estimated: tuple[int, int] | None, cost: int) -> None:
+def _settle(
+    ctx: RequestContext, services: Services, estimated: tuple[int, int] | None, cost: int | None
+) -> None:
     if ctx.reservation is None:
         return
     used: int | None
@@ -87,7 +91,7 @@ def _keep(ctx: RequestContext, services: Services) -> None:
     )
 
 
-def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, cost: int) -> None:
+def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, cost: int | None) -> None:
     if ctx.request is None:
         return
     key, target = ctx.key, ctx.target

@@ -2,8 +2,9 @@
 stream, a cached answer replayed, or an error in the route's dialect. Every answer carries the
 request id, the region, the timing headers and, when admitted under limits, the x-ratelimit-*
 headers; answers from a provider say which target served them and what the cache did. A JSON
-answer says what it cost (`x-switchboard-cost-usd`, from the usage it reports; 0 for a cache hit or
-an unpriced model); a stream says it in its final timing comment (`cost_usd`)."""
+answer says what it cost (`x-switchboard-cost-usd`, from the usage it reports; 0 for a cache hit;
+absent for a target nobody priced: zero would claim a price); a stream says it in its final timing
+comment (`cost_usd`, null when unpriced)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from switchboard.edge.http import Headers, base_headers, send_body
 from switchboard.errors import GatewayError
 from switchboard.pipeline.context import RequestContext
 from switchboard.state.cache import HIT, Entry
-from switchboard.state.prices import FREE, format_usd
+from switchboard.state.prices import FREE, format_usd, requested_tier
 from switchboard.state.usage import tokens_from_body
 from switchboard.telemetry.timing import Measured
 from switchboard.wire.openai import Usage
@@ -55,15 +56,20 @@ def _answer_headers(
 def answer_cost(ctx: RequestContext) -> int | None:
     """What a complete answer cost (nano-USD), from the usage it reports: `ctx.usage` when the
     answer was passed through, the translated answer's `usage` otherwise. Kept on the context for
-    `finish`; None without a price table."""
+    `finish`; None without a price table or for an unpriced target."""
     target, prices = ctx.target, ctx.prices
     if target is None or prices is None:
         return None
     usage = ctx.usage
     if usage is None and ctx.answer is not None:
         usage = Usage(*tokens_from_body(ctx.answer))
-    ctx.cost_nano_usd = prices.cost(target.provider, target.model, usage)
+    ctx.cost_nano_usd = prices.cost(target.provider, target.model, usage, _tier(ctx))
     return ctx.cost_nano_usd
+
+
+def _tier(ctx: RequestContext) -> str | None:
+    """The service tier the request asked for (its price multiplier, unless the answer says)."""
+    return requested_tier(ctx.request.body) if ctx.request is not None else None
 
 
 async def send_answer(ctx: RequestContext, region: bytes, content: bytes) -> None:
@@ -82,7 +88,9 @@ async def send_answer(ctx: RequestContext, region: bytes, content: bytes) -> Non
 
 async def start_stream(ctx: RequestContext, region: bytes, target: Target) -> None:
     if ctx.prices is not None:  # the relay's timing comment then carries the stream's cost
-        ctx.timing.price = ctx.prices.get(target.provider, target.model) or FREE
+        timing = ctx.timing
+        timing.costed, timing.tier = True, _tier(ctx)
+        timing.price = ctx.prices.get(target.provider, target.model)
     headers = _answer_headers(ctx, region, target, ctx.cache_state, sse=True)
     headers += ctx.timing.headers(perf_counter())
     ctx.response_started = True
@@ -101,7 +109,7 @@ async def replay(ctx: RequestContext, region: bytes, entry: Entry) -> None:
         ctx.cost_nano_usd = 0
         if not entry.stream:
             headers.append((H_COST, b"0"))
-        ctx.timing.price, ctx.timing.metered = FREE, Measured(Usage())
+        ctx.timing.costed, ctx.timing.price, ctx.timing.metered = True, FREE, Measured(Usage())
     if not entry.stream:
         await send_body(ctx.send, 200, headers, entry.chunks[0])
         return

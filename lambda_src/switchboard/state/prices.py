@@ -1,161 +1,249 @@
-"""The shipped price table and the lookup every cost goes through (usage, response headers, budgets).
+"""Prices: the lookup every cost goes through (usage, response headers, budgets) and what one
+answer costs.
 
-Prices are USD per million tokens (micro-USD per token) for input, output, cached input (a cache
-read) and cache writes. Rows are the providers' published list prices for standard (non-batch,
-non-priority) calls at the dates in their comments; long-context surcharges (Gemini 2.5 Pro and
-Claude Sonnet above 200k prompt tokens), Bedrock's regional-endpoint premium and cache storage per
-hour are not modelled. `[prices]` in the configuration overrides and extends the table.
+Prices are USD per million tokens (micro-USD per token) for input, output, cache reads and cache
+writes (5-minute and 1-hour where a provider prices them apart). The shipped rows live in
+`state/price_list.py`, each with the page it was read from and the date; `[prices]` in the
+configuration overrides and extends them.
+
+What one request costs is computed from its reported usage, not averaged:
+- a prompt-length band (`Price.long_above`): a request whose prompt, cache reads and writes
+  included, is longer than the threshold pays the band's prices (`Price.long`) for every token,
+  output included (Claude Haiku 5.5 over 100K, GPT-6 over 272K, Sonnet 4.5 / Gemini 2.5 Pro over
+  200K);
+- a service tier (`Price.tiers`): the tier the answer says processed it, else the tier the request
+  asked for, multiplies the whole request (OpenAI priority / fast 2x, flex 0.5x; Gemini flex 0.5x);
+- cache writes kept for an hour are charged at `cache_write_1h` where the answer tells them apart.
 
 Lookup order for a target `provider/model`: the configuration by `provider/model`, then by model
-name, then this table by model name; a model name is also tried without a Bedrock cross-region
-prefix (`us.`, `eu.`, `apac.`, `global.`) and without a trailing snapshot date
-(`-2024-08-06`, `-20250929`). An unknown model costs nothing (`switchboard check-config` lists them).
+name, then the shipped list; a model name is also tried without a Bedrock region prefix (`global.`,
+`us.`, `eu.`, ...), without Bedrock's `anthropic.` vendor prefix and `-v1:0` version suffix, and
+without a snapshot date (`-2024-08-06`, `-20250929`, `@20251001`). Claude on Bedrock costs the Claude
+row, 10% more on non-global endpoints of Claude 4.5 and later. A model nobody prices is unpriced:
+its cost is None (not 0), `switchboard check-config` lists it, and a key with a dollar budget is
+never served by it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 from switchboard.config import Price
-from switchboard.wire.openai import Usage
+from switchboard.state.listing import Listing, Rules
 
-
-def _p(
-    prompt: float, completion: float, cached: float | None = None, cache_write: float | None = None
-) -> Price:
-    return Price(prompt=prompt, completion=completion, cached=cached, cache_write=cache_write)
-
-
-# Each group names the provider's public pricing page; each row says when it was checked.
-SHIPPED: Mapping[str, Price] = {
-    # OpenAI, https://openai.com/api/pricing (cache writes are not charged: cache_write unset)
-    "gpt-4o": _p(2.50, 10.00, 1.25),  # as published, checked 2026-12-02
-    "gpt-4o-mini": _p(0.15, 0.60, 0.075),  # as published, checked 2026-12-02
-    "gpt-4.1": _p(2.00, 8.00, 0.50),  # as published, checked 2026-12-02
-    "gpt-4.1-mini": _p(0.40, 1.60, 0.10),  # as published, checked 2026-12-02
-    "gpt-4.1-nano": _p(0.10, 0.40, 0.025),  # as published, checked 2026-12-02
-    "o1": _p(15.00, 60.00, 7.50),  # as published, checked 2026-12-02
-    "o3": _p(2.00, 8.00, 0.50),  # as published, checked 2026-12-02 (after the June 2025 cut)
-    "o3-mini": _p(1.10, 4.40, 0.55),  # as published, checked 2026-12-02
-    "o4-mini": _p(1.10, 4.40, 0.275),  # as published, checked 2026-12-02
-    "gpt-5": _p(1.25, 10.00, 0.125),  # as published, checked 2026-12-02
-    "gpt-5-mini": _p(0.25, 2.00, 0.025),  # as published, checked 2026-12-02
-    "gpt-5-nano": _p(0.05, 0.40, 0.005),  # as published, checked 2026-12-02
-    "gpt-5.1": _p(1.25, 10.00, 0.125),  # as published, checked 2026-12-02; unsure: assumed = gpt-5
-    "text-embedding-3-small": _p(0.02, 0.0),  # as published, checked 2026-12-02
-    "text-embedding-3-large": _p(0.13, 0.0),  # as published, checked 2026-12-02
-    # Anthropic, https://www.anthropic.com/pricing#api (cache write = 5-minute TTL write, 1.25x input)
-    "claude-opus-4-5": _p(5.00, 25.00, 0.50, 6.25),  # as published, checked 2026-12-02
-    "claude-opus-4-1": _p(15.00, 75.00, 1.50, 18.75),  # as published, checked 2026-12-02
-    "claude-opus-4": _p(15.00, 75.00, 1.50, 18.75),  # as published, checked 2026-12-02
-    "claude-opus-4-0": _p(15.00, 75.00, 1.50, 18.75),  # as published, checked 2026-12-02 (alias)
-    "claude-sonnet-4-5": _p(3.00, 15.00, 0.30, 3.75),  # as published, checked 2026-12-02 (<= 200k)
-    "claude-sonnet-4": _p(3.00, 15.00, 0.30, 3.75),  # as published, checked 2026-12-02 (<= 200k)
-    "claude-sonnet-4-0": _p(3.00, 15.00, 0.30, 3.75),  # as published, checked 2026-12-02 (alias)
-    "claude-haiku-4-5": _p(1.00, 5.00, 0.10, 1.25),  # as published, checked 2026-12-02
-    "claude-3-7-sonnet": _p(3.00, 15.00, 0.30, 3.75),  # as published, checked 2026-12-02
-    "claude-3-5-haiku": _p(0.80, 4.00, 0.08, 1.00),  # as published, checked 2026-12-02
-    # Google Gemini API, https://ai.google.dev/gemini-api/docs/pricing (text input; <= 200k prompt
-    # tokens; cached = context-cache read, storage per hour not modelled; no per-token write charge)
-    "gemini-2.5-pro": _p(1.25, 10.00, 0.125),  # as published, checked 2026-12-02
-    "gemini-2.5-flash": _p(0.30, 2.50, 0.03),  # as published, checked 2026-12-02; cached unsure
-    "gemini-2.5-flash-lite": _p(0.10, 0.40, 0.01),  # as published, checked 2026-12-02; cached unsure
-    "gemini-2.0-flash": _p(0.10, 0.40, 0.025),  # as published, checked 2026-12-02
-    "gemini-3-pro-preview": _p(2.00, 12.00, 0.20),  # as published, checked 2026-12-02; unsure (preview)
-    # Amazon Bedrock, https://aws.amazon.com/bedrock/pricing (on-demand, us-east-1; global
-    # cross-region endpoints; regional endpoints of Claude 4.5 models cost 10 % more, not modelled)
-    # as published, checked 2026-12-02
-    "anthropic.claude-opus-4-5-20251101-v1:0": _p(5.00, 25.00, 0.50, 6.25),
-    # as published, checked 2026-12-02
-    "anthropic.claude-opus-4-1-20250805-v1:0": _p(15.00, 75.00, 1.50, 18.75),
-    # as published, checked 2026-12-02
-    "anthropic.claude-sonnet-4-5-20250929-v1:0": _p(3.00, 15.00, 0.30, 3.75),
-    # as published, checked 2026-12-02
-    "anthropic.claude-sonnet-4-20250514-v1:0": _p(3.00, 15.00, 0.30, 3.75),
-    # as published, checked 2026-12-02
-    "anthropic.claude-haiku-4-5-20251001-v1:0": _p(1.00, 5.00, 0.10, 1.25),
-    # as published, checked 2026-12-02
-    "anthropic.claude-3-5-haiku-20241022-v1:0": _p(0.80, 4.00, 0.08, 1.00),
-    "amazon.nova-premier-v1:0": _p(2.50, 12.50),  # as published, checked 2026-12-02; unsure
-    "amazon.nova-pro-v1:0": _p(0.80, 3.20, 0.20),  # as published, checked 2026-12-02
-    "amazon.nova-lite-v1:0": _p(0.06, 0.24, 0.015),  # as published, checked 2026-12-02
-    "amazon.nova-micro-v1:0": _p(0.035, 0.14, 0.00875),  # as published, checked 2026-12-02
-    "meta.llama4-maverick-17b-instruct-v1:0": _p(0.24, 0.97),  # as published, checked 2026-12-02; unsure
-    "meta.llama4-scout-17b-instruct-v1:0": _p(0.17, 0.66),  # as published, checked 2026-12-02; unsure
-    "meta.llama3-3-70b-instruct-v1:0": _p(0.72, 0.72),  # as published, checked 2026-12-02
-    "meta.llama3-1-70b-instruct-v1:0": _p(0.72, 0.72),  # as published, checked 2026-12-02
-    "meta.llama3-1-8b-instruct-v1:0": _p(0.22, 0.22),  # as published, checked 2026-12-02
-}
+if TYPE_CHECKING:
+    from switchboard.wire.openai import Usage
 
 FREE = Price()
-"""What an unknown model costs."""
+"""What a served-from-cache answer costs."""
 
-_REGION_PREFIX = re.compile(r"^(?:us|eu|apac|jp|au|us-gov|global)\.")
-_DATE_SUFFIX = re.compile(r"-(?:\d{4}-\d{2}-\d{2}|\d{8})$")
+_REGION_PREFIX = re.compile(r"^(us-gov|global|us|eu|apac|jp|au|ca)\.")
+_BEDROCK_ANTHROPIC = re.compile(r"^anthropic\.(.+?)(?:-v\d+(?::\d+)?)?$")
+_DATE_SUFFIX = re.compile(r"(?:-(?:\d{4}-\d{2}-\d{2}|\d{8})|@\d{8})$")
+_STANDARD_TIERS = frozenset({"default", "standard", "auto", "on_demand"})
+
+
+def _shipped() -> Mapping[str, Listing]:
+    from switchboard.state.price_list import ROWS  # data: imported on the first lookup only
+
+    return ROWS
 
 
 class PriceTable:
-    """The shipped table with the configuration's `[prices]` over it. A lookup is a dict hit after
-    the first one for each target (results are memoised; the set of targets is the configuration's,
+    """The shipped list with the configuration's `[prices]` over it. A lookup is a dict hit after the
+    first one for each target (results are memoised; the set of targets is the configuration's,
     plus a bounded number of per-request model overrides)."""
 
     def __init__(
-        self, overrides: Mapping[str, Price] | None = None, shipped: Mapping[str, Price] = SHIPPED
+        self, overrides: Mapping[str, Price] | None = None, shipped: Mapping[str, Listing] | None = None
     ) -> None:
         self._overrides = dict(overrides or {})
-        self._shipped = shipped
-        self._found: dict[tuple[str, str], Price | None] = {}
+        self._rows = shipped
+        self._found: dict[tuple[str, str], tuple[Price | None, Listing | None]] = {}
+
+    @property
+    def rows(self) -> Mapping[str, Listing]:
+        if self._rows is None:
+            self._rows = _shipped()
+        return self._rows
 
     def get(self, provider: str, model: str) -> Price | None:
-        """The price of a target, or None when neither the configuration nor the table knows it."""
+        """The price of a target, or None when neither the configuration nor the list knows it."""
+        return self._lookup(provider, model)[0]
+
+    def listing(self, provider: str, model: str) -> Listing | None:
+        """The shipped row a target is priced by (None when `[prices]` prices it, or nobody)."""
+        return self._lookup(provider, model)[1]
+
+    def rules(self, provider: str, model: str) -> Rules | None:
+        """The target model's request rules, from its shipped row (None: nothing known)."""
+        found = self._lookup(provider, model)[1]
+        return None if found is None else found.rules
+
+    def cost(self, provider: str, model: str, usage: Usage | None, tier: str | None = None) -> int | None:
+        """Nano-USD of one answer's usage at this target's price; None when the target is unpriced
+        (the answer's cost is unknown, not zero); 0 without usage."""
+        price = self.get(provider, model)
+        if price is None:
+            return None
+        if usage is None:
+            return 0
+        return charge(price, usage, tier)
+
+    def _lookup(self, provider: str, model: str) -> tuple[Price | None, Listing | None]:
         ident = (provider, model)
         try:
             return self._found[ident]
         except KeyError:
             pass
-        price = self._overrides.get(f"{provider}/{model}") or self._overrides.get(model)
-        if price is None:
-            bare = _REGION_PREFIX.sub("", model)
-            for name in (model, bare, _DATE_SUFFIX.sub("", bare)):
-                price = self._overrides.get(name) or self._shipped.get(name)
-                if price is not None:
-                    break
+        found = self._resolve(provider, model)
         if len(self._found) > 10_000:
             self._found.clear()
-        self._found[ident] = price
-        return price
+        self._found[ident] = found
+        return found
 
-    def cost(self, provider: str, model: str, usage: Usage | None) -> int:
-        """Nano-USD of one answer's usage at this target's price (0 when unknown or unpriced)."""
-        price = self.get(provider, model)
-        if price is None or usage is None:
-            return 0
-        return cost_nano_usd(price, usage.prompt, usage.completion, usage.cached, usage.cache_write)
+    def _resolve(self, provider: str, model: str) -> tuple[Price | None, Listing | None]:
+        price = self._overrides.get(f"{provider}/{model}") or self._overrides.get(model)
+        if price is not None:
+            return price, None
+        region = _REGION_PREFIX.match(model)
+        bare = model[region.end() :] if region else model
+        vendor = _BEDROCK_ANTHROPIC.match(bare)
+        names = [model, bare]
+        if vendor is not None:
+            names.append(vendor.group(1))
+        names.append(_DATE_SUFFIX.sub("", names[-1]))
+        rows = self.rows
+        for name in names:
+            price = self._overrides.get(name)
+            if price is not None:
+                return price, None
+            row = rows.get(name)
+            if row is not None:
+                if vendor is not None and (region is None or region.group(1) != "global"):
+                    return _regional(name, row), row
+                return row.price, row
+        return None, None
 
 
-def cost_nano_usd(price: Price, prompt: int, completion: int, cached: int = 0, cache_write: int = 0) -> int:
-    """Prices are USD per million tokens, i.e. micro-USD per token. `prompt` includes the cached
-    (cache-read) and cache-write tokens, which are charged at their own prices (default: the prompt
-    price)."""
-    cached_price = price.prompt if price.cached is None else price.cached
-    write_price = price.prompt if price.cache_write is None else price.cache_write
+def _regional(name: str, row: Listing) -> Price:
+    """A Claude row on a non-global Bedrock endpoint (see `price_list.BEDROCK_REGIONAL`)."""
+    from switchboard.state.price_list import BEDROCK_REGIONAL, BEDROCK_REGIONAL_MODELS
+
+    if name not in BEDROCK_REGIONAL_MODELS:
+        return row.price
+    return scaled(row.price, BEDROCK_REGIONAL.price.prompt)
+
+
+def scaled(price: Price, factor: float) -> Price:
+    """Every rate of `price` (its band's included) times `factor`."""
+
+    def times(value: float | None) -> float | None:
+        return None if value is None else value * factor
+
+    long = None if price.long is None else scaled(price.long, factor)
+    return Price(
+        price.prompt * factor,
+        price.completion * factor,
+        times(price.cached),
+        times(price.cache_write),
+        times(price.cache_write_1h),
+        long_above=price.long_above,
+        long=long,
+        tiers=price.tiers,
+    )
+
+
+def band(price: Price, prompt: int) -> Price:
+    """The prices a request with `prompt` input tokens (cache reads and writes included) pays."""
+    if price.long is not None and price.long_above is not None and prompt > price.long_above:
+        return price.long
+    return price
+
+
+def tier_factor(price: Price, tier: str | None) -> float:
+    """The multiplier of a service tier (1 for the standard tier or one the price does not name)."""
+    if not tier or not price.tiers:
+        return 1.0
+    tier = tier.lower()
+    if tier in _STANDARD_TIERS:
+        return 1.0
+    return next((factor for name, factor in price.tiers if name == tier), 1.0)
+
+
+def requested_tier(body: Mapping[str, Any]) -> str | None:
+    """The service tier a request body asks for (`service_tier`, OpenAI and Gemini), if any."""
+    tier = body.get("service_tier")
+    return tier if isinstance(tier, str) else None
+
+
+def charge(price: Price, usage: Usage, tier: str | None = None) -> int:
+    """What `usage` costs at `price` (nano-USD): its band, its cache reads and writes at their own
+    prices, times its service tier (the answer's, else `tier`, the request's)."""
+    answered = getattr(usage, "service_tier", None)
+    return cost_nano_usd(
+        price,
+        usage.prompt,
+        usage.completion,
+        usage.cached,
+        usage.cache_write,
+        cache_write_1h=getattr(usage, "cache_write_1h", 0),
+        tier=answered if isinstance(answered, str) and answered else tier,
+    )
+
+
+def cost_nano_usd(
+    price: Price,
+    prompt: int,
+    completion: int,
+    cached: int = 0,
+    cache_write: int = 0,
+    *,
+    cache_write_1h: int = 0,
+    tier: str | None = None,
+) -> int:
+    """Prices are USD per million tokens, i.e. micro-USD per token. `prompt` includes the cache-read
+    (`cached`) and cache-write tokens, which are charged at their own prices (default: the prompt
+    price); `cache_write_1h` is the part of `cache_write` kept for an hour."""
+    rates = band(price, prompt)
+    cached_price = rates.prompt if rates.cached is None else rates.cached
+    write_price = rates.prompt if rates.cache_write is None else rates.cache_write
+    hour_price = write_price if rates.cache_write_1h is None else rates.cache_write_1h
+    hour = min(max(0, cache_write_1h), cache_write)
     fresh = max(0, prompt - cached - cache_write)
     micro = (
-        fresh * price.prompt
+        fresh * rates.prompt
         + cached * cached_price
-        + cache_write * write_price
-        + completion * price.completion
+        + (cache_write - hour) * write_price
+        + hour * hour_price
+        + completion * rates.completion
     )
-    return round(micro * 1000)
+    return round(micro * 1000 * tier_factor(price, tier))
+
+
+def request_price(price: Price, prompt: int, tier: str | None = None) -> Price:
+    """A flat price (no band, no tiers) for a request of `prompt` input tokens asking for `tier`:
+    what admission reserves with (its band's rates times its tier)."""
+    rates = band(price, prompt)
+    flat = Price(rates.prompt, rates.completion, rates.cached, rates.cache_write, rates.cache_write_1h)
+    factor = tier_factor(price, tier)
+    return flat if factor == 1.0 else scaled(flat, factor)
 
 
 def worst_case_nano_usd(price: Price, prompt: int, completion: int) -> int:
-    """An upper bound of what `prompt` + `completion` tokens can cost at `price`: every prompt token
-    at the dearest input price (a cache write can cost more than a plain input token)."""
-    dearest = max(price.prompt, price.cached or 0.0, price.cache_write or 0.0)
+    """An upper bound of what `prompt` + `completion` tokens can cost at a flat `price`: every prompt
+    token at the dearest input price (a cache write can cost more than a plain input token)."""
+    dearest = max(price.prompt, price.cached or 0.0, price.cache_write or 0.0, price.cache_write_1h or 0.0)
     return math.ceil((prompt * dearest + completion * price.completion) * 1000)
+
+
+def stale(rows: Iterable[tuple[str, Listing]], today: date, max_age_days: int) -> list[str]:
+    """Names of the rows read more than `max_age_days` before `today`."""
+    return [name for name, row in rows if (today - date.fromisoformat(row.read)).days > max_age_days]
 
 
 def format_usd(nano: int) -> str:

@@ -52,8 +52,11 @@ COUNTERS = (
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
+    "unpriced",
     "cost_nano_usd",
 )
+"""Per key, day, model and target. `unpriced` counts answers from a target nobody priced: their
+cost is unknown and not in `cost_nano_usd` (the report marks such rows). The cost stays last."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +171,11 @@ class UsageRecorder:
             totals["cost_nano_usd"] += event.cost_nano_usd
         elif (prompt or completion) and event.provider and event.upstream_model:
             usage = Usage(prompt, completion, cached, written)
-            totals["cost_nano_usd"] += self._prices.cost(event.provider, event.upstream_model, usage)
+            cost = self._prices.cost(event.provider, event.upstream_model, usage)
+            if cost is None:
+                totals["unpriced"] += 1
+            else:
+                totals["cost_nano_usd"] += cost
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -379,7 +386,10 @@ async def usage_report(store: Store, key_id: str, since: str | None = None) -> l
             continue
         counters = {k: int(item.get(k, 0)) for k in COUNTERS}
         cost = counters.pop("cost_nano_usd") / 1e9
-        rows.append({"day": day, "model": model, "target": target, **counters, "cost_usd": round(cost, 6)})
+        row = {"day": day, "model": model, "target": target, **counters, "cost_usd": round(cost, 6)}
+        if counters["unpriced"]:  # the cost of those answers is unknown: the sum is a lower bound
+            row["note"] = f"{counters['unpriced']} unpriced: add {target} to [prices]"
+        rows.append(row)
     return rows
 
 

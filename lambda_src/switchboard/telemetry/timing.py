@@ -7,8 +7,8 @@ overhead = total time inside the gateway - upstream - backoff.
 
 Owns the timing headers and the final `: switchboard-timing {...}` summary; it does not decide
 when they are sent. A stream's summary also carries its cost (`cost_usd`, a decimal string; null
-when the provider reported no usage) once `price` is set: read from `metered.usage` (the relay's
-stream reader) when the summary is written.
+when the provider reported no usage or the target has no price) once `costed` is set: read from
+`metered.usage` (the relay's stream reader) when the summary is written.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from switchboard.constants import (
     H_UPSTREAM,
     SSE_TIMING_PREFIX,
 )
-from switchboard.state.prices import cost_nano_usd, format_usd
+from switchboard.state.prices import charge, format_usd
 from switchboard.telemetry.tracing import NO_SPAN, NoSpan
 from switchboard.wire.openai import Usage
 
@@ -52,11 +52,13 @@ class Timing:
         "attempts",
         "backoff",
         "chunks",
+        "costed",
         "first_token",
         "metered",
         "price",
         "span",
         "start",
+        "tier",
         "upstream",
     )
 
@@ -67,8 +69,12 @@ class Timing:
         self.attempts = 0
         self.first_token: float | None = None
         self.chunks = 0
+        self.costed = False
+        """The summary carries `cost_usd` (streams, set with `price` when the stream starts)."""
         self.price: Price | None = None
-        """The serving target's price (streams): the summary then carries the cost."""
+        """The serving target's price (None: unpriced, `cost_usd` is null, never 0)."""
+        self.tier: str | None = None
+        """The service tier the request asked for (the answer's own report wins)."""
         self.metered: Metered | None = None
         self.span: NoSpan = NO_SPAN
         """The request's trace span (`NO_SPAN` when tracing is off): the executor's attempts are its
@@ -122,7 +128,7 @@ class Timing:
         }
         if self.backoff:
             summary["backoff_ms"] = round(self.backoff * 1000.0, 3)
-        if self.price is not None:
+        if self.costed:
             summary["cost_usd"] = self._cost()
         return summary
 
@@ -130,8 +136,7 @@ class Timing:
         usage = self.metered.usage if self.metered is not None else None
         if usage is None or self.price is None:
             return None
-        nano = cost_nano_usd(self.price, usage.prompt, usage.completion, usage.cached, usage.cache_write)
-        return format_usd(nano)
+        return format_usd(charge(self.price, usage, self.tier))
 
     def sse_comment(self, now: float, provider: str, model: str) -> bytes:
         """`: switchboard-timing {...}` - an SSE comment every client ignores."""
