@@ -19,7 +19,13 @@ from typing import TypeVar
 
 from switchboard.config import Config, ProviderConfig, Target
 from switchboard.dialects.request import ChatRequest, NativeRequest
-from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnsupported
+from switchboard.errors import (
+    GatewayError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+    UpstreamUnsupported,
+)
 from switchboard.providers import provider_type
 from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, classify_stream_error
 from switchboard.providers.passthrough import native_apis, passthrough_request
@@ -135,19 +141,17 @@ class Executor:
             while True:
                 remaining = deadline - perf_counter()
                 if remaining <= 0:
-                    raise final_error(failures, deadline_hit=True, deadline_ms=deadline_s * 1000)
+                    raise _give_up(failures, deadline_hit=True, deadline_ms=deadline_s * 1000)
                 timing.attempts += 1
                 try:
                     result = await attempt(target, remaining)
                 except UpstreamError as error:
-                    failures.append((target, error))
+                    failures.append((target, error.with_traceback(None)))  # no frames kept (cycles)
                     if error.counts_against_health:
                         self.health.failure(target)
                     remaining = deadline - perf_counter()
                     if remaining <= 0:
-                        raise final_error(
-                            failures, deadline_hit=True, deadline_ms=deadline_s * 1000
-                        ) from None
+                        raise _give_up(failures, deadline_hit=True, deadline_ms=deadline_s * 1000) from None
                     if (
                         error.action == "return"
                         and (window := context_fallback(error, ordered, index)) is not None
@@ -164,9 +168,7 @@ class Executor:
                         rand=self._rand,
                     )
                     if decision.action == "fail":
-                        raise final_error(
-                            failures, deadline_hit=False, deadline_ms=deadline_s * 1000
-                        ) from None
+                        raise _give_up(failures, deadline_hit=False, deadline_ms=deadline_s * 1000) from None
                     if decision.action == "next":
                         break
                     retries_left -= 1
@@ -179,7 +181,7 @@ class Executor:
                 else:
                     self.health.success(target)
                     return result
-        raise final_error(failures, deadline_hit=False, deadline_ms=deadline_s * 1000)
+        raise _give_up(failures, deadline_hit=False, deadline_ms=deadline_s * 1000)
 
     async def _prepare(self, target: Target, request: ChatRequest, stream: bool) -> _Prepared:
         provider = self.config.providers[target.provider]
@@ -376,6 +378,17 @@ def to_events(chunk: bytes, splitter: SSESplitter, translator: StreamTranslator 
     if translator.raw_framing:
         return translator.feed(chunk)
     return [out for event in splitter.feed(chunk) for out in translator.feed(event)]
+
+
+def _give_up(
+    failures: list[tuple[Target, UpstreamError]], *, deadline_hit: bool, deadline_ms: float
+) -> GatewayError:
+    """`final_error`, with the failures list emptied: the chain's frame must not keep the error it
+    raises (a reference cycle through the traceback holds the request and its buffers until a full
+    collection; after `tune_gc` that is rare, and memory grew by the answer cap per failed request)."""
+    error = final_error(failures, deadline_hit=deadline_hit, deadline_ms=deadline_ms)
+    failures.clear()
+    return error
 
 
 def _looks_like_json_object(body: bytes) -> bool:
