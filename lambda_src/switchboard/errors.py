@@ -47,8 +47,13 @@ import orjson
 from switchboard.constants import H_RETRY_AFTER
 
 # Token shapes of common provider keys (OpenAI/Anthropic `sk-`, Groq `gsk_`, xAI, Google `AIza`,
-# bearer tokens): masked in any upstream message we pass on, even keys we do not know.
-_KEY_LIKE = re.compile(r"(?i)\b(?:sk|pk|rk|gsk|xai|AIza)[-_][-_A-Za-z0-9]{8,}|\bBearer\s+\S+")
+# bearer tokens), AWS access key ids (`AKIA...` long-term, `ASIA...` temporary: not secret, but they
+# name the account) and SigV4 signatures (64 hex digits, as AWS echoes them in signature-mismatch
+# messages): masked in any upstream message we pass on, even keys we do not know.
+_KEY_LIKE = re.compile(
+    r"(?i)\b(?:sk|pk|rk|gsk|xai|AIza)[-_][-_A-Za-z0-9]{8,}|\bBearer\s+\S+"
+    r"|\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{12,}\b|signature\s*[=:]\s*[0-9a-f]{16,}|\b[0-9a-f]{64}\b"
+)
 
 Action = Literal["return", "skip", "rate_limited", "retry"]
 
