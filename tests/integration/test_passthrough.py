@@ -381,3 +381,49 @@ async def test_openai_clients_cache_control_reaches_anthropic_targets() -> None:
     openai = Upstream(json_response(200, completion()))
     response = await post(build_app(config(), openai), {**body, "model": "gpt"}, path="/v1/chat/completions")
     assert response.status_code == 200 and b"cache_control" not in openai.calls[0].content
+
+
+async def test_repeated_beta_headers_are_joined_and_each_goes_only_to_its_own_api() -> None:
+    """Issue 16, item 9: a client repeating `anthropic-beta` lost all but the last beta, and
+    `openai-beta` reached Anthropic (`anthropic-*` reached OpenAI's /responses)."""
+    fixture = (FIXTURES / "completion.json").read_bytes()
+    upstream = Upstream(httpx.Response(200, content=fixture, headers={"content-type": "application/json"}))
+    headers = [
+        ("anthropic-version", "2023-06-01"),
+        ("anthropic-beta", "interleaved-thinking-2025-05-14"),
+        ("anthropic-beta", "context-management-2025-06-27"),
+        ("openai-beta", "responses=experimental"),
+    ]
+    body = {"model": "claude", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    async with client_for(build_app(config(), upstream)) as client:
+        assert (await client.post("/v1/messages", json=body, headers=headers)).status_code == 200
+    sent = upstream.calls[0].headers
+    assert sent.get_list("anthropic-beta") == [
+        "interleaved-thinking-2025-05-14, context-management-2025-06-27"
+    ]
+    assert "openai-beta" not in sent
+
+    answer = json_response(
+        200,
+        {
+            "id": "resp_1",
+            "object": "response",
+            "status": "completed",
+            "model": "gpt-4o",
+            "output": [],
+            "usage": {"input_tokens": 1, "output_tokens": 1, "total_tokens": 2},
+        },
+    )
+    upstream = Upstream(answer)
+    headers = [
+        ("openai-beta", "a=v1"),
+        ("openai-beta", "b=v2"),
+        ("anthropic-beta", "interleaved-thinking-2025-05-14"),
+        ("anthropic-version", "2023-06-01"),
+    ]
+    async with client_for(build_app(config(), upstream)) as client:
+        response = await client.post("/v1/responses", json={"model": "gpt", "input": "hi"}, headers=headers)
+    assert response.status_code == 200, response.text
+    sent = upstream.calls[0].headers
+    assert sent.get_list("openai-beta") == ["a=v1, b=v2"]
+    assert "anthropic-beta" not in sent and "anthropic-version" not in sent

@@ -100,13 +100,26 @@ class RequestHeaders:
             elif name == H_CACHE_CONTROL:
                 self.cache_control = value
             elif name in FORWARDED and _PRINTABLE.fullmatch(value):
-                self.forward += ((name.decode(), value.decode()),)
+                self.forward = _forwarded(self.forward, name.decode(), value.decode().strip())
             elif name == H_SESSION_AFFINITY:
                 self.session = value or None
             elif name == H_REGION_PREFERENCE and _PRINTABLE.fullmatch(value):
                 self.region_preference = value.strip()
             elif name == H_TRACEPARENT:
                 self.traceparent = value
+
+
+_LISTS: Final = frozenset({"anthropic-beta", "openai-beta"})
+
+
+def _forwarded(seen: tuple[tuple[str, str], ...], name: str, value: str) -> tuple[tuple[str, str], ...]:
+    """`seen` plus one header: a repeated beta header (a comma-separated list) is joined into one
+    value, as HTTP allows, so no beta is lost; a repeated `anthropic-version` keeps the last."""
+    for index, (known, previous) in enumerate(seen):
+        if known == name:
+            joined = f"{previous}, {value}" if name in _LISTS else value
+            return (*seen[:index], (name, joined), *seen[index + 1 :])
+    return (*seen, (name, value))
 
 
 def request_id(caller: bytes | None, lambda_context: bytes | None, scope: Scope | None = None) -> bytes:

@@ -5,8 +5,8 @@ OpenAI Responses API to an `openai` provider), the body goes upstream as the cli
 `model` is rewritten (Switchboard's routing fields were removed when it was parsed), so fields
 Switchboard does not know - new betas, `context_management`, `cache_control`, thinking - reach the
 provider untouched. Client headers of that API come from an allow-list (the pipeline reads only
-`anthropic-version`, `anthropic-beta`, `openai-beta`); the credential is the provider's, never the
-client's. Pure: builds the request, no I/O.
+`anthropic-version`, `anthropic-beta`, `openai-beta`; repeated betas joined) and go only to their own
+API; the credential is the provider's, never the client's. Pure: builds the request, no I/O.
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ def passthrough_request(call: UpstreamCall, native: NativeRequest) -> UpstreamRe
     anthropic = native.api in _ANTHROPIC
     if anthropic:
         headers["anthropic-version"] = DEFAULT_ANTHROPIC_VERSION
-    headers.update(native.headers)
+    # each API's own headers only: `openai-beta` never reaches Anthropic, `anthropic-*` never OpenAI
+    own = "anthropic-" if anthropic else "openai-"
+    headers.update((name, value) for name, value in native.headers if name.startswith(own))
     headers.update(provider.headers)  # the operator's configured headers win
     if anthropic:
         if isinstance(call.credential, str):
