@@ -218,3 +218,26 @@ def test_keys_follow_switchboard_config_like_serve(
     code, out = cli(capsys, "keys", "create", "--tenant", "acme", "--name", "env", "--json")
     assert code == 0
     assert lookup(config, json.loads(out)["key"]) is not None
+
+
+@pytest.mark.parametrize(
+    "tenant", ["open", "OPEN", "", " ", "a b", "team/x", "-x", "x" * 65, "t\r\nx", "é", "a;b"]
+)
+def test_invalid_or_reserved_tenants_are_refused(
+    config: Path, capsys: pytest.CaptureFixture[str], tenant: str
+) -> None:
+    """Issue 16, item 10: `--tenant open` made a key sharing the anonymous callers' cache and
+    stored conversations; tenant names were not validated at all."""
+    code = main(["keys", "create", "--config", str(config), f"--tenant={tenant}", "--name", "k", "--json"])
+    captured = capsys.readouterr()
+    assert code == 2 and "tenant" in captured.err and captured.out == ""
+    with pytest.raises(ValueError, match="tenant"):
+        asyncio.run(keys.create_key(open_store(StoreSettings(backend="memory")), tenant=tenant, name="k"))
+
+
+@pytest.mark.parametrize("tenant", ["t", "team-a", "acme.prod_2", "x" * 64, "0pen"])
+def test_valid_tenants_are_accepted(config: Path, capsys: pytest.CaptureFixture[str], tenant: str) -> None:
+    code, out = cli(
+        capsys, "keys", "create", "--config", str(config), "--tenant", tenant, "--name", "k", "--json"
+    )
+    assert code == 0 and json.loads(out)["tenant"] == tenant

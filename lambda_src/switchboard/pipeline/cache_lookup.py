@@ -7,6 +7,7 @@ from __future__ import annotations
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Cache
 from switchboard.state.cache import BYPASS, cache_key
+from switchboard.state.keys import ANONYMOUS_TENANT
 
 
 async def lookup_cache(ctx: RequestContext, cache: Cache) -> None:
@@ -15,7 +16,7 @@ async def lookup_cache(ctx: RequestContext, cache: Cache) -> None:
     if policy is None:
         return
     ctx.cache_key = cache_key(
-        key.tenant if key is not None else "open", ctx.dialect.route, ctx.stream, ctx.raw
+        key.tenant if key is not None else ANONYMOUS_TENANT, ctx.dialect.route, ctx.stream, ctx.raw
     )
     ctx.cache_entry, ctx.cache_state = await cache.lookup(ctx.cache_key, policy)
     if ctx.cache_state != BYPASS:  # a store fault degrades to bypass: then nothing is kept either

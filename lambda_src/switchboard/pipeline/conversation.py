@@ -20,13 +20,14 @@ from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Conversations
 from switchboard.providers.passthrough import native_apis
 from switchboard.routing.policy import plan_targets
+from switchboard.state.keys import ANONYMOUS_TENANT
 from switchboard.wire.readers import OPENAI_RESPONSES
 
 log = logging.getLogger("switchboard")
 
 
 def _tenant(ctx: RequestContext) -> str:
-    return ctx.key.tenant if ctx.key is not None else "open"
+    return ctx.key.tenant if ctx.key is not None else ANONYMOUS_TENANT
 
 
 async def recall(ctx: RequestContext, conversations: Conversations, config: Config) -> None:

@@ -15,6 +15,7 @@ from switchboard.pipeline import respond
 from switchboard.pipeline.authenticate import authenticate
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Services
+from switchboard.state.keys import ANONYMOUS_TENANT
 
 PREFIX = RESPONSES_PATH + "/"
 
@@ -31,7 +32,7 @@ async def serve(scope: Scope, receive: Receive, send: Send, services: Services, 
     response_id = scope["path"][len(PREFIX) :]
     try:
         await authenticate(ctx, services.auth)
-        tenant = ctx.key.tenant if ctx.key is not None else "open"
+        tenant = ctx.key.tenant if ctx.key is not None else ANONYMOUS_TENANT
         try:
             if scope["method"] == "DELETE":
                 found = await services.conversations.delete(tenant, response_id)

@@ -26,6 +26,10 @@ MARKER_PK = "KEYS"
 MARKER_SK = "PRESENT"
 """An item written with the first key: its presence switches authentication on."""
 _KEY_RE = re.compile(r"^sb-[A-Za-z0-9_-]{43}$")
+ANONYMOUS_TENANT = "open"
+"""The tenant of callers without a key on an open gateway (their cache entries, stored responses
+and usage): reserved, no key can be created in it."""
+_TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -41,6 +45,20 @@ def key_hash(key: str) -> str:
 def well_formed(key: str) -> bool:
     """Cheap shape check before any hashing or store lookup (stops garbage early)."""
     return bool(_KEY_RE.match(key))
+
+
+def check_tenant(tenant: str) -> str:
+    """`tenant` if it is a valid name: 1-64 letters, digits, `.`, `_`, `-` (starting with a letter or a
+    digit), not the reserved anonymous tenant; else ValueError. Tenant names end up in store keys,
+    usage reports and logs."""
+    if not _TENANT_RE.fullmatch(tenant):
+        raise ValueError(
+            f"invalid tenant {tenant[:70]!r}: 1-64 characters of A-Z a-z 0-9 . _ -, starting with a "
+            "letter or digit"
+        )
+    if tenant.lower() == ANONYMOUS_TENANT:
+        raise ValueError(f"tenant {tenant!r} is reserved for callers without a key on an open gateway")
+    return tenant
 
 
 def parse_duration(text: str) -> int:
@@ -115,7 +133,8 @@ async def create_key(
     budget_nano_usd_per_day: int | None = None,
     budget_nano_usd_per_month: int | None = None,
 ) -> tuple[str, KeyRecord]:
-    """Returns (the key, printed once; its record)."""
+    """Returns (the key, printed once; its record). ValueError for an invalid or reserved tenant."""
+    check_tenant(tenant)
     key = generate_key()
     digest = key_hash(key)
     now = int(time.time())
