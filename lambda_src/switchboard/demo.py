@@ -11,13 +11,14 @@ from switchboard.config import Config, parse_config
 from switchboard.providers import registered_types
 
 # Providers added when their key is in the environment: (name, type, key variable, base URL, models).
+# Current models by their providers' pages (see state/price_list.py for the pages and dates).
 _REAL: tuple[tuple[str, str, str, str, dict[str, list[str]]], ...] = (
     (
         "openai",
         "openai",
         "OPENAI_API_KEY",
         "https://api.openai.com/v1",
-        {"gpt-4o-mini": ["openai/gpt-4o-mini"], "gpt-4o": ["openai/gpt-4o"]},
+        {"gpt-6-luna": ["openai/gpt-6-luna"], "gpt-6.2-sol": ["openai/gpt-6.2-sol"]},
     ),
     (
         "anthropic",
@@ -25,8 +26,8 @@ _REAL: tuple[tuple[str, str, str, str, dict[str, list[str]]], ...] = (
         "ANTHROPIC_API_KEY",
         "https://api.anthropic.com/v1",
         {
-            "claude-sonnet-4-5": ["anthropic/claude-sonnet-4-5"],
-            "claude-haiku-4-5": ["anthropic/claude-haiku-4-5"],
+            "claude-sonnet-5-5": ["anthropic/claude-sonnet-5-5"],
+            "claude-haiku-5-5": ["anthropic/claude-haiku-5-5"],
         },
     ),
     (
@@ -34,7 +35,7 @@ _REAL: tuple[tuple[str, str, str, str, dict[str, list[str]]], ...] = (
         "gemini",
         "GEMINI_API_KEY",
         "https://generativelanguage.googleapis.com/v1beta",
-        {"gemini-2.5-flash": ["gemini/gemini-2.5-flash"]},
+        {"gemini-3.8-flash": ["gemini/gemini-3.8-flash"]},
     ),
 )
 

@@ -211,7 +211,7 @@ def test_config_requires_keys_and_keeps_the_store_in_the_volume(tmp_path: Path) 
     assert config.gateway.auth == "required"
     assert config.store.backend == "sqlite"
     assert PurePosixPath(config.store.path).parent == PurePosixPath(STORE_DIR)
-    assert {"mock-echo", "gpt-4o-mini"} <= set(config.models)
+    assert {"mock-echo", "gpt-6-luna"} <= set(config.models)
     # `serve` on 0.0.0.0 starts with it (it refuses only an open gateway there), and says how to
     # create the first key
     local = dataclasses.replace(

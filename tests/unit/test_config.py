@@ -166,7 +166,7 @@ def test_demo_config_is_offline_and_adds_real_providers_by_env() -> None:
     assert "mock-echo" in offline.models
     online = demo_config(env={"OPENAI_API_KEY": "sk-x", "GEMINI_API_KEY": "g"})
     assert {"mock", "openai", "gemini"} <= set(online.providers)
-    assert "gpt-4o-mini" in online.models
+    assert "gpt-6-luna" in online.models
 
 
 def test_bedrock_needs_a_region_not_a_base_url() -> None:
