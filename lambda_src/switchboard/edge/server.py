@@ -4,8 +4,11 @@
 (`pipeline/run.py`) with their dialect, and `GET /healthz` is answered here, all without a framework
 (the framework layer costs ~100 us CPU and Starlette's StreamingResponse ~0.5 ms of time to first
 token per request). Everything else (`/v1/models`, docs, unknown routes) goes to the FastAPI app in
-`webapp.py`, built on first use so it stays off the cold-start path. This module owns routing by
-path and method, the origin guard, lifespan and shutdown; it does not handle any request's content.
+`webapp.py`, built on first use so it stays off the cold-start path: only paths it serves
+(`_WEB_PREFIXES`) reach it, so a wrong method (405 with `Allow`) or an unknown route (404) is answered
+here at once, in the route's dialect. An encoded slash (`%2F`) is not a path separator: such a path
+matches no route. This module owns routing by path and method, the origin guard, lifespan and
+shutdown; it does not handle any request's content.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ _DIALECTS: dict[str, Dialect] = {
     RESPONSES_PATH: responses.DIALECT,
 }
 _ALLOWED = {path: b"POST" for path in (*_DIALECTS, COUNT_TOKENS_PATH)} | {HEALTH_PATH: b"GET, HEAD"}
+_STORED_ALLOWED = b"GET, DELETE"
+_WEB_PREFIXES = ("/v1/models", "/docs", "/openapi.json")
+"""The FastAPI app's routes (webapp.py): nothing else needs it built."""
 
 
 class Gateway:
@@ -88,6 +94,9 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
+            raw = scope.get("raw_path")
+            if raw is not None and b"%" in raw and b"%2f" in raw.lower():
+                path = raw.decode("latin-1")  # `/v1/chat%2Fcompletions` is not `/v1/chat/completions`
             guard = self._origin_guard
             if guard is not None and path != HEALTH_PATH and not await self._origin_ok(guard, scope, send):
                 return
@@ -98,8 +107,12 @@ class Gateway:
             if path == COUNT_TOKENS_PATH and scope["method"] == "POST":
                 await count_tokens.serve(scope, receive, send, self.pipeline)
                 return
-            if path.startswith(stored_responses.PREFIX) and scope["method"] in ("GET", "DELETE"):
-                await stored_responses.serve(scope, receive, send, self.services, self._region)
+            if path.startswith(stored_responses.PREFIX) and "/" not in path[len(stored_responses.PREFIX) :]:
+                if scope["method"] in ("GET", "DELETE"):
+                    await stored_responses.serve(scope, receive, send, self.services, self._region)
+                    return
+                error = MethodNotAllowed(f"method {scope['method'][:10]} not allowed on {path[:200]}")
+                await self._send_error(send, error, scope, responses.DIALECT, allow=_STORED_ALLOWED)
                 return
             if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 await self._health(send)
@@ -116,10 +129,12 @@ class Gateway:
                 except GatewayError as exc:
                     await self._send_error(send, exc, scope)
                     return
-                if path.startswith(MESSAGES_PATH + "/"):  # Anthropic clients parse only their own errors
-                    missing = RouteNotFound(f"no route for {scope['method'][:10]} {path[:200]}")
-                    await self._send_error(send, missing, scope, anthropic.DIALECT)
-                    return
+            if not path.startswith(_WEB_PREFIXES):  # answered without building the FastAPI app
+                missing = RouteNotFound(f"no route for {scope['method'][:10]} {path[:200]}")
+                # Anthropic clients parse only their own errors
+                dialect = anthropic.DIALECT if path.startswith(MESSAGES_PATH + "/") else None
+                await self._send_error(send, missing, scope, dialect)
+                return
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
