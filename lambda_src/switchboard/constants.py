@@ -32,6 +32,7 @@ H_LAMBDA_CONTEXT: Final = b"x-amzn-lambda-context"
 H_AUTHORIZATION: Final = b"authorization"
 H_API_KEY: Final = b"x-api-key"
 H_CACHE_CONTROL: Final = b"cache-control"
+H_CONTENT_ENCODING: Final = b"content-encoding"
 H_SESSION_AFFINITY: Final = b"x-session-affinity"
 H_REGION_PREFERENCE: Final = b"x-switchboard-region-preference"  # also echoed in the answer
 H_TRACEPARENT: Final = b"traceparent"  # W3C trace context (honoured and sent upstream when tracing is on)

@@ -17,6 +17,7 @@ from switchboard.constants import (
     H_API_KEY,
     H_AUTHORIZATION,
     H_CACHE_CONTROL,
+    H_CONTENT_ENCODING,
     H_CONTENT_LENGTH,
     H_CONTENT_TYPE,
     H_LAMBDA_CONTEXT,
@@ -53,6 +54,7 @@ class RequestHeaders:
 
     __slots__ = (
         "cache_control",
+        "content_encoding",
         "content_length",
         "content_type",
         "forward",
@@ -68,6 +70,7 @@ class RequestHeaders:
         self.content_length: bytes | None = None
         self.content_type: bytes | None = None
         self.cache_control: bytes | None = None
+        self.content_encoding: bytes | None = None
         self.request_id: bytes | None = None
         self.lambda_context: bytes | None = None
         self.token: str | None = None
@@ -99,6 +102,10 @@ class RequestHeaders:
                 self.lambda_context = value
             elif name == H_CACHE_CONTROL:
                 self.cache_control = value
+            elif name == H_CONTENT_ENCODING:
+                self.content_encoding = (
+                    value if self.content_encoding is None else self.content_encoding + b", " + value
+                )
             elif name in FORWARDED and _PRINTABLE.fullmatch(value):
                 self.forward = _forwarded(self.forward, name.decode(), value.decode().strip())
             elif name == H_SESSION_AFFINITY:
