@@ -11,18 +11,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from clients.fakes import FakeAnthropic, FakeOpenAI
 from clients.harness import CLAUDE, CLIENT_BIN, CODEX, UPSTREAM_KEY, Gateway
+from served import run_serve
 
 
 def _need(binary: Path) -> None:
@@ -81,12 +77,6 @@ MODELS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _config(anthropic_root: str, openai_root: str, db: Path) -> str:
     lines = [
         "[gateway]",
@@ -119,71 +109,5 @@ def gateway(
     root = tmp_path_factory.mktemp("gateway")
     config = root / "switchboard.toml"
     config.write_text(_config(_anthropic_session.root, _openai_session.root, root / "state.db"))
-    env = {**os.environ, "FAKE_UPSTREAM_KEY": UPSTREAM_KEY}
-    env.pop("SWITCHBOARD_CONFIG", None)
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "switchboard",
-            "keys",
-            "create",
-            "--config",
-            str(config),
-            "--tenant",
-            "clients",
-            "--name",
-            "e2e",
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
-    key = json.loads(created.stdout)["key"]
-    port = _free_port()
-    log = root / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "switchboard",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"switchboard serve exited {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"switchboard serve not ready in 30 s: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield Gateway(base, key, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    with run_serve(config, {"FAKE_UPSTREAM_KEY": UPSTREAM_KEY}, tenant="clients") as served:
+        yield Gateway(served.base, served.key, served.log)

@@ -383,7 +383,11 @@ async def test_unsupported_feature_skips_to_a_target_that_serves_it() -> None:
         models={"c": {"targets": ["claude/claude-sonnet-4-5", "gpt/gpt-4o"]}},
     )
     upstream = Upstream(200, fixture("openai", "completion.json"))
-    response = await post(build_app(config, upstream), chat("c", response_format={"type": "json_object"}))
+    # a JSON object answer needs Claude's forced-tool form, which the request's own tools rule out
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    response = await post(
+        build_app(config, upstream), chat("c", response_format={"type": "json_object"}, tools=tools)
+    )
     assert response.status_code == 200
     assert response.headers["x-switchboard-provider"] == "gpt"
     assert len(upstream.requests) == 1  # Claude was never called

@@ -162,14 +162,14 @@ async def test_translation_to_another_format_drops_and_names_fields() -> None:
         "cache_control",
         "thinking",
         "context_management",
-        "output_config",
         "a_future_field",
     }
     sent = upstream.body()
     assert sent["messages"][0] == {"role": "system", "content": "You are Claude Code."}
     assert sent["user"] == "user_abc_account__session_1"
     assert sent["tools"][0]["function"]["name"] == "Bash"
-    assert "context_management" not in sent and "thinking" not in sent and "reasoning_effort" not in sent
+    assert "context_management" not in sent and "thinking" not in sent
+    assert sent["reasoning_effort"] == "medium"  # output_config.effort
     assert "anthropic-beta" not in upstream.calls[0].headers
 
 

@@ -5,7 +5,7 @@ and chunk streams rendered into Messages form by `anthropic_messages`."""
 from __future__ import annotations
 
 from switchboard.constants import MESSAGES_PATH
-from switchboard.dialects.anthropic_messages import ChunksToEvents, error_body, to_message
+from switchboard.dialects.anthropic_messages import ChunksToEvents, error_body, prompt_estimate, to_message
 from switchboard.dialects.anthropic_request import parse_messages_request
 from switchboard.dialects.base import Dialect
 
@@ -14,5 +14,5 @@ DIALECT = Dialect(
     parse_messages_request,
     lambda completion, request: to_message(completion),
     error_body,
-    lambda request: ChunksToEvents(request.model),
+    lambda request: ChunksToEvents(request.model, prompt_estimate(request.body)),
 )

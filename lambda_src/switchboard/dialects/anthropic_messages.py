@@ -52,17 +52,33 @@ def to_message(completion: bytes) -> bytes:
     )
 
 
-class ChunksToEvents:
-    """OpenAI chunk events (as Switchboard relays them) -> Anthropic Messages stream events."""
+def prompt_estimate(body: Any) -> int:
+    """The prompt's size in tokens before the upstream reports it (~4 bytes a token, as the limiter
+    estimates): what `message_start` says until the real counts arrive."""
+    return len(orjson.dumps(body)) // 4
 
-    def __init__(self, model: str) -> None:
+
+class ChunksToEvents:
+    """OpenAI chunk events (as Switchboard relays them) -> Anthropic Messages stream events.
+
+    Usage: `message_start` carries the best counts available when it goes out (the upstream's, when
+    its usage chunk arrived in the same body message; otherwise `input_tokens` estimated from the
+    prompt), and the final `message_delta` carries the upstream's counts in full (input, output,
+    cache reads and writes): what the anthropic SDK's `get_final_message().usage` and Claude Code
+    read. An event that is not a chunk object (not JSON, a JSON array, ...) ends the stream with an
+    Anthropic `error` event, never a clean `message_stop`: the client must know output was lost.
+    """
+
+    def __init__(self, model: str, input_estimate: int = 0) -> None:
         self._model = model
         self._started = False
+        self._ended = False
         self._block: int = -1
         self._block_kind: str | None = None
         self._tools: dict[int, int] = {}
         self._stop = "end_turn"
-        self._usage: dict[str, int] = {"output_tokens": 0}
+        self._estimate = max(0, input_estimate)
+        self._usage: dict[str, int] | None = None
         self._pending = b""
 
     def feed(self, body: bytes) -> bytes:
@@ -70,10 +86,14 @@ class ChunksToEvents:
         events, _, self._pending = data.rpartition(b"\n\n")
         if not events:
             return b""
+        parsed = [(event + b"\n\n", _chunk_of(event)) for event in events.split(b"\n\n") if event]
+        if not self._started:  # the upstream's counts, when they came with the first output
+            for _, chunk in parsed:
+                if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
+                    self._usage = wire_anthropic.anthropic_usage(chunk["usage"])
         out: list[bytes] = []
-        for event in (events + b"\n\n").split(b"\n\n"):
-            if event:
-                out.extend(self._translate(event + b"\n\n"))
+        for event, chunk in parsed:
+            out.extend(self._translate(event, chunk))
         return b"".join(out)
 
     def _start(self, chunk: dict[str, Any]) -> list[bytes]:
@@ -81,6 +101,12 @@ class ChunksToEvents:
             return []
         self._started = True
         rid = str(chunk.get("id") or "msg")
+        usage = self._usage or {
+            "input_tokens": self._estimate,
+            "output_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+        }
         message: dict[str, Any] = {
             "id": rid if rid.startswith("msg_") else f"msg_{rid}",
             "type": "message",
@@ -89,7 +115,7 @@ class ChunksToEvents:
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
+            "usage": dict(usage),
         }
         return [wire_anthropic.event("message_start", {"type": "message_start", "message": message})]
 
@@ -113,37 +139,50 @@ class ChunksToEvents:
             wire_anthropic.event("content_block_stop", {"type": "content_block_stop", "index": self._block})
         ]
 
-    def _translate(self, event: bytes) -> list[bytes]:
+    def _error(self, kind: str, message: str) -> list[bytes]:
+        self._ended = True
+        return [*self._start({}), *self._close(), wire_anthropic.error_event(kind, message)]
+
+    def _finish(self) -> list[bytes]:
+        self._ended = True
+        usage = self._usage or {"input_tokens": self._estimate, "output_tokens": 0}
+        return [
+            *self._start({}),
+            *self._close(),
+            wire_anthropic.event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": self._stop, "stop_sequence": None},
+                    "usage": usage,
+                },
+            ),
+            wire_anthropic.event("message_stop", {"type": "message_stop"}),
+        ]
+
+    def _translate(self, event: bytes, chunk: Any) -> list[bytes]:
         if event.startswith(b":"):
             return [event]  # timing comment and keep-alives pass as they are
-        if event.startswith(b"data: [DONE]"):
-            usage = {"output_tokens": self._usage.get("output_tokens", 0)}
-            return [
-                *self._start({}),
-                *self._close(),
-                wire_anthropic.event(
-                    "message_delta",
-                    {
-                        "type": "message_delta",
-                        "delta": {"stop_reason": self._stop, "stop_sequence": None},
-                        "usage": usage,
-                    },
-                ),
-                wire_anthropic.event("message_stop", {"type": "message_stop"}),
-            ]
-        try:
-            chunk = orjson.loads(event[6:] if event.startswith(b"data: ") else event)
-        except orjson.JSONDecodeError:
+        if self._ended:
             return []
+        if event.startswith(b"data: [DONE]"):
+            return self._finish()
+        if not isinstance(chunk, dict):
+            return self._error("api_error", "malformed upstream stream event")
         if "error" in chunk:
-            error = chunk["error"] or {}
-            return [wire_anthropic.error_event("api_error", str(error.get("message", "")))]
+            error = chunk["error"] if isinstance(chunk["error"], dict) else {}
+            return self._error("api_error", str(error.get("message", "")))
         out = self._start(chunk)
-        if chunk.get("usage"):
+        if isinstance(chunk.get("usage"), dict):
             self._usage = wire_anthropic.anthropic_usage(chunk["usage"])
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            if delta.get("content"):
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
+            if not isinstance(choice, dict):
+                return out + self._error("api_error", "malformed upstream stream event")
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                delta = {}
+            if isinstance(delta.get("content"), str) and delta["content"]:
                 if self._block_kind != "text":
                     out += self._open("text", {"type": "text", "text": ""})
                 out.append(
@@ -156,26 +195,46 @@ class ChunksToEvents:
                         },
                     )
                 )
-            for call in delta.get("tool_calls") or []:
-                index = int(call.get("index", 0))
-                function = call.get("function") or {}
-                if index not in self._tools:
-                    out += self._open(
-                        "tool_use",
-                        {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": {}},
-                    )
-                    self._tools[index] = self._block
-                if function.get("arguments"):
-                    out.append(
-                        wire_anthropic.event(
-                            "content_block_delta",
-                            {
-                                "type": "content_block_delta",
-                                "index": self._tools[index],
-                                "delta": {"type": "input_json_delta", "partial_json": function["arguments"]},
-                            },
-                        )
-                    )
+            calls = delta.get("tool_calls")
+            for call in calls if isinstance(calls, list) else ():
+                if isinstance(call, dict):
+                    out += self._tool_call(call)
             if choice.get("finish_reason"):
-                self._stop = wire_anthropic.stop_reason(choice["finish_reason"])
+                self._stop = wire_anthropic.stop_reason(str(choice["finish_reason"]))
         return out
+
+    def _tool_call(self, call: dict[str, Any]) -> list[bytes]:
+        out: list[bytes] = []
+        index = call.get("index", 0)
+        index = index if isinstance(index, int) else 0
+        function = call.get("function")
+        if not isinstance(function, dict):
+            function = {}
+        if index not in self._tools:
+            out += self._open(
+                "tool_use",
+                {"type": "tool_use", "id": call.get("id"), "name": function.get("name"), "input": {}},
+            )
+            self._tools[index] = self._block
+        if isinstance(function.get("arguments"), str) and function["arguments"]:
+            out.append(
+                wire_anthropic.event(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": self._tools[index],
+                        "delta": {"type": "input_json_delta", "partial_json": function["arguments"]},
+                    },
+                )
+            )
+        return out
+
+
+def _chunk_of(event: bytes) -> Any:
+    """The JSON an OpenAI chunk event carries (None for comments, `[DONE]` and what is not JSON)."""
+    if event.startswith((b":", b"data: [DONE]")):
+        return None
+    try:
+        return orjson.loads(event[6:] if event.startswith(b"data: ") else event)
+    except orjson.JSONDecodeError:
+        return None

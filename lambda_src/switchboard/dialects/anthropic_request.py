@@ -13,11 +13,15 @@ The translation decides per field (README, "Translation per field"):
 - carried: `cache_control` markers, as the chat form's extension key on the content part, tool
   call or tool they were on (system blocks: the system message's text parts; `tool_result`: the
   `tool` message's text part). Bedrock targets turn them into `cachePoint` blocks, other targets
-  leave them out; they are still named in `x-switchboard-dropped` (decided before the target is);
-- dropped and named in `ChatRequest.dropped` (`x-switchboard-dropped`): fields that tune, annotate or
-  manage context on Anthropic's side (`context_management`, `output_config`, `service_tier`, `top_k`,
-  adaptive thinking, other `metadata` keys, `thinking` blocks of earlier turns, server tools such as
-  web search) and any field this module does not know;
+  leave them out and name them in `x-switchboard-dropped` (decided once the target is known);
+- structured output: `output_config.format` (and the beta's top-level `output_format`) ->
+  `response_format` json_schema (strict when the schema meets OpenAI's strict rules), honoured by
+  every target kind or the target is skipped; `output_config.effort` -> `reasoning_effort`
+  (`max` -> `xhigh`);
+- dropped and named in `ChatRequest.dropped` (`x-switchboard-dropped`): fields that tune, annotate
+  or manage context on Anthropic's side (`context_management`, other `output_config` keys,
+  `service_tier`, `top_k`, adaptive thinking, other `metadata` keys, `thinking` blocks of earlier
+  turns, server tools such as web search) and any field this module does not know;
 - untranslatable (content whose loss would change the answer, e.g. a content block type this
   module does not know): recorded in `ChatRequest.untranslatable`; targets that need the
   translation are skipped, and without an Anthropic target the client gets a 400 naming it.
@@ -38,6 +42,7 @@ from switchboard.dialects.request import (
     refuse_forbidden,
 )
 from switchboard.errors import InvalidRequest
+from switchboard.wire.openai import strict_compatible
 from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES
 
 MAPPED: Final = frozenset(
@@ -54,10 +59,24 @@ MAPPED: Final = frozenset(
         "metadata",
         "stream",
         "thinking",
+        "output_config",
+        "output_format",
         *ROUTING_FIELDS,
     }
 )
+# `output_config.effort` -> `reasoning_effort` (Anthropic's `max` is the top level others call `xhigh`).
+EFFORTS: Final = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
 TOOL_CHOICES: Final = {"auto": "auto", "any": "required", "none": "none"}
+# Chat-form fields as an Anthropic client names them (for refusals: `UpstreamUnsupported.param`).
+CLIENT_NAMES: Final = {
+    "response_format": "output_config.format",
+    "reasoning_effort": "thinking",
+    "stop": "stop_sequences",
+    "user": "metadata.user_id",
+    "parallel_tool_calls": "tool_choice.disable_parallel_tool_use",
+    "messages": "messages",
+    "tools": "tools",
+}
 
 
 class _Translation:
@@ -311,6 +330,37 @@ def _thinking(thinking: Any, chat: dict[str, Any], out: _Translation) -> None:
         out.drop("thinking")  # adaptive: the model decides; other models have no such mode
 
 
+def _json_format(fmt: Any, where: str, chat: dict[str, Any]) -> None:
+    """Anthropic's JSON output format -> `response_format` json_schema (honoured by every target
+    kind, or the target is skipped: never dropped). OpenAI's strict mode only when the schema meets
+    its rules (all properties required); Anthropic's own only needs closed objects."""
+    if (
+        not isinstance(fmt, dict)
+        or fmt.get("type") != "json_schema"
+        or not isinstance(fmt.get("schema"), dict)
+    ):
+        raise _bad(f"'{where}' must be an object with type 'json_schema' and an object 'schema'", where)
+    spec: dict[str, Any] = {"name": "output", "schema": fmt["schema"]}
+    if strict_compatible(fmt["schema"]):
+        spec["strict"] = True
+    chat["response_format"] = {"type": "json_schema", "json_schema": spec}
+
+
+def _output_config(config: Any, chat: dict[str, Any], out: _Translation) -> None:
+    if not isinstance(config, dict):
+        raise _bad("'output_config' must be an object", "output_config")
+    if config.get("format") is not None:
+        _json_format(config["format"], "output_config.format", chat)
+    effort = config.get("effort")
+    if effort is not None:
+        if effort not in EFFORTS:
+            raise _bad(f"'output_config.effort' must be one of {', '.join(EFFORTS)}", "output_config.effort")
+        chat["reasoning_effort"] = EFFORTS[effort]
+    for key in config:
+        if key not in ("format", "effort") and config[key] is not None:
+            out.drop(f"output_config.{key}")
+
+
 def _sampling(body: dict[str, Any], chat: dict[str, Any]) -> None:
     for name in ("temperature", "top_p"):
         value = body.get(name)
@@ -348,6 +398,16 @@ def _required(body: dict[str, Any]) -> None:
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise _bad("'stream' must be a boolean", "stream")
+
+
+def _client_names(body: dict[str, Any]) -> dict[str, str]:
+    names = dict(CLIENT_NAMES)
+    config = body.get("output_config")
+    if isinstance(config, dict) and config.get("effort") is not None:
+        names["reasoning_effort"] = "output_config.effort"
+    if body.get("output_format") is not None:
+        names["response_format"] = "output_format"
+    return names
 
 
 def parse_messages_request(raw: bytes) -> ChatRequest:
@@ -389,6 +449,10 @@ def _translate(body: dict[str, Any]) -> ChatRequest:
         _metadata(body["metadata"], chat, out)
     if body.get("thinking") is not None:
         _thinking(body["thinking"], chat, out)
+    if body.get("output_format") is not None:  # the structured-outputs beta's field, still accepted
+        _json_format(body["output_format"], "output_format", chat)
+    if body.get("output_config") is not None:
+        _output_config(body["output_config"], chat, out)
     if body.get("stream") is True:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # message_delta carries output_tokens
@@ -402,4 +466,5 @@ def _translate(body: dict[str, Any]) -> ChatRequest:
     request.native = NativeRequest(ANTHROPIC_MESSAGES, native)
     request.dropped = tuple(out.dropped)
     request.untranslatable = out.untranslatable
+    request.client_names = _client_names(body)
     return request

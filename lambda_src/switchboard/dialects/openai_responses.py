@@ -87,6 +87,15 @@ HANDLED: Final = (frozenset(ECHOED) - {"prompt_cache_key", "truncation"}) | {
     *ROUTING_FIELDS,
 }
 EFFORTS: Final = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
+# Chat-form fields as a Responses client names them (for refusals: `UpstreamUnsupported.param`).
+CLIENT_NAMES: Final = {
+    "response_format": "text.format",
+    "max_completion_tokens": "max_output_tokens",
+    "reasoning_effort": "reasoning.effort",
+    "messages": "input",
+    "tools": "tools",
+    "user": "user",
+}
 CHOICES: Final = frozenset({"auto", "none", "required"})
 
 
@@ -475,6 +484,7 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     base.update(
         native=NativeRequest(OPENAI_RESPONSES, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}),
         dropped=tuple(dropped),
+        client_names=CLIENT_NAMES,
         echo=echo,
         input_messages=input_messages,
         previous_response_id=previous,

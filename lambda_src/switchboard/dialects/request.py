@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
@@ -158,6 +159,9 @@ class ChatRequest:
     """Client fields the translation to the executor's form left out (`x-switchboard-dropped`)."""
     untranslatable: str | None = None
     """A field the translation cannot carry: only targets serving `native` can answer."""
+    client_names: Mapping[str, str] = field(default_factory=dict)
+    """Chat-form field -> the client's own name for it (`response_format` -> `text.format`), so a
+    refusal never names a field the client did not send (empty: the client speaks the chat form)."""
 
 
 def refuse_forbidden(body: dict[str, Any]) -> None:

@@ -12,6 +12,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__
 from switchboard.config import Config
+from switchboard.edge.anthropic_models import (
+    anthropic_error,
+    anthropic_list,
+    anthropic_model,
+    speaks_anthropic,
+)
 from switchboard.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound, UnknownModel
 
 log = logging.getLogger("switchboard")
@@ -34,15 +40,23 @@ def create_web_app(config: Config) -> FastAPI:
         for name in config.models
     }
 
-    @app.get("/v1/models")
-    async def list_models() -> dict[str, object]:
+    anthropic_cards = {name: anthropic_model(name, CREATED) for name in config.models}
+
+    @app.get("/v1/models", response_model=None)
+    async def list_models(request: Request) -> dict[str, object] | Response:
+        if speaks_anthropic(request.headers):
+            return anthropic_list(anthropic_cards, request.query_params)
         return {"object": "list", "data": list(model_cards.values())}
 
-    @app.get("/v1/models/{model_id:path}")
-    async def get_model(model_id: str) -> dict[str, object]:
-        card = model_cards.get(model_id)
+    @app.get("/v1/models/{model_id:path}", response_model=None)
+    async def get_model(model_id: str, request: Request) -> dict[str, object] | Response:
+        anthropic = speaks_anthropic(request.headers)
+        card = (anthropic_cards if anthropic else model_cards).get(model_id)
         if card is None:
-            raise UnknownModel(f"model {model_id[:100]!r} is not configured on this gateway", param="model")
+            error = UnknownModel(f"model {model_id[:100]!r} is not configured on this gateway", param="model")
+            if anthropic:
+                return anthropic_error(error)
+            raise error
         return card
 
     @app.exception_handler(GatewayError)

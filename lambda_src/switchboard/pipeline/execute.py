@@ -14,6 +14,7 @@ from switchboard.dialects.request import ChatRequest
 from switchboard.edge.http import Message, Send, region_echo
 from switchboard.pipeline import respond
 from switchboard.pipeline.context import RequestContext
+from switchboard.pipeline.dropped import for_target
 from switchboard.routing.executor import Executor
 from switchboard.routing.policy import deadline_ms, plan_balance, plan_targets
 from switchboard.routing.relay import relay
@@ -40,6 +41,7 @@ async def complete(ctx: RequestContext, config: Config, executor: Executor, regi
     request, targets, deadline_s, balance = _plan(ctx, config, region)
     result = await executor.complete(request, targets, deadline_s, ctx.timing, balance)
     ctx.target = result.target
+    request.dropped = for_target(request.dropped, config.providers[result.target.provider].type)
     render = ctx.dialect.render
     if result.native is not None:  # the client's own API, passed through: relayed as it is
         ctx.passed_through = True
@@ -53,6 +55,7 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
     request, targets, deadline_s, balance = _plan(ctx, config, region)
     opened = await executor.open_stream(request, targets, deadline_s, ctx.timing, balance)
     ctx.target = opened.target
+    request.dropped = for_target(request.dropped, config.providers[opened.target.provider].type)
     ctx.passed_through = opened.native is not None
     await respond.start_stream(ctx, region, opened.target)
     ctx.status = 200

@@ -25,6 +25,7 @@ from switchboard.constants import (
 from switchboard.edge.http import Headers, base_headers, send_body
 from switchboard.errors import GatewayError
 from switchboard.pipeline.context import RequestContext
+from switchboard.pipeline.dropped import header_value
 from switchboard.state.cache import HIT, Entry
 from switchboard.state.prices import FREE, format_usd, requested_tier
 from switchboard.state.usage import tokens_from_body
@@ -49,7 +50,7 @@ def _answer_headers(
         headers += ctx.reservation.headers
     request = ctx.request
     if request is not None and request.dropped and not ctx.passed_through:
-        headers.append((H_DROPPED, ", ".join(request.dropped).encode()))
+        headers.append((H_DROPPED, header_value(request.dropped)))
     return headers
 
 

@@ -15,6 +15,21 @@ def unsupported(provider: str, field: str, why: str) -> UpstreamUnsupported:
     return UpstreamUnsupported(f"{provider} targets cannot serve '{field}': {why}", param=field)
 
 
+def client_named(exc: UpstreamUnsupported, names: Mapping[str, str]) -> UpstreamUnsupported:
+    """The refusal in the client's terms: `param` (a chat-form field, or a path in one) renamed by
+    the dialect's `names`; an indexed path whose head is renamed loses its index (the client's list
+    is laid out differently), e.g. `messages[3].content` -> `input` for a Responses client."""
+    param = exc.param
+    if not param or not names:
+        return exc
+    head = param.split(".", 1)[0].split("[", 1)[0]
+    named = names.get(param) or names.get(head)
+    if named is None or named == param:
+        return exc
+    message = exc.message.replace(f"'{param}'", f"'{named}'")
+    return UpstreamUnsupported(message, param=named, upstream_status=exc.upstream_status)
+
+
 def check_fields(
     body: Mapping[str, Any], handled: frozenset[str], dropped: frozenset[str], provider: str
 ) -> None:

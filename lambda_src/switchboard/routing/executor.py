@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TypeVar
@@ -28,6 +28,7 @@ from switchboard.errors import (
 )
 from switchboard.providers import provider_type
 from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, classify_stream_error
+from switchboard.providers.common import client_named
 from switchboard.providers.passthrough import native_apis, passthrough_request
 from switchboard.routing.balance import Balancer, PriceLookup
 from switchboard.routing.health import TargetHealth
@@ -76,11 +77,15 @@ class _Prepared:
     secrets: tuple[str, ...]
     native: NativeRequest | None
     """Set when the target serves the client's own API: the client's body is passed through."""
+    client_names: Mapping[str, str]
 
     def build(self) -> UpstreamRequest:
         if self.native is not None:
             return passthrough_request(self.call, self.native)
-        return self.adapter.build_request(self.call)
+        try:
+            return self.adapter.build_request(self.call)
+        except UpstreamUnsupported as exc:  # named as the client sent it
+            raise client_named(exc, self.client_names) from None
 
 
 class Executor:
@@ -208,6 +213,7 @@ class Executor:
             call,
             self.credentials.known_values(),
             native,
+            request.client_names,
         )
 
     def _attempt_timeout(self, provider: ProviderConfig, target: Target, remaining: float) -> float:

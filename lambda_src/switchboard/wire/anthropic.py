@@ -93,13 +93,12 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
 
 
 def anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
-    """An OpenAI `usage` object -> Anthropic `usage` (cached tokens as cache reads, taken out of
-    `input_tokens`; OpenAI reports no cache writes)."""
-    usage = usage or {}
-    cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    """An OpenAI `usage` object -> Anthropic `usage`: cache reads (`cached_tokens`) and writes
+    (`cache_write_tokens`, as Switchboard's translations report them) taken out of `input_tokens`."""
+    counts = Usage.from_openai(usage) or Usage()
     return {
-        "input_tokens": max(0, int(usage.get("prompt_tokens") or 0) - cached),
-        "output_tokens": int(usage.get("completion_tokens") or 0),
-        "cache_read_input_tokens": cached,
-        "cache_creation_input_tokens": 0,
+        "input_tokens": max(0, counts.prompt - counts.cached - counts.cache_write),
+        "output_tokens": counts.completion,
+        "cache_read_input_tokens": counts.cached,
+        "cache_creation_input_tokens": counts.cache_write,
     }

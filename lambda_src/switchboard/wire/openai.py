@@ -41,12 +41,35 @@ class Usage:
         if not isinstance(usage, Mapping):
             return None
         details = usage.get("prompt_tokens_details")
-        cached = details.get("cached_tokens") if isinstance(details, Mapping) else 0
-        return cls(_count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), _count(cached))
+        if not isinstance(details, Mapping):
+            details = {}
+        return cls(
+            _count(usage.get("prompt_tokens")),
+            _count(usage.get("completion_tokens")),
+            _count(details.get("cached_tokens")),
+            _count(details.get("cache_write_tokens")),
+        )
 
 
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def strict_compatible(schema: Any) -> bool:
+    """Whether OpenAI's strict mode takes the schema: every object closes its properties
+    (`additionalProperties: false`) and requires all of them. Anthropic's format needs the first,
+    not the second, so an Anthropic client's schema goes to OpenAI strict only when it qualifies."""
+    if isinstance(schema, list):
+        return all(strict_compatible(item) for item in schema)
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False:
+            return False
+        if not isinstance(properties, dict) or set(schema.get("required") or ()) != set(properties):
+            return False
+    return all(strict_compatible(value) for key, value in schema.items() if key not in ("enum", "const"))
 
 
 BAD_UPSTREAM_EVENT: Final = "bad_upstream_event"
@@ -54,10 +77,17 @@ BAD_UPSTREAM_EVENT: Final = "bad_upstream_event"
 
 
 def usage_object(
-    prompt: int, completion: int, cached: int | None = 0, total: int | None = None
+    prompt: int,
+    completion: int,
+    cached: int | None = 0,
+    total: int | None = None,
+    cache_write: int = 0,
 ) -> dict[str, Any]:
-    """The OpenAI `usage` object. `prompt` includes `cached`; `total` defaults to prompt +
-    completion; `cached=None` leaves out `prompt_tokens_details` (servers that never report it)."""
+    """The OpenAI `usage` object. `prompt` includes `cached` and `cache_write`; `total` defaults to
+    prompt + completion; `cached=None` leaves out `prompt_tokens_details` (servers that never report
+    it). Prompt-cache writes (Anthropic, Bedrock) go in `prompt_tokens_details.cache_write_tokens`
+    (a field of the openai SDK's `PromptTokensDetails`), only when there are some, so translated
+    streams can give the client the upstream's exact counts."""
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -65,6 +95,8 @@ def usage_object(
     }
     if cached is not None:
         usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        if cache_write:
+            usage["prompt_tokens_details"]["cache_write_tokens"] = cache_write
     return usage
 
 

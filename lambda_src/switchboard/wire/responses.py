@@ -17,6 +17,8 @@ Responses API ends with its terminal event). SSE comments pass through; Switchbo
 timing` comment goes just before the terminal event (the relay sends it after an error event: it is
 moved up when both arrive in one body message, as the relay sends them). A stream that
 ends without `[DONE]` or an error gets no terminal event (`end()` can add a `response.failed`).
+An event that is not a chunk object (not JSON, a JSON array, ...) ends the stream with
+`response.failed` (code `bad_upstream_event`): output was lost, the client must not see a clean end.
 
 A refusal becomes a `refusal` content part. Item ids are `msg_...` / `fc_...`; the response id is
 `resp_...` unless the caller passes one (it needs it for the conversation store).
@@ -31,7 +33,7 @@ from typing import Any, Final
 
 import orjson
 
-from switchboard.wire.openai import error_payload, is_done
+from switchboard.wire.openai import BAD_UPSTREAM_EVENT, Usage, error_payload, is_done
 from switchboard.wire.sse import SSESplitter, event_data
 
 # What a response object repeats of its request when the request did not say (the API's defaults).
@@ -64,19 +66,20 @@ def sse_event(name: str, payload: Mapping[str, Any]) -> bytes:
 
 
 def usage(chat_usage: Any) -> dict[str, Any] | None:
-    """Chat-completions usage -> Responses usage (None when the answer carried none)."""
-    if not isinstance(chat_usage, dict):
+    """Chat-completions usage -> Responses usage (None when the answer carried none): the input
+    count includes cache reads (`cached_tokens`) and writes (`cache_write_tokens`), as the API's does."""
+    counts = Usage.from_openai(chat_usage)
+    if counts is None:
         return None
-    prompt = int(chat_usage.get("prompt_tokens") or 0)
-    completion = int(chat_usage.get("completion_tokens") or 0)
-    cached = (chat_usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
-    reasoning = (chat_usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
+    details = chat_usage.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else 0
+    total = chat_usage.get("total_tokens")
     return {
-        "input_tokens": prompt,
-        "input_tokens_details": {"cached_tokens": int(cached), "cache_write_tokens": 0},
-        "output_tokens": completion,
-        "output_tokens_details": {"reasoning_tokens": int(reasoning)},
-        "total_tokens": int(chat_usage.get("total_tokens") or prompt + completion),
+        "input_tokens": counts.prompt,
+        "input_tokens_details": {"cached_tokens": counts.cached, "cache_write_tokens": counts.cache_write},
+        "output_tokens": counts.completion,
+        "output_tokens_details": {"reasoning_tokens": reasoning if isinstance(reasoning, int) else 0},
+        "total_tokens": total if isinstance(total, int) and total > 0 else counts.total,
     }
 
 
@@ -416,24 +419,29 @@ class ChunksToEvents:
         if (payload := error_payload(event)) is not None:
             return self._fail(payload.get("error"))
         data = event_data(event)
+        if data is None:
+            return []
         try:
-            chunk = orjson.loads(data) if data is not None else None
+            chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return []
-        if not isinstance(chunk, dict):
-            return []
+            chunk = None
+        if not isinstance(chunk, dict):  # not a chunk: output was lost, the client must know
+            return self._fail({"message": "malformed upstream stream event", "code": BAD_UPSTREAM_EVENT})
         out = self._start(chunk)
         if isinstance(chunk.get("usage"), dict):
             self._usage = usage(chunk["usage"])
         for choice in chunk.get("choices") or []:
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                delta = {}
             if isinstance(delta.get("content"), str) and delta["content"]:
                 out += self._text("output_text", delta["content"])
             if isinstance(delta.get("refusal"), str) and delta["refusal"]:
                 out += self._text("refusal", delta["refusal"])
-            for call in delta.get("tool_calls") or []:
+            calls = delta.get("tool_calls")
+            for call in calls if isinstance(calls, list) else ():
                 if isinstance(call, dict):
                     out += self._tool_call(call)
             if choice.get("finish_reason"):

@@ -227,3 +227,20 @@ def test_cache_markers_are_left_out_and_thoughts_are_not_answer_text() -> None:
     parsed = orjson.loads(GeminiAdapter().parse_response(orjson.dumps(answer)))
     assert parsed["choices"][0]["message"]["content"] == "42"
     assert parsed["usage"]["completion_tokens"] == 21
+
+
+def test_tool_call_ids_are_unique_per_answer_without_a_response_id() -> None:
+    """Gemini may omit `responseId`: the ids derived for its calls must not repeat across turns."""
+    from switchboard.providers.gemini.response import GeminiStream, to_chat_completion
+
+    answer = {
+        "candidates": [
+            {"content": {"parts": [{"functionCall": {"name": "f", "args": {}}}]}, "finishReason": "STOP"}
+        ]
+    }
+    ids = {to_chat_completion(answer, 0)["choices"][0]["message"]["tool_calls"][0]["id"] for _ in range(3)}
+    event = b"data: " + orjson.dumps(answer) + b"\n\n"
+    for _ in range(3):
+        chunks = [orjson.loads(e[6:]) for e in GeminiStream(False, 0).feed(event) if e.startswith(b"data: {")]
+        ids.add(chunks[0]["choices"][0]["delta"]["tool_calls"][0]["id"])
+    assert len(ids) == 6

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from switchboard.errors import UpstreamUnsupported
+from switchboard.providers import structured
 from switchboard.providers.common import (
     check_fields,
     data_url,
@@ -212,9 +213,7 @@ def build_messages_body(body: Mapping[str, Any], model: str, stream: bool) -> di
     check_fields(body, HANDLED, DROPPED, "Anthropic")
     if body.get("n") not in (None, 1):
         raise _unsupported("n", "one choice per request only")
-    fmt = body.get("response_format")
-    if fmt is not None and not (isinstance(fmt, dict) and fmt.get("type") == "text"):
-        raise _unsupported("response_format", "structured output formats are not available")
+    fmt = structured.requested(body, "Anthropic")
     system, messages = convert_messages(body["messages"])
     out: dict[str, Any] = {
         "model": model,
@@ -240,4 +239,26 @@ def build_messages_body(body: Mapping[str, Any], model: str, stream: bool) -> di
         out["tool_choice"] = choice
     if isinstance(body.get("user"), str):
         out["metadata"] = {"user_id": body["user"]}
+    if fmt is not None:
+        _output_format(fmt, body, model, out)
     return out
+
+
+def _output_format(
+    fmt: structured.OutputFormat, body: Mapping[str, Any], model: str, out: dict[str, Any]
+) -> None:
+    """`response_format` -> `output_config.format` (Claude 4.5 and later), else a forced tool whose
+    call `response.py` turns back into the answer's text (see `providers/structured.py`)."""
+    if fmt.schema is not None and structured.claude_has_json_output(model):
+        out["output_config"] = {"format": {"type": "json_schema", "schema": fmt.schema}}
+        return
+    if (refusal := structured.forced_tool_refusal(body, "Anthropic", model)) is not None:
+        raise refusal
+    out["tools"] = [
+        {
+            "name": structured.JSON_TOOL,
+            "description": fmt.description or structured.JSON_TOOL_DESCRIPTION,
+            "input_schema": structured.forced_schema(fmt),
+        }
+    ]
+    out["tool_choice"] = {"type": "tool", "name": structured.JSON_TOOL}

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from switchboard.providers.structured import JSON_TOOL
 from switchboard.wire import anthropic as wire_anthropic
 from switchboard.wire.openai import (
     DONE,
@@ -30,9 +31,9 @@ from switchboard.wire.sse import event_data
 
 def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     """Anthropic `usage` -> OpenAI `usage`: cache reads and writes counted in `prompt_tokens`, cache
-    reads also as `cached_tokens`."""
+    reads also as `cached_tokens`, writes as `cache_write_tokens`."""
     counts = wire_anthropic.usage_from_anthropic(usage)
-    return usage_object(counts.prompt, counts.completion, counts.cached)
+    return usage_object(counts.prompt, counts.completion, counts.cached, cache_write=counts.cache_write)
 
 
 def to_chat_completion(message: Mapping[str, Any], created: int) -> dict[str, Any]:
@@ -41,10 +42,14 @@ def to_chat_completion(message: Mapping[str, Any], created: int) -> dict[str, An
     for block in message["content"]:
         if block["type"] == "text":
             text.append(block["text"])
+        elif block["type"] == "tool_use" and block["name"] == JSON_TOOL:  # the answer, as JSON
+            text.append(orjson.dumps(block.get("input")).decode())
         elif block["type"] == "tool_use":
             tool_calls.append(tool_call(block["id"], block["name"], block.get("input")))
     reply = assistant_message("".join(text) if text else None, tool_calls)
     finish = wire_anthropic.finish_reason(message.get("stop_reason"))
+    if finish == "tool_calls" and not tool_calls:
+        finish = "stop"
     return completion_body(
         message["id"],
         message.get("model", ""),
@@ -57,7 +62,7 @@ def to_chat_completion(message: Mapping[str, Any], created: int) -> dict[str, An
 class AnthropicStream:
     """Anthropic SSE events -> OpenAI chat.completion.chunk events, one stream's state."""
 
-    __slots__ = ("_created", "_finish", "_id", "_include_usage", "_model", "_tools", "_usage")
+    __slots__ = ("_answer", "_created", "_finish", "_id", "_include_usage", "_model", "_tools", "_usage")
     raw_framing = False
 
     def __init__(self, include_usage: bool, created: int) -> None:
@@ -66,6 +71,8 @@ class AnthropicStream:
         self._id = ""
         self._model = ""
         self._tools: dict[int, int] = {}
+        self._answer: int | None = None
+        """The block index of the forced JSON-output tool's call (its input is the answer text)."""
         self._usage: dict[str, Any] = {}
         self._finish: str | None = None
 
@@ -97,6 +104,8 @@ class AnthropicStream:
         if kind == "message_delta":
             self._usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v is not None})
             self._finish = wire_anthropic.finish_reason(payload.get("delta", {}).get("stop_reason"))
+            if self._finish == "tool_calls" and not self._tools:
+                self._finish = "stop"  # only the forced JSON-output tool was called: the answer
             return [self._chunk({}, self._finish)]
         if kind == "message_stop":
             out = []
@@ -115,6 +124,8 @@ class AnthropicStream:
         dtype = delta.get("type")
         if dtype == "text_delta":
             return [self._chunk({"content": delta["text"]})]
+        if dtype == "input_json_delta" and delta.get("partial_json") and payload["index"] == self._answer:
+            return [self._chunk({"content": delta["partial_json"]})]
         if dtype == "input_json_delta" and delta.get("partial_json"):
             index = self._tools[payload["index"]]
             call = {"index": index, "function": {"arguments": delta["partial_json"]}}
@@ -123,6 +134,9 @@ class AnthropicStream:
 
     def _block_start(self, payload: dict[str, Any]) -> list[bytes]:
         block = payload["content_block"]
+        if block.get("type") == "tool_use" and block.get("name") == JSON_TOOL:
+            self._answer = payload["index"]
+            return []
         if block.get("type") == "tool_use":
             index = self._tools[payload["index"]] = len(self._tools)
             call = {

@@ -12,6 +12,7 @@ from typing import Any, Final
 import orjson
 
 from switchboard.errors import UpstreamUnsupported
+from switchboard.providers import structured
 from switchboard.providers.common import (
     check_fields,
     data_url,
@@ -284,9 +285,7 @@ def build_converse_body(body: Mapping[str, Any], model: str = "") -> dict[str, A
     check_fields(body, HANDLED, DROPPED, "Bedrock")
     if body.get("n") not in (None, 1):
         raise _unsupported("n", "one choice per request only")
-    fmt = body.get("response_format")
-    if fmt is not None and not (isinstance(fmt, dict) and fmt.get("type") == "text"):
-        raise _unsupported("response_format", "structured output formats are not available")
+    fmt = structured.requested(body, "Bedrock")
     system, messages = convert_messages(body["messages"])
     out: dict[str, Any] = {"messages": messages}
     if system:
@@ -297,8 +296,36 @@ def build_converse_body(body: Mapping[str, Any], model: str = "") -> dict[str, A
         out["toolConfig"] = _tool_config(body["tools"], body.get("tool_choice"))
     if not _CACHING.match(model.rpartition("/")[2]):
         _without_cache_points(out)
-    _thinking(body, model, out)
+    forced = fmt is not None and _output_format(fmt, body, model, out)
+    if not forced:  # Claude refuses thinking with a forced tool
+        _thinking(body, model, out)
     return out
+
+
+def _output_format(
+    fmt: structured.OutputFormat, body: Mapping[str, Any], model: str, out: dict[str, Any]
+) -> bool:
+    """`response_format` -> `outputConfig.textFormat` (Claude 4.5 and later; the schema goes as a
+    JSON string), else a forced tool (`providers/structured.py`). True when the tool is forced."""
+    name = model.rpartition("/")[2]
+    if fmt.schema is not None and structured.is_claude(name) and structured.claude_has_json_output(name):
+        definition: dict[str, Any] = {"schema": orjson.dumps(fmt.schema).decode(), "name": fmt.name}
+        if fmt.description:
+            definition["description"] = fmt.description
+        out["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
+        return False
+    if (refusal := structured.forced_tool_refusal(body, "Bedrock", model)) is not None:
+        raise refusal
+    spec = {
+        "name": structured.JSON_TOOL,
+        "description": fmt.description or structured.JSON_TOOL_DESCRIPTION,
+        "inputSchema": {"json": structured.forced_schema(fmt)},
+    }
+    out["toolConfig"] = {
+        "tools": [{"toolSpec": spec}],
+        "toolChoice": {"tool": {"name": structured.JSON_TOOL}},
+    }
+    return True
 
 
 def build_embedding_body(body: Mapping[str, Any], model: str) -> dict[str, Any]:

@@ -7,6 +7,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 
+import orjson
+
+from switchboard.providers.structured import JSON_TOOL
 from switchboard.wire.openai import assistant_message, choice, completion_body, tool_call, usage_object
 
 STOP_REASONS: Final = {
@@ -25,10 +28,11 @@ def finish_reason(stop: str) -> str:
 
 def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     """Converse `usage` -> OpenAI `usage`: cache reads and writes counted in `prompt_tokens`, cache
-    reads also as `cached_tokens`."""
+    reads also as `cached_tokens`, writes as `cache_write_tokens`."""
     cache_read = int(usage.get("cacheReadInputTokens") or 0)
-    prompt = int(usage.get("inputTokens") or 0) + cache_read + int(usage.get("cacheWriteInputTokens") or 0)
-    return usage_object(prompt, int(usage.get("outputTokens") or 0), cache_read)
+    cache_write = int(usage.get("cacheWriteInputTokens") or 0)
+    prompt = int(usage.get("inputTokens") or 0) + cache_read + cache_write
+    return usage_object(prompt, int(usage.get("outputTokens") or 0), cache_read, cache_write=cache_write)
 
 
 def completion_id() -> str:
@@ -41,16 +45,23 @@ def to_chat_completion(
     response: Mapping[str, Any], model: str, created: int, response_id: str | None = None
 ) -> dict[str, Any]:
     blocks = response["output"]["message"]["content"]
-    text = "".join(b["text"] for b in blocks if "text" in b)
-    calls = [
-        tool_call(b["toolUse"]["toolUseId"], b["toolUse"]["name"], b["toolUse"].get("input"))
-        for b in blocks
-        if "toolUse" in b
-    ]
+    texts: list[str] = []
+    calls = []
+    for block in blocks:
+        if "text" in block:
+            texts.append(block["text"])
+        elif "toolUse" in block and block["toolUse"]["name"] == JSON_TOOL:  # the answer, as JSON
+            texts.append(orjson.dumps(block["toolUse"].get("input")).decode())
+        elif "toolUse" in block:
+            use = block["toolUse"]
+            calls.append(tool_call(use["toolUseId"], use["name"], use.get("input")))
+    finish = finish_reason(response.get("stopReason", ""))
+    if finish == "tool_calls" and not calls:
+        finish = "stop"
     return completion_body(
         response_id or completion_id(),
         model,
         created,
-        [choice(0, assistant_message(text or None, calls), finish_reason(response.get("stopReason", "")))],
+        [choice(0, assistant_message("".join(texts) or None, calls), finish)],
         openai_usage(response.get("usage") or {}),
     )

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from switchboard.providers.bedrock.response import completion_id, finish_reason, openai_usage
+from switchboard.providers.structured import JSON_TOOL
 from switchboard.wire.openai import DONE, chunk, error_event, malformed_event, usage_chunk
 
 
@@ -29,6 +30,8 @@ class BedrockStream:
         self._created = created
         self._id = completion_id()
         self._tools: dict[int, int] = {}
+        self._answer: int | None = None
+        """The content block of the forced JSON-output tool's call (its input is the answer text)."""
         self._done = False
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
@@ -58,6 +61,12 @@ class BedrockStream:
             delta = payload["delta"]
             if "text" in delta:
                 return [self._chunk({"content": delta["text"]})]
+            if (
+                "toolUse" in delta
+                and delta["toolUse"].get("input")
+                and payload["contentBlockIndex"] == self._answer
+            ):
+                return [self._chunk({"content": delta["toolUse"]["input"]})]
             if "toolUse" in delta and delta["toolUse"].get("input"):
                 index = self._tools[payload["contentBlockIndex"]]
                 call = {"index": index, "function": {"arguments": delta["toolUse"]["input"]}}
@@ -67,6 +76,9 @@ class BedrockStream:
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "contentBlockStart":
             tool = (payload.get("start") or {}).get("toolUse")
+            if tool and tool.get("name") == JSON_TOOL:
+                self._answer = payload["contentBlockIndex"]
+                return []
             if tool:
                 index = self._tools[payload["contentBlockIndex"]] = len(self._tools)
                 call = {
@@ -78,7 +90,10 @@ class BedrockStream:
                 return [self._chunk({"tool_calls": [call]})]
             return []
         if kind == "messageStop":
-            return [self._chunk({}, finish_reason(payload.get("stopReason", "")))]
+            finish = finish_reason(payload.get("stopReason", ""))
+            if finish == "tool_calls" and not self._tools:
+                finish = "stop"  # only the forced JSON-output tool was called: the answer
+            return [self._chunk({}, finish)]
         if kind == "metadata":
             self._done = True
             out = []

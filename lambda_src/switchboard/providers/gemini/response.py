@@ -6,6 +6,7 @@ Owns the finish-reason and usage mapping for Gemini; OpenAI bodies and events ar
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -64,8 +65,14 @@ def _split_parts(parts: list[Any], call_prefix: str, first_call: int) -> tuple[s
     return "".join(text), calls
 
 
+def answer_id() -> str:
+    """An id for an answer Gemini sent without `responseId`: fresh per answer, so the tool-call ids
+    derived from it (`call_<id>_<n>`) never repeat across the turns of a conversation."""
+    return "gemini-" + secrets.token_hex(12)
+
+
 def to_chat_completion(response: Mapping[str, Any], created: int) -> dict[str, Any]:
-    rid = str(response.get("responseId") or "gemini")
+    rid = str(response.get("responseId") or answer_id())
     choices = []
     for position, candidate in enumerate(response.get("candidates") or []):
         index = int(candidate.get("index", position))
@@ -91,7 +98,7 @@ class GeminiStream:
     """Gemini SSE chunks (whole GenerateContentResponse objects) -> OpenAI chunks. Gemini ends a
     stream by closing it after the chunk with `finishReason`, so that chunk also yields `[DONE]`."""
 
-    __slots__ = ("_calls", "_created", "_done", "_include_usage", "_started", "_usage")
+    __slots__ = ("_calls", "_created", "_done", "_id", "_include_usage", "_started", "_usage")
     raw_framing = False
 
     def __init__(self, include_usage: bool, created: int) -> None:
@@ -101,6 +108,7 @@ class GeminiStream:
         self._calls: dict[int, int] = {}
         self._usage: dict[str, Any] = {}
         self._done = False
+        self._id = answer_id()  # one per stream, for chunks without `responseId`
 
     def feed(self, event: bytes) -> list[bytes]:
         data = event_data(event)
@@ -116,7 +124,7 @@ class GeminiStream:
             error = response["error"] or {}
             message = str(error.get("message") or "upstream error")
             return [error_event(message, str(error.get("status") or "api_error"), "api_error")]
-        rid = f"chatcmpl-{response.get('responseId') or 'gemini'}"
+        rid = f"chatcmpl-{response.get('responseId') or self._id}"
         model = str(response.get("modelVersion", ""))
         self._usage.update(response.get("usageMetadata") or {})
         out: list[bytes] = []
