@@ -23,7 +23,7 @@ from switchboard.state.prices import (
 )
 from switchboard.wire.openai import Usage
 
-_URL = re.compile(r"^https://[a-z0-9.-]+\.(com|dev)/\S*$")
+_URL = re.compile(r"^https://[a-z0-9.-]+\.[a-z]{2,}/\S*$")
 
 
 def _check_provenance(where: str, source: str, read: str) -> None:

@@ -16,6 +16,7 @@ from switchboard.pipeline import respond
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.dropped import for_target
 from switchboard.routing.executor import Executor
+from switchboard.routing.model_rules import fit
 from switchboard.routing.policy import deadline_ms, plan_balance, plan_targets
 from switchboard.routing.relay import relay
 from switchboard.routing.strategies import Balance
@@ -41,7 +42,10 @@ async def complete(ctx: RequestContext, config: Config, executor: Executor, regi
     request, targets, deadline_s, balance = _plan(ctx, config, region)
     result = await executor.complete(request, targets, deadline_s, ctx.timing, balance)
     ctx.target = result.target
-    request.dropped = for_target(request.dropped, config.providers[result.target.provider].type)
+    kind = config.providers[result.target.provider].type
+    request.dropped = for_target(
+        request.dropped, kind, _refused(request, kind, result.target, result.native is not None)
+    )
     render = ctx.dialect.render
     if result.native is not None:  # the client's own API, passed through: relayed as it is
         ctx.passed_through = True
@@ -55,7 +59,10 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
     request, targets, deadline_s, balance = _plan(ctx, config, region)
     opened = await executor.open_stream(request, targets, deadline_s, ctx.timing, balance)
     ctx.target = opened.target
-    request.dropped = for_target(request.dropped, config.providers[opened.target.provider].type)
+    kind = config.providers[opened.target.provider].type
+    request.dropped = for_target(
+        request.dropped, kind, _refused(request, kind, opened.target, opened.native is not None)
+    )
     ctx.passed_through = opened.native is not None
     await respond.start_stream(ctx, region, opened.target)
     ctx.status = 200
@@ -77,6 +84,12 @@ async def stream(ctx: RequestContext, config: Config, executor: Executor, region
         raw_send=raw_send,
     )
     ctx.outcome, ctx.usage = relayed.outcome, relayed.usage
+
+
+def _refused(request: ChatRequest, kind: str, target: Target, native_served: bool) -> tuple[str, ...]:
+    """The settings the serving target's model refuses, which the executor left out of its request
+    (`routing/model_rules.py`): named in `x-switchboard-dropped`."""
+    return fit(request, kind, target.model, native_served)[1]
 
 
 def _capturing(send: Send, captured: list[bytes]) -> Send:

@@ -32,6 +32,7 @@ from switchboard.providers.common import client_named
 from switchboard.providers.passthrough import native_apis, passthrough_request
 from switchboard.routing.balance import Balancer, PriceLookup
 from switchboard.routing.health import TargetHealth
+from switchboard.routing.model_rules import fit
 from switchboard.routing.policy import context_fallback, decide, final_error
 from switchboard.routing.strategies import ORDERED, Balance
 from switchboard.telemetry.timing import Timing
@@ -190,17 +191,18 @@ class Executor:
 
     async def _prepare(self, target: Target, request: ChatRequest, stream: bool) -> _Prepared:
         provider = self.config.providers[target.provider]
+        native = request.native
+        if native is not None and native.api not in native_apis(provider):
+            native = None
+        body, _ = fit(request, provider.type, target.model, native is not None)  # the model's rules
         call = UpstreamCall(
             provider=provider,
             model=target.model,
-            body=request.body,
+            body=body,
             stream=stream,
             credential=await self.credentials.get(provider),
             endpoint=request.endpoint,
         )
-        native = request.native
-        if native is not None and native.api not in native_apis(provider):
-            native = None
         if native is None and request.untranslatable is not None:
             raise UpstreamUnsupported(
                 f"'{request.untranslatable}' cannot be translated for {provider.name!r}",

@@ -32,6 +32,9 @@ class Rules:
     (OpenAI reasoning effort) or None (no reasoning)."""
     structured_output: bool = True
     refuses: frozenset[str] = frozenset()
+    sampling_needs_effort_none: bool = False
+    """The sampling settings are refused unless the request's reasoning effort is `none` (OpenAI's
+    GPT-6 models whose default effort is not `none`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,12 +140,21 @@ GPT_6_RULES: Final = Rules(
     "effort",
     refuses=frozenset({"temperature", "top_p", "logprobs", "top_logprobs", "reasoning_effort.none"}),
 )
-"""'The API rejects requests that set reasoning effort to none'; sampling settings work only at
-effort none (OpenAI's GPT-6 guidance: 'when reasoning effort is not none, remove temperature,
-top_p, and top_logprobs'), so a model without `none` refuses them outright."""
-GPT_6_LUNA_RULES: Final = Rules(GPT_6_LUNA, READ, 1_050_000, "effort")
-"""Effort none .. max (default medium); sampling settings only at effort none (not modelled:
-the request's effort decides, the provider answers)."""
+"""'The API rejects requests that set reasoning effort to none' (the model page). The sampling
+settings work only at effort none - OpenAI's GPT-6 guidance, 'when reasoning effort is not none,
+remove temperature, top_p, and top_logprobs', as quoted by GPT6_SAMPLING (the guide itself was not
+readable through the look-up tools) - so a model without `none` refuses them outright."""
+GPT6_SAMPLING: Final = (
+    "https://dev.to/aihubmix/gpt-61-terra-migration-for-api-clients-the-400s-the-silent-no-ops-and-a-"
+    "working-codex-config-45bk"
+)
+"""A third-party test of the GPT-6 rules against the API (2026-10-27): temperature or top_p return
+400 on GPT-6.1 Terra unless the reasoning effort is none."""
+GPT_6_LUNA_RULES: Final = Rules(GPT_6_LUNA, READ, 1_050_000, "effort", sampling_needs_effort_none=True)
+"""Effort none .. max (default medium); the sampling settings only at effort none (GPT6_SAMPLING),
+so a request that does not ask for `none` loses them."""
+GPT_6_NONE_RULES: Final = Rules(GPT6_SAMPLING, READ, 1_050_000, "effort", sampling_needs_effort_none=True)
+"""GPT-6 Sol and GPT-6.1 Terra accept effort none; the sampling settings only there."""
 
 # --- the rows ---------------------------------------------------------------------------------------
 
@@ -227,7 +236,12 @@ OPENAI_ROWS: Final[Mapping[str, Listing]] = {
         rules=GPT_6_RULES,
     ),
     "gpt-6-sol": Listing(
-        _openai(_p(2, 10, 0.20, 2.50)), OPENAI, READ, verified=False, note=_GPT_6_SOL_NOTE.format("gpt-6-sol")
+        _openai(_p(2, 10, 0.20, 2.50)),
+        OPENAI,
+        READ,
+        verified=False,
+        note=_GPT_6_SOL_NOTE.format("gpt-6-sol"),
+        rules=GPT_6_NONE_RULES,
     ),
     "gpt-6-astra": Listing(
         _openai(_p(10, 50, 1, 12.50)),
@@ -243,6 +257,7 @@ OPENAI_ROWS: Final[Mapping[str, Listing]] = {
         READ,
         verified=False,
         note="from a third-party migration post quoting the model page",
+        rules=GPT_6_NONE_RULES,
     ),
     "gpt-6-luna": Listing(
         _openai(_p(0.10, 0.50, 0.01, 0.125)),

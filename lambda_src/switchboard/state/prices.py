@@ -130,6 +130,17 @@ class PriceTable:
         return None, None
 
 
+_SHIPPED_ONLY: PriceTable | None = None
+
+
+def model_rules(model: str) -> Rules | None:
+    """A model's request rules from the shipped list (any provider's id of it), or None."""
+    global _SHIPPED_ONLY
+    if _SHIPPED_ONLY is None:
+        _SHIPPED_ONLY = PriceTable()
+    return _SHIPPED_ONLY.rules("", model)
+
+
 def _regional(name: str, row: Listing) -> Price:
     """A Claude row on a non-global Bedrock endpoint (see `price_list.BEDROCK_REGIONAL`)."""
     from switchboard.state.price_list import BEDROCK_REGIONAL, BEDROCK_REGIONAL_MODELS
