@@ -44,7 +44,7 @@ def default_transport(kind: str = "aiohttp") -> Transport:
 def default_services(config: Config, store: Store, metrics: MetricsSink) -> Services:
     """Keys, limits, usage, stored conversations and (when enabled) the cache over one shared store;
     one price table for costs, usage and dollar budgets."""
-    prices = PriceTable(config.prices)
+    prices = PriceTable.of(config)
     return Services(
         auth=Authenticator(store, required=config.gateway.auth == "required"),
         limits=KeyLimits(RateLimiter(store, region=config.gateway.region, regions=config.gateway.regions)),
