@@ -19,9 +19,9 @@ from switchboard.app import create_app
 from switchboard.config import Config, parse_config
 from switchboard.edge.server import Gateway
 from switchboard.providers import registered_types
-from switchboard.providers.base import AwsCredentials
 from switchboard.state.store.memory import MemoryStore
 from switchboard.upstream.credentials import Credentials
+from switchboard.values import AwsCredentials
 
 FAST_ROUTING = {"backoff_base_ms": 1, "backoff_cap_ms": 5, "cooldown_failures": 100}
 

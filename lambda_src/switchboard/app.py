@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from switchboard.asgi import ASGIApp
 from switchboard.config import Config, Target, TelemetrySettings, load_config
 from switchboard.constants import ENV_CONFIG
-from switchboard.edge.http import ASGIApp
 from switchboard.edge.origin import OriginGuard
 from switchboard.edge.server import Gateway
 from switchboard.pipeline.services import NoCache, Services

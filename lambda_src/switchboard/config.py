@@ -38,10 +38,15 @@ class RoutingPolicy:
     max_timeout_ms: int = 600_000
     """Cap on a per-request `timeout` override."""
     stream_idle_timeout_ms: int = 120_000
+    """Longest silence between two upstream stream events once a stream has started."""
     stream_heartbeat_ms: int = 15_000
     """An SSE comment (`: keep-alive`) goes to the client after this much silence on a started stream,
     so proxies and CloudFront (origin read timeout) do not cut a model that thinks for minutes; 0: off."""
-    """Longest silence between two upstream stream events once a stream has started."""
+    stream_commit_ms: int = 10_000
+    """A stream whose first output has not come after this long is committed (200 + SSE headers go
+    out, then keep-alive comments every `stream_heartbeat_ms`), so a model that thinks silently for
+    longer than a proxy's read timeout is not cut with a 504; fallback still works (no event has
+    reached the client), and only a final failure becomes an error event instead of a status. 0: off."""
     allow_priority: bool = False
     """Honour a request's `"priority": "speed" | "cost"` on every model (per model: `allow_priority`)."""
 
@@ -323,6 +328,8 @@ def _routing(raw: Mapping[str, Any]) -> RoutingPolicy:
         raise ConfigError("routing.cooldown_failures: must be at least 1")
     if policy.stream_heartbeat_ms < 0:
         raise ConfigError("routing.stream_heartbeat_ms: must be >= 0 (0 turns heartbeats off)")
+    if policy.stream_commit_ms < 0:
+        raise ConfigError("routing.stream_commit_ms: must be >= 0 (0: streams commit at their first output)")
     return policy
 
 

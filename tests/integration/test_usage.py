@@ -281,13 +281,22 @@ async def test_provider_without_stream_usage_keeps_the_estimate_and_streams_fine
     assert row["requests"] == 1
 
 
-def test_total_tokens_read_from_the_usage_tail() -> None:
-    from switchboard.state.usage import total_tokens
+def test_answer_usage_read_from_the_usage_tail() -> None:
+    from switchboard.wire.openai import answer_usage
 
-    body = json.dumps({**completion("mentions total_tokens: 99"), "usage": {"total_tokens": 12}}).encode()
-    assert total_tokens(body) == 12
-    assert total_tokens(json.dumps({**completion(), "usage": None}).encode()) is None
-    assert total_tokens(b'{"id": "x"}') is None
+    usage = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
+    body = json.dumps({**completion("mentions total_tokens: 99"), "usage": usage}).encode()
+    found = answer_usage(body)
+    assert found is not None
+    assert found.total == 12
+    assert answer_usage(json.dumps({**completion(), "usage": None}).encode()) is None
+    assert answer_usage(b'{"id": "x"}') is None
+    # a content that is the word "usage", details nested in the object, and a layout with spaces
+    nested = {**usage, "prompt_tokens_details": {"cached_tokens": 2}}
+    body = json.dumps({**completion("usage"), "usage": nested}, indent=2).encode()
+    found = answer_usage(body)
+    assert found is not None
+    assert (found.prompt, found.completion, found.cached) == (5, 7, 2)
 
 
 def test_usage_cli_cost_totals_per_key_and_tenant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

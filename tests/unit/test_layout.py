@@ -1,6 +1,7 @@
 """The package layout holds its architecture: no import cycles between modules (module-level
-imports, the ones that run at import time), `config` depends on nothing but `constants`, and the
-provider registry serves exactly the types the configuration accepts."""
+imports, the ones that run at import time), a layer contract (a package imports only from the
+layers below it), `config` depends on nothing but `constants`, and the provider registry serves
+exactly the types the configuration accepts."""
 
 from __future__ import annotations
 
@@ -68,6 +69,54 @@ def test_no_import_cycles() -> None:
 
 def test_cycle_finder_finds_a_cycle() -> None:
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("__main__", "lambda_handler"),  # process entry points
+    ("cli",),  # the command line (serve, keys, usage, check-config)
+    ("app", "demo", "devtools"),  # wiring the gateway together; the demo configuration; test servers
+    ("edge",),  # the ASGI server: routes, HTTP guard, origin guard
+    ("pipeline",),  # one request's stages
+    ("routing",),  # plan, executor, relay, balancing
+    ("dialects", "providers"),  # client formats; provider adapters (neither imports the other)
+    ("wire", "upstream"),  # one module per wire format; the HTTP transport and credentials
+    ("state", "telemetry"),  # keys, limits, usage, prices, stores; timing, metrics, traces
+    ("asgi", "encoding"),  # ASGI types and the HTTP messages every layer reads and writes; body codings
+    ("errors", "config", "values"),  # the error tree, the configuration, shared value types
+    ("constants", ""),  # names; the package itself (its version)
+)
+"""Top to bottom. A module may import from its own package and from any layer below its own."""
+
+_RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
+
+
+def _unit(module: str) -> str:
+    """`switchboard.routing.relay` -> `routing`; `switchboard.asgi` -> `asgi`; the package -> ``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for module, deps in sorted(graph.items()):
+        for dep in sorted(deps):
+            src, dst = _unit(module), _unit(dep)
+            if src != dst and _RANK[src] >= _RANK[dst]:
+                found.append(f"{module} -> {dep}")
+    return found
+
+
+def test_every_unit_has_a_layer() -> None:
+    assert {_unit(m) for m in _graph()} <= set(_RANK)
+
+
+def test_layers_import_only_downward() -> None:
+    assert _layer_violations(_graph()) == []
+
+
+def test_the_layer_check_finds_an_upward_import() -> None:
+    graph = {"switchboard.state.usage": {"switchboard.wire.openai"}, "switchboard.wire.openai": set()}
+    assert _layer_violations(graph) == ["switchboard.state.usage -> switchboard.wire.openai"]
 
 
 def test_config_imports_nothing_of_the_rest() -> None:

@@ -17,11 +17,10 @@ from switchboard.state.prices import (
     PriceTable,
     charge,
     cost_nano_usd,
-    format_usd,
     request_price,
     worst_case_nano_usd,
 )
-from switchboard.wire.openai import Usage
+from switchboard.values import Usage, format_usd
 
 _URL = re.compile(r"^https://[a-z0-9.-]+\.[a-z]{2,}/\S*$")
 

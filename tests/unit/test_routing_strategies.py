@@ -8,9 +8,9 @@ from collections import Counter
 
 import pytest
 
+from switchboard.asgi import RequestHeaders
 from switchboard.config import ConfigError, Price, RoutingPolicy, Target, parse_config
 from switchboard.dialects.request import ChatRequest, NativeRequest, parse_chat_request
-from switchboard.edge.http import RequestHeaders
 from switchboard.errors import InvalidRequest, UpstreamClientError, UpstreamServerError
 from switchboard.providers import registered_types
 from switchboard.routing.balance import Balancer

@@ -36,12 +36,12 @@ import orjson
 from switchboard.dialects.request import (
     ROUTING_FIELDS,
     ChatRequest,
-    NativeRequest,
     parse_chat_request,
     parse_json_object,
     refuse_forbidden,
 )
 from switchboard.errors import InvalidRequest
+from switchboard.values import NativeRequest
 from switchboard.wire.openai import strict_compatible
 from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES
 

@@ -35,11 +35,11 @@ from switchboard.dialects.request import (
     FORBIDDEN_FIELDS,
     ROUTING_FIELDS,
     ChatRequest,
-    NativeRequest,
     parse_chat_request,
     parse_json_object,
 )
 from switchboard.errors import GatewayError, InvalidRequest
+from switchboard.values import NativeRequest
 from switchboard.wire.readers import OPENAI_RESPONSES
 from switchboard.wire.responses import ChunksToEvents, new_id, to_response
 

@@ -17,6 +17,7 @@ from typing import Any, Final
 import orjson
 
 from switchboard.errors import InvalidRequest
+from switchboard.values import NativeRequest
 
 # Fields some gateways and SDKs use to pick an upstream or a credential. Never honoured: refused.
 FORBIDDEN_FIELDS: Final = frozenset(
@@ -124,18 +125,6 @@ def _where_big(value: Any, path: str = "") -> str | None:
         if found:
             return found
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class NativeRequest:
-    """The client's request in its own API, for targets that serve that API (pass-through)."""
-
-    api: str
-    """`anthropic.messages` or `openai.responses` (see `wire/readers.py`)."""
-    body: dict[str, Any]
-    """The client's body with Switchboard's routing fields removed (`model` is rewritten per target)."""
-    headers: tuple[tuple[str, str], ...] = ()
-    """Allow-listed client headers of that API (`anthropic-version`, `anthropic-beta`, `openai-beta`)."""
 
 
 @dataclass(slots=True)

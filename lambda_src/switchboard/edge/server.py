@@ -17,6 +17,16 @@ import gc
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 
+from switchboard.asgi import (
+    ASGIApp,
+    Receive,
+    RequestHeaders,
+    Scope,
+    Send,
+    base_headers,
+    request_id,
+    send_body,
+)
 from switchboard.config import Config
 from switchboard.constants import (
     CHAT_PATH,
@@ -33,16 +43,6 @@ from switchboard.constants import (
 )
 from switchboard.dialects import anthropic, embeddings, openai_chat, responses
 from switchboard.dialects.base import Dialect
-from switchboard.edge.http import (
-    ASGIApp,
-    Receive,
-    RequestHeaders,
-    Scope,
-    Send,
-    base_headers,
-    request_id,
-    send_body,
-)
 from switchboard.edge.origin import OriginGuard
 from switchboard.errors import GatewayError, MethodNotAllowed, RouteNotFound
 from switchboard.pipeline import count_tokens, stored_responses

@@ -6,21 +6,22 @@ request, attribute access at C speed.
 
 from __future__ import annotations
 
+from switchboard.asgi import Receive, RequestHeaders, Send
 from switchboard.config import Target
 from switchboard.dialects.base import Dialect, StreamRenderer
 from switchboard.dialects.request import ChatRequest
-from switchboard.edge.http import Receive, RequestHeaders, Send
+from switchboard.errors import GatewayError
+from switchboard.routing.policy import RequestPlan
 from switchboard.state.cache import BYPASS, Entry, Policy
 from switchboard.state.keys import KeyRecord
 from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import Reservation
 from switchboard.telemetry.timing import Timing
-from switchboard.wire.openai import Usage
+from switchboard.values import Usage
 
 
 class RequestContext:
     __slots__ = (
-        "answer",
         "cache_entry",
         "cache_key",
         "cache_policy",
@@ -29,10 +30,12 @@ class RequestContext:
         "client_body",
         "cost_nano_usd",
         "dialect",
+        "error",
         "headers",
         "key",
         "outcome",
         "passed_through",
+        "plan",
         "prices",
         "raw",
         "receive",
@@ -62,6 +65,9 @@ class RequestContext:
         """The caller's gateway key; None when the gateway runs open."""
         self.raw = b""
         self.request: ChatRequest | None = None
+        self.plan: RequestPlan | None = None
+        """The request's plan (targets, balance, deadline, price ceiling), decided once after
+        `authorize` (`pipeline/plan.py`)."""
         self.reservation: Reservation | None = None
         self.cache_policy: Policy | None = None
         self.cache_key = ""
@@ -73,16 +79,19 @@ class RequestContext:
         self.renderer: StreamRenderer | None = None
         """A translated stream's renderer into the client's events (it knows the final answer)."""
         self.target: Target | None = None
-        self.answer: bytes | None = None
-        """A complete JSON answer in the executor's (OpenAI) form, for usage and settlement."""
         self.passed_through = False
         """The target served the client's own API: its answer was relayed untouched."""
         self.usage: Usage | None = None
-        """What the provider reported for this request (streams: the usage chunk)."""
+        """What the provider reported using for this request, read once by the adapter or the
+        stream's reader (None: nothing reported). Cost, limits, usage, metrics and traces read it."""
         self.prices: PriceTable | None = None
         """The price table (set by the pipeline; None: costs are not reported)."""
         self.cost_nano_usd: int | None = None
         """A JSON answer's cost, computed before its headers went out (reused by `finish`)."""
+        self.error: type[GatewayError] | None = None
+        """The kind of error that ended the request (None: it did not end in a `GatewayError`). The
+        class, not the exception: its traceback holds the pipeline's frame, which holds the context
+        (a reference cycle per failed request)."""
         self.status = 500
         self.outcome = "internal_error"
         self.response_started = False

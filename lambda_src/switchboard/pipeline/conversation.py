@@ -19,7 +19,6 @@ from switchboard.errors import ResponseNotFound, StoreError, StoreUnavailable
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Conversations
 from switchboard.providers.passthrough import native_apis
-from switchboard.routing.policy import plan_targets
 from switchboard.state.keys import ANONYMOUS_TENANT
 from switchboard.wire.readers import OPENAI_RESPONSES
 
@@ -42,7 +41,7 @@ async def recall(ctx: RequestContext, conversations: Conversations, config: Conf
         with_history(request, history)
         request.native = None  # Switchboard's own id: no provider knows it
         return
-    targets = plan_targets(config, request)
+    targets = ctx.plan.targets if ctx.plan is not None else ()
     if not any(OPENAI_RESPONSES in native_apis(config.providers[t.provider]) for t in targets):
         raise ResponseNotFound(
             f"no stored response {request.previous_response_id[:80]!r}", param="previous_response_id"

@@ -13,11 +13,11 @@ from time import perf_counter
 
 import orjson
 
+from switchboard.asgi import Receive, RequestHeaders, Scope, Send, base_headers, request_id, send_body
 from switchboard.constants import COUNT_TOKENS_PATH, CT_JSON, H_MODEL, H_PROVIDER
 from switchboard.dialects.anthropic_messages import error_body
 from switchboard.dialects.anthropic_request import parse_count_tokens_request
 from switchboard.dialects.base import Dialect
-from switchboard.edge.http import Receive, RequestHeaders, Scope, Send, base_headers, request_id, send_body
 from switchboard.errors import GatewayError
 from switchboard.pipeline import respond
 from switchboard.pipeline.authenticate import authenticate, authorize

@@ -1,31 +1,32 @@
 """Stage: finish. Runs once for every request after its response, on every path (answers, errors,
 disconnects): settles the token and dollar reservation with what was used (zero when nothing
 reached the client), keeps a complete cacheable answer, counts usage and cost once, writes the
-metrics record and ends the request's trace span (when tracing is on and the trace is sampled). The
-usage and its cost are worked out once here (a JSON answer's cost was already computed for its
-header) and shared by settlement and accounting."""
+metrics record and ends the request's trace span (when tracing is on and the trace is sampled). It
+reads the request's `Usage` value (`ctx.usage`, set once by the adapter or the stream's reader);
+the usage to count and its cost are worked out once here (a JSON answer's cost was already computed
+for its header) and shared by settlement, accounting and the trace."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from time import perf_counter
 
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Services
 from switchboard.state.prices import requested_tier
-from switchboard.state.usage import UsageEvent, tokens_from_body, total_tokens
+from switchboard.state.usage import UsageEvent
 from switchboard.telemetry.metrics import RequestRecord
 from switchboard.telemetry.tracing import Attributes, Span
-from switchboard.wire.openai import Usage
+from switchboard.values import NO_USAGE, Usage
 
 _COMPLETE = ("ok", "done")
 
 
 def finish(ctx: RequestContext, services: Services) -> None:
-    estimated = _delivered_estimate(ctx)
-    usage = _used(ctx, estimated)
+    usage = _used(ctx)
     cost = _cost(ctx, services, usage)
-    _settle(ctx, services, estimated, cost)
+    _settle(ctx, services, usage, cost)
     _keep(ctx, services)
     _record_usage(ctx, services, usage, cost)
     span = ctx.timing.span
@@ -35,48 +36,40 @@ def finish(ctx: RequestContext, services: Services) -> None:
         services.metrics.record(_metrics_record(ctx, services.tracer.take_dropped()))
 
 
-def _delivered_estimate(ctx: RequestContext) -> tuple[int, int] | None:
-    """(prompt, completion) tokens of a stream cut before the provider's usage chunk: ~4 prompt bytes
-    a token, ~1 token per content chunk delivered. None when the provider's count is known."""
-    if ctx.usage is None and ctx.answer is None and ctx.timing.chunks and ctx.cache_entry is None:
-        return len(ctx.raw) // 4, ctx.timing.chunks
-    return None
-
-
-def _used(ctx: RequestContext, estimated: tuple[int, int] | None) -> Usage | None:
-    """The tokens to count: the provider's report, else the estimate of a cut stream; None when
-    nothing was used (cache hit, refused, failed before any output)."""
-    if estimated is not None:
-        return Usage(estimated[0], estimated[1])
-    if ctx.usage is not None:
-        return ctx.usage
-    if ctx.answer is not None:
-        return Usage(*tokens_from_body(ctx.answer))
-    return None
+def _used(ctx: RequestContext) -> Usage | None:
+    """The tokens to count: the provider's report; for a stream that delivered output without one
+    (~4 prompt bytes a token, ~1 token per content chunk), or that was cut before its final count,
+    the estimate; None when nothing was used (cache hit, refused, failed before any output) or
+    reported."""
+    if ctx.cache_entry is not None:
+        return None
+    usage, chunks = ctx.usage, ctx.timing.chunks
+    if usage is None:
+        return Usage(len(ctx.raw) // 4, chunks) if chunks else None
+    if chunks > usage.completion and ctx.outcome not in _COMPLETE:
+        return replace(usage, completion=chunks)  # cut before the provider's final count
+    return usage
 
 
 def _cost(ctx: RequestContext, services: Services, usage: Usage | None) -> int | None:
+    """Nano-USD; None for a target without a price."""
     if ctx.cost_nano_usd is not None:
         return ctx.cost_nano_usd
     target = ctx.target
     if usage is None or target is None or ctx.cache_entry is not None:
-        return 0
+        return 0  # nothing used, or served from the cache: free, priced or not
     tier = requested_tier(ctx.request.body) if ctx.request is not None else None
     return services.prices.cost(target.provider, target.model, usage, tier)
 
 
-def _settle(
-    ctx: RequestContext, services: Services, estimated: tuple[int, int] | None, cost: int | None
-) -> None:
+def _settle(ctx: RequestContext, services: Services, usage: Usage | None, cost: int | None) -> None:
     if ctx.reservation is None:
         return
     used: int | None
-    if ctx.usage is not None:
-        used = ctx.usage.total
-    elif ctx.answer is not None:
-        used = total_tokens(ctx.answer)  # None when the answer reports none: keep the estimate
-    elif estimated is not None:
-        used = estimated[0] + estimated[1]
+    if usage is not None:
+        used = usage.total
+    elif ctx.outcome in _COMPLETE and ctx.cache_entry is None:
+        used = None  # answered, but the provider reported no usage: keep the reservation's estimate
     else:
         used = 0  # cache hit, refused or failed before any output: nothing was used
     services.limits.settle(ctx.reservation, used, used_nano_usd=None if used is None else cost)
@@ -95,8 +88,8 @@ def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, 
     if ctx.request is None:
         return
     key, target = ctx.key, ctx.target
-    if usage is None or ctx.cache_entry is not None:
-        usage = Usage()
+    if usage is None:
+        usage = NO_USAGE
     event = UsageEvent(
         key_id=key.key_id if key is not None else "open",
         tenant=key.tenant if key is not None else "open",

@@ -1,14 +1,14 @@
 """Stage: read and parse. The body is read under the size cap and parsed by the route's dialect
 into the executor's form (`ctx.request`); nothing reaches a provider from a body that fails here
 (400 / 413 / 415 naming the problem, in the dialect's error shape). A gzip or deflate body is
-decoded first (`edge/encoding.py`)."""
+decoded first (`encoding.py`)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from switchboard.edge.encoding import decode_body
-from switchboard.edge.http import json_content_type, read_body
+from switchboard.asgi import json_content_type, read_body
+from switchboard.encoding import decode_body
 from switchboard.errors import UnsupportedMedia
 from switchboard.pipeline.context import RequestContext
 

@@ -1,8 +1,12 @@
 """The request pipeline: one request through named stages over one `RequestContext`.
 
-    authenticate -> read + parse (dialect) -> authorize -> admit (limits) -> cache lookup
+    authenticate -> read + parse (dialect) -> authorize -> plan -> admit (limits) -> cache lookup
         -> [cached: replay] | recall (conversation) -> execute -> remember -> respond
         -> finish (settle, keep, usage, metrics)
+
+A stream's answer is remembered before its final event is sent (`execute.stream`'s `before_final`),
+a JSON answer before it is sent: once the client has the whole answer, nothing is left to do that a
+disconnect could cancel.
 
 Each stage lives in its own module and owns one concern. Errors are mapped at one boundary here:
 a `GatewayError` becomes an answer in the route's dialect (unless the response has started: then
@@ -15,10 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
+from switchboard.asgi import ClientGone, Receive, RequestHeaders, Send, request_id
 from switchboard.config import Config
 from switchboard.dialects.base import Dialect
-from switchboard.edge.http import ClientGone, Receive, RequestHeaders, Send, request_id
 from switchboard.errors import GatewayError
 from switchboard.pipeline import conversation, execute, respond
 from switchboard.pipeline.admit import admit
@@ -27,6 +32,7 @@ from switchboard.pipeline.cache_lookup import lookup_cache
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.finish import finish
 from switchboard.pipeline.parse import read_request
+from switchboard.pipeline.plan import plan
 from switchboard.pipeline.services import Services
 from switchboard.routing.executor import Executor
 
@@ -81,7 +87,8 @@ class Pipeline:
             await authenticate(ctx, services.auth)
             await read_request(ctx, self._max_body)
             authorize(ctx, services.auth)
-            await admit(ctx, services.limits, self.config, services.prices)
+            plan(ctx, self.config, services.limits, services.prices)
+            await admit(ctx, services.limits)
             await lookup_cache(ctx, services.cache)
             if ctx.cache_entry is not None:
                 await respond.replay(ctx, self.region, ctx.cache_entry)
@@ -90,13 +97,14 @@ class Pipeline:
                 await conversation.recall(ctx, services.conversations, self.config)
                 watch = _DisconnectWatch(ctx)
                 if ctx.stream:
-                    await execute.stream(ctx, self.config, self.executor, self.region)
-                    await conversation.remember(ctx, services.conversations)
+                    remember = partial(conversation.remember, ctx, services.conversations)
+                    await execute.stream(ctx, self.config, self.executor, self.region, remember)
                 else:
-                    content = await execute.complete(ctx, self.config, self.executor, self.region)
+                    content = await execute.complete(ctx, self.config, self.executor)
                     await conversation.remember(ctx, services.conversations, content)
                     await respond.send_answer(ctx, self.region, content)
         except GatewayError as exc:
+            ctx.error = type(exc)
             ctx.status = exc.http_status
             ctx.outcome = "refused" if exc.http_status < 500 else "failed"
             ctx.timing.span.fail(type(exc).__name__)

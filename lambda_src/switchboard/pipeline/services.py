@@ -62,8 +62,10 @@ class Cache(Protocol):
     async def drain(self) -> None: ...
 
 
-class Usage(Protocol):
-    def record(self, event: UsageEvent, body: bytes | None = None) -> None: ...
+class UsageLog(Protocol):
+    """Where each request's usage is counted (the `UsageRecorder`)."""
+
+    def record(self, event: UsageEvent) -> None: ...
 
     async def drain(self) -> None: ...
 
@@ -132,7 +134,7 @@ class NoCache:
 
 
 class NoUsage:
-    def record(self, event: UsageEvent, body: bytes | None = None) -> None:
+    def record(self, event: UsageEvent) -> None:
         return None
 
     async def drain(self) -> None:
@@ -169,7 +171,7 @@ class Services:
     auth: Auth = field(default_factory=OpenAuth)
     limits: Limits = field(default_factory=NoLimits)
     cache: Cache = field(default_factory=NoCache)
-    usage: Usage = field(default_factory=NoUsage)
+    usage: UsageLog = field(default_factory=NoUsage)
     metrics: MetricsSink = field(default_factory=MetricsSink)
     conversations: Conversations = field(default_factory=NoConversations)
     prices: PriceTable = field(default_factory=PriceTable)

@@ -7,9 +7,9 @@ from time import perf_counter
 
 import orjson
 
+from switchboard.asgi import Receive, RequestHeaders, Scope, Send, base_headers, request_id, send_body
 from switchboard.constants import CT_JSON, RESPONSES_PATH
 from switchboard.dialects import responses
-from switchboard.edge.http import Receive, RequestHeaders, Scope, Send, base_headers, request_id, send_body
 from switchboard.errors import GatewayError, ResponseNotFound, StoreError, StoreUnavailable
 from switchboard.pipeline import respond
 from switchboard.pipeline.authenticate import authenticate

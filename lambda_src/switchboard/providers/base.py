@@ -1,8 +1,11 @@
 """The provider adapter contract.
 
 An adapter is pure translation: it builds the `UpstreamRequest` for one call, turns a
-successful upstream body into an OpenAI Chat Completions body, turns one upstream stream event into
-OpenAI `chat.completion.chunk` events, and maps an upstream failure to an `UpstreamError`.
+successful upstream body into an OpenAI Chat Completions body and the `Usage` the provider reported
+(an `Answer`), turns one upstream stream event into OpenAI `chat.completion.chunk` events (its
+stream translator keeps the stream's `Usage` as it goes), and maps an upstream failure to an
+`UpstreamError`. Usage is read once, from the provider's own format, and travels as a value: nothing
+downstream reads it back out of the bytes the adapter wrote.
 It never owns a client, reads the environment, logs or times anything: the executor does that.
 """
 
@@ -27,21 +30,7 @@ from switchboard.errors import (
     safe_upstream_message,
 )
 from switchboard.upstream.http import UpstreamRequest
-
-
-@dataclass(frozen=True, slots=True)
-class AwsCredentials:
-    """Frozen AWS credentials for SigV4 providers (resolved by `credentials.py`, never by adapters)."""
-
-    access_key: str
-    secret_key: str
-    token: str | None = None
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self.secret_key, *((self.token,) if self.token else ()))
-
-
-Credential = str | AwsCredentials | None
+from switchboard.values import Credential, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +53,21 @@ class UpstreamCall:
         return bool(options.get("include_usage")) if isinstance(options, dict) else False
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete upstream answer, translated: the OpenAI body and what the provider reported using."""
+
+    body: bytes
+    usage: Usage | None
+
+
 class StreamTranslator(Protocol):
     """Per-stream state for providers whose events are not OpenAI chunks. With `raw_framing`
-    (binary event streams) `feed` receives raw body bytes instead of one SSE event."""
+    (binary event streams) `feed` receives raw body bytes instead of one SSE event. `usage` is the
+    stream's usage so far, read from the provider's own events (None until it reports some)."""
 
     raw_framing: bool
+    usage: Usage | None
 
     def feed(self, event: bytes) -> list[bytes]:
         """One upstream SSE event -> zero or more OpenAI SSE events (`data: ...\\n\\n`)."""
@@ -80,16 +79,16 @@ class Adapter(Protocol):
         """May raise `UpstreamUnsupported` (naming the parameter) before any I/O."""
         ...
 
-    def parse_response(self, content: bytes) -> bytes:
-        """A successful upstream body -> an OpenAI chat.completion body (bytes)."""
+    def parse_response(self, content: bytes) -> Answer:
+        """A successful upstream body -> an OpenAI chat.completion body and its usage."""
         ...
 
     def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
         """None when upstream events already are OpenAI chunks (relayed as bytes)."""
         ...
 
-    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
-        """A successful upstream embeddings body -> an OpenAI embeddings list (bytes)."""
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> Answer:
+        """A successful upstream embeddings body -> an OpenAI embeddings list and its usage."""
         ...
 
     def map_error(

@@ -17,9 +17,11 @@ import orjson
 
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamError
-from switchboard.providers.base import Credential, StreamTranslator, UpstreamCall, classify_status
+from switchboard.providers.base import Answer, StreamTranslator, UpstreamCall, classify_status
 from switchboard.providers.common import strip_cache_markers
 from switchboard.upstream.http import UpstreamRequest
+from switchboard.values import Credential
+from switchboard.wire.openai import answer_usage
 
 _JSON_HEADERS = (("content-type", "application/json"),)
 _MARKER = b'"cache_control"'
@@ -72,14 +74,14 @@ class OpenAIAdapter:
         path = self.endpoint if call.endpoint == "chat" else "embeddings"
         return UpstreamRequest("POST", _url(call.provider, call.model, path), headers, encode_body(body))
 
-    def parse_response(self, content: bytes) -> bytes:
-        return content
+    def parse_response(self, content: bytes) -> Answer:
+        return Answer(content, answer_usage(content))
 
     def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
         return None
 
-    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
-        return content
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> Answer:
+        return Answer(content, answer_usage(content))
 
     def map_error(
         self, status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...]

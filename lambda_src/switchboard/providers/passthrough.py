@@ -16,10 +16,10 @@ from typing import Final
 import orjson
 
 from switchboard.config import ProviderConfig
-from switchboard.dialects.request import NativeRequest
 from switchboard.providers.base import UpstreamCall
 from switchboard.providers.openai import auth_headers
 from switchboard.upstream.http import UpstreamRequest
+from switchboard.values import NativeRequest
 from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES, OPENAI_RESPONSES
 
 DEFAULT_ANTHROPIC_VERSION: Final = "2023-06-01"

@@ -18,7 +18,7 @@ from time import perf_counter
 from typing import TypeVar
 
 from switchboard.config import Config, ProviderConfig, Target
-from switchboard.dialects.request import ChatRequest, NativeRequest
+from switchboard.dialects.request import ChatRequest
 from switchboard.errors import (
     GatewayError,
     UpstreamError,
@@ -38,7 +38,8 @@ from switchboard.routing.strategies import ORDERED, Balance
 from switchboard.telemetry.timing import Timing
 from switchboard.upstream.credentials import Credentials
 from switchboard.upstream.http import Transport, UpstreamRequest, UpstreamResponse, as_transport
-from switchboard.wire.readers import OPENAI_CHAT, StreamReader, stream_reader
+from switchboard.values import NativeRequest, Usage
+from switchboard.wire.readers import OPENAI_CHAT, StreamReader, json_usage, stream_reader
 from switchboard.wire.sse import EventTooLarge, SSESplitter
 
 T = TypeVar("T")
@@ -48,6 +49,8 @@ T = TypeVar("T")
 class Completed:
     content: bytes
     target: Target
+    usage: Usage | None
+    """What the provider reported using, read once from its own answer (None: it reported nothing)."""
     native: str | None = None
     """The client's own API when the answer was passed through untouched (not the executor's form)."""
 
@@ -287,17 +290,18 @@ class Executor:
     ) -> Completed:
         async def use(target: Target, prepared: _Prepared, response: UpstreamResponse) -> Completed:
             content = await read_capped(response, self.config.gateway.max_response_bytes)
-            if prepared.native is not None:
-                return Completed(content, target, prepared.native.api)
+            native = prepared.native
+            if native is not None:
+                return Completed(content, target, json_usage(native.api, content), native.api)
             if prepared.call.endpoint == "chat":
-                body = prepared.adapter.parse_response(content)
+                answer = prepared.adapter.parse_response(content)
             else:
-                body = prepared.adapter.parse_embeddings(content, prepared.call)
-            if not _looks_like_json_object(body):
+                answer = prepared.adapter.parse_embeddings(content, prepared.call)
+            if not _looks_like_json_object(answer.body):
                 raise UpstreamProtocolError(
                     "upstream returned a malformed body", upstream_status=response.status
                 )
-            return Completed(body, target)
+            return Completed(answer.body, target, answer.usage)
 
         async def attempt(target: Target, remaining: float) -> Completed:
             return await self._attempt(target, request, False, remaining, timing, use, balance.timed)

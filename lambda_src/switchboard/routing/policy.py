@@ -1,5 +1,6 @@
-"""Routing policy as pure functions: config + request -> ordered targets, deadline, and what to do
-after a failed attempt. The executor (`executor.py`) carries these decisions out."""
+"""Routing policy as pure functions: config + request -> the request's plan (ordered targets, how
+they are balanced, the deadline, the price ceiling) and what to do after a failed attempt. The
+executor (`executor.py`) carries these decisions out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from switchboard.config import STRATEGIES, Config, RoutingPolicy, Target
+from switchboard.config import STRATEGIES, Config, Price, RoutingPolicy, Target
 from switchboard.dialects.request import ChatRequest
 from switchboard.errors import (
     AllTargetsFailed,
@@ -23,6 +24,46 @@ from switchboard.errors import (
     UpstreamUnsupported,
 )
 from switchboard.routing.strategies import ORDERED, Balance
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPlan:
+    """What one request will do, decided once after it is authorized and read by every stage
+    (admission, conversation recall, execution)."""
+
+    targets: tuple[Target, ...]
+    """The ordered target chain (`models` and `provider_preferences` applied)."""
+    balance: Balance
+    deadline_s: float
+    """One deadline across every attempt."""
+    ceiling: Price | None = None
+    """A price no target of the chain exceeds (what a dollar budget reserves at); None when the
+    request is not under a dollar budget."""
+
+
+def plan_request(
+    config: Config,
+    request: ChatRequest,
+    session: bytes | None = None,
+    price_of: Callable[[Target], Price | None] | None = None,
+) -> RequestPlan:
+    """The request's plan; with `price_of` (the request is under a dollar budget) its price ceiling
+    too. Raises the request's 4xx (unknown model, disabled overrides, bad priority)."""
+    targets = plan_targets(config, request)
+    balance = plan_balance(config, request, session)
+    deadline_s = deadline_ms(config, request) / 1000.0
+    ceiling = None if price_of is None else price_ceiling([price_of(t) for t in targets])
+    return RequestPlan(targets, balance, deadline_s, ceiling)
+
+
+def price_ceiling(prices: Sequence[Price | None]) -> Price:
+    """Per token, the dearest input price (a cache write included) and the dearest output price of
+    a chain; an unpriced target counts as free."""
+    found = [p for p in prices if p is not None]
+    return Price(
+        prompt=max((max(p.prompt, p.cached or 0.0, p.cache_write or 0.0) for p in found), default=0.0),
+        completion=max((p.completion for p in found), default=0.0),
+    )
 
 
 def plan_targets(config: Config, request: ChatRequest) -> tuple[Target, ...]:

@@ -11,22 +11,18 @@ reported comes back as data (`Relayed.usage`); the relay never answers anything 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any
 
 import orjson
 
+from switchboard.asgi import Send
 from switchboard.errors import UpstreamError, safe_upstream_message
 from switchboard.routing.executor import StreamStart, to_events
 from switchboard.telemetry.timing import Timing
-from switchboard.wire.openai import Usage
+from switchboard.values import Usage
 from switchboard.wire.readers import StreamReader
 from switchboard.wire.sse import EventTooLarge
-
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
 
 HEARTBEAT = b": keep-alive\n\n"
 
@@ -129,7 +125,10 @@ async def relay(
     outcome = "cut"
     batch = _Batch()
     watch = _Watch(raw_send or send, idle_timeout_s, heartbeat_s)
-    timing.metered = reader  # the timing comment prices the usage this reader collects
+    # the stream's usage, as the provider reported it: the translator reads the provider's own
+    # events; a stream already in the client's or the executor's format is read by its reader
+    metered = translator if translator is not None else reader
+    timing.metered = metered  # the timing comment prices this usage
     try:
         _collect(start.prefix, timing, batch, reader, secrets)
         timing.first_token = perf_counter()
@@ -186,4 +185,4 @@ async def relay(
     if outcome != "done":
         tail += timing.sse_comment(perf_counter(), provider, model)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
-    return Relayed(outcome, reader.usage)
+    return Relayed(outcome, metered.usage)

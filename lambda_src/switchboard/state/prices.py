@@ -30,13 +30,11 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from switchboard.config import Config, Price
 from switchboard.state.listing import Listing, Rules
-
-if TYPE_CHECKING:
-    from switchboard.wire.openai import Usage
+from switchboard.values import Usage
 
 FREE = Price()
 """What a served-from-cache answer costs."""
@@ -222,15 +220,14 @@ def requested_tier(body: Mapping[str, Any]) -> str | None:
 def charge(price: Price, usage: Usage, tier: str | None = None) -> int:
     """What `usage` costs at `price` (nano-USD): its band, its cache reads and writes at their own
     prices, times its service tier (the answer's, else `tier`, the request's)."""
-    answered = getattr(usage, "service_tier", None)
     return cost_nano_usd(
         price,
         usage.prompt,
         usage.completion,
         usage.cached,
         usage.cache_write,
-        cache_write_1h=getattr(usage, "cache_write_1h", 0),
-        tier=answered if isinstance(answered, str) and answered else tier,
+        cache_write_1h=usage.cache_write_1h,
+        tier=usage.service_tier or tier,
     )
 
 
@@ -282,9 +279,3 @@ def worst_case_nano_usd(price: Price, prompt: int, completion: int) -> int:
 def stale(rows: Iterable[tuple[str, Listing]], today: date, max_age_days: int) -> list[str]:
     """Names of the rows read more than `max_age_days` before `today`."""
     return [name for name, row in rows if (today - date.fromisoformat(row.read)).days > max_age_days]
-
-
-def format_usd(nano: int) -> str:
-    """A decimal string of dollars without float rounding: 123000 -> "0.000123", 0 -> "0"."""
-    whole, frac = divmod(max(0, nano), 1_000_000_000)
-    return f"{whole}.{frac:09d}".rstrip("0").rstrip(".")

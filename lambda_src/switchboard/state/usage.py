@@ -27,7 +27,6 @@ import datetime
 import logging
 import os
 import random
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,7 +40,7 @@ from switchboard.errors import StoreError
 from switchboard.state.prices import PriceTable
 from switchboard.state.prices import cost_nano_usd as cost_nano_usd
 from switchboard.state.store.base import Store
-from switchboard.wire.openai import Usage
+from switchboard.values import Usage
 
 log = logging.getLogger("switchboard.usage")
 RETRIES = 3
@@ -78,37 +77,6 @@ class UsageEvent:
     """The cost when the caller already knows it (None: priced here from the tokens)."""
 
 
-_TOKENS = {
-    name: re.compile(rb'"' + name.encode() + rb'"\s*:\s*(\d+)')
-    for name in ("prompt_tokens", "completion_tokens", "cached_tokens")
-}
-
-
-def tokens_from_body(content: bytes) -> tuple[int, int, int]:
-    """Token counts of a chat completion's `usage` object, read without parsing the whole body (the
-    answer can be large; `usage` comes last)."""
-    start = content.rfind(b'"usage"')
-    if start < 0:
-        return 0, 0, 0
-    found = [
-        _TOKENS[name].search(content, start)
-        for name in ("prompt_tokens", "completion_tokens", "cached_tokens")
-    ]
-    prompt, completion, cached = (int(m[1]) if m else 0 for m in found)
-    return prompt, completion, cached
-
-
-_TOTAL = re.compile(rb'"total_tokens"\s*:\s*(\d+)')
-
-
-def total_tokens(content: bytes) -> int | None:
-    """The provider-reported total of an answer (to settle a token reservation), read like
-    `tokens_from_body`; None when the answer reports none."""
-    start = content.rfind(b'"usage"')
-    match = _TOTAL.search(content, start) if start >= 0 else None
-    return int(match[1]) if match else None
-
-
 class UsageRecorder:
     """Aggregates events in memory per key, day and model, and writes the sums every
     `flush_interval_s` (one atomic `add` per aggregate), so the per-request cost is a dict update.
@@ -143,15 +111,10 @@ class UsageRecorder:
         self._claims: set[Path] = set()
         self._orphans_checked = False
 
-    def record(self, event: UsageEvent, body: bytes | None = None) -> None:
-        """Count one request (never awaited by it); token counts come from `body` (a chat completion)
-        when given. A dictionary update: a few microseconds."""
-        written = 0
-        if body is not None:
-            prompt, completion, cached = tokens_from_body(body)
-        else:
-            prompt, completion, cached = event.prompt_tokens, event.completion_tokens, event.cached_tokens
-            written = event.cache_write_tokens
+    def record(self, event: UsageEvent) -> None:
+        """Count one request (never awaited by it). A dictionary update: a few microseconds."""
+        prompt, completion, cached = event.prompt_tokens, event.completion_tokens, event.cached_tokens
+        written = event.cache_write_tokens
         day_number = int(event.at // 86_400)
         if day_number != self._day_number:
             self._day_number = day_number

@@ -7,18 +7,18 @@ overhead = total time inside the gateway - upstream - backoff.
 
 Owns the timing headers and the final `: switchboard-timing {...}` summary; it does not decide
 when they are sent. A stream's summary also carries its cost (`cost_usd`, a decimal string; null
-when the provider reported no usage or the target has no price) once `costed` is set: read from
-`metered.usage` (the relay's stream reader) when the summary is written.
+when the provider reported no usage or the target has no price) once `cost_of` is set: the usage
+is read from `metered.usage` (the relay's stream reader) when the summary is written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from time import perf_counter
 from typing import Protocol
 
 import orjson
 
-from switchboard.config import Price
 from switchboard.constants import (
     H_ATTEMPTS,
     H_BACKOFF,
@@ -27,9 +27,8 @@ from switchboard.constants import (
     H_UPSTREAM,
     SSE_TIMING_PREFIX,
 )
-from switchboard.state.prices import charge, format_usd
 from switchboard.telemetry.tracing import NO_SPAN, NoSpan
-from switchboard.wire.openai import Usage
+from switchboard.values import Usage, format_usd
 
 
 class Metered(Protocol):
@@ -52,13 +51,11 @@ class Timing:
         "attempts",
         "backoff",
         "chunks",
-        "costed",
+        "cost_of",
         "first_token",
         "metered",
-        "price",
         "span",
         "start",
-        "tier",
         "upstream",
     )
 
@@ -69,12 +66,9 @@ class Timing:
         self.attempts = 0
         self.first_token: float | None = None
         self.chunks = 0
-        self.costed = False
-        """The summary carries `cost_usd` (streams, set with `price` when the stream starts)."""
-        self.price: Price | None = None
-        """The serving target's price (None: unpriced, `cost_usd` is null, never 0)."""
-        self.tier: str | None = None
-        """The service tier the request asked for (the answer's own report wins)."""
+        self.cost_of: Callable[[Usage], int | None] | None = None
+        """What a usage costs at the serving target (nano-USD; None: unpriced), set for streams:
+        the summary then carries the cost."""
         self.metered: Metered | None = None
         self.span: NoSpan = NO_SPAN
         """The request's trace span (`NO_SPAN` when tracing is off): the executor's attempts are its
@@ -128,15 +122,14 @@ class Timing:
         }
         if self.backoff:
             summary["backoff_ms"] = round(self.backoff * 1000.0, 3)
-        if self.costed:
-            summary["cost_usd"] = self._cost()
+        if self.cost_of is not None:
+            summary["cost_usd"] = self._cost(self.cost_of)
         return summary
 
-    def _cost(self) -> str | None:
+    def _cost(self, cost_of: Callable[[Usage], int | None]) -> str | None:
         usage = self.metered.usage if self.metered is not None else None
-        if usage is None or self.price is None:
-            return None
-        return format_usd(charge(self.price, usage, self.tier))
+        nano = None if usage is None else cost_of(usage)
+        return None if nano is None else format_usd(nano)
 
     def sse_comment(self, now: float, provider: str, model: str) -> bytes:
         """`: switchboard-timing {...}` - an SSE comment every client ignores."""

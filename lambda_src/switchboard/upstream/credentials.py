@@ -13,7 +13,7 @@ import orjson
 
 from switchboard.config import ProviderConfig
 from switchboard.errors import UpstreamAuthError
-from switchboard.providers.base import AwsCredentials, Credential
+from switchboard.values import AwsCredentials, Credential
 
 SECRET_MAX_AGE_S = 300.0
 AWS_MAX_AGE_S = 240.0

@@ -18,7 +18,8 @@ from typing import Any, Final
 
 import orjson
 
-from switchboard.wire.openai import Usage
+from switchboard.values import Usage
+from switchboard.wire.openai import usage_from_openai
 
 FINISH_REASONS: Final = {
     "end_turn": "stop",
@@ -95,7 +96,7 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
 def anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
     """An OpenAI `usage` object -> Anthropic `usage`: cache reads (`cached_tokens`) and writes
     (`cache_write_tokens`, as Switchboard's translations report them) taken out of `input_tokens`."""
-    counts = Usage.from_openai(usage) or Usage()
+    counts = usage_from_openai(usage) or Usage()
     return {
         "input_tokens": max(0, counts.prompt - counts.cached - counts.cache_write),
         "output_tokens": counts.completion,

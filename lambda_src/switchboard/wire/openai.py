@@ -12,43 +12,33 @@ This module only builds and reads bytes and dicts: no I/O, no clock, no logging.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
 
+from switchboard.values import Usage
 from switchboard.wire.sse import event_data
 
 DONE: Final = b"data: [DONE]\n\n"
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts of one answer, whatever format reported them. `cached` is part of `prompt`."""
-
-    prompt: int = 0
-    completion: int = 0
-    cached: int = 0
-    cache_write: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.prompt + self.completion
-
-    @classmethod
-    def from_openai(cls, usage: Any) -> Usage | None:
-        """From an OpenAI `usage` object; None when it is not one (a malformed upstream value)."""
-        if not isinstance(usage, Mapping):
-            return None
-        details = usage.get("prompt_tokens_details")
-        if not isinstance(details, Mapping):
-            details = {}
-        return cls(
-            _count(usage.get("prompt_tokens")),
-            _count(usage.get("completion_tokens")),
-            _count(details.get("cached_tokens")),
-            _count(details.get("cache_write_tokens")),
-        )
+def usage_from_openai(usage: Any) -> Usage | None:
+    """From an OpenAI `usage` object (reasoning tokens and the service tier where reported); None
+    when it is not one (a malformed upstream value)."""
+    if not isinstance(usage, Mapping):
+        return None
+    details = usage.get("prompt_tokens_details")
+    if not isinstance(details, Mapping):
+        details = {}
+    out = usage.get("completion_tokens_details")
+    reasoning = out.get("reasoning_tokens") if isinstance(out, Mapping) else 0
+    return Usage(
+        _count(usage.get("prompt_tokens")),
+        _count(usage.get("completion_tokens")),
+        _count(details.get("cached_tokens")),
+        _count(details.get("cache_write_tokens")),
+        reasoning=_count(reasoning),
+    )
 
 
 def _count(value: Any) -> int:
@@ -98,6 +88,11 @@ def usage_object(
         if cache_write:
             usage["prompt_tokens_details"]["cache_write_tokens"] = cache_write
     return usage
+
+
+def usage_object_of(usage: Usage) -> dict[str, Any]:
+    """A `Usage` value as an OpenAI `usage` object (cache writes as `cache_write_tokens`)."""
+    return usage_object(usage.prompt, usage.completion, usage.cached, cache_write=usage.cache_write)
 
 
 def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
@@ -219,7 +214,29 @@ def event_usage(event: bytes) -> tuple[Usage | None, bool]:
         return None, False
     if not isinstance(parsed, dict):
         return None, False
-    return Usage.from_openai(parsed.get("usage")), not parsed.get("choices")
+    return usage_from_openai(parsed.get("usage")), not parsed.get("choices")
+
+
+def answer_usage(content: bytes) -> Usage | None:
+    """The usage a complete OpenAI answer (chat completion or embeddings list) reports, None when it
+    reports none. `usage` comes last and answers can be large, so the object is found from the end
+    and parsed alone; an answer laid out otherwise is parsed whole."""
+    start = content.rfind(b'"usage"')
+    if start < 0:
+        return None
+    opening = content.find(b"{", start + 7, start + 16)
+    if opening >= 0 and not content[start + 7 : opening].strip(b" \t\r\n:"):
+        closing = content.find(b"}", opening)
+        while closing >= 0:  # the first `}` that closes a valid object (nested details come first)
+            try:
+                return usage_from_openai(orjson.loads(content[opening : closing + 1]))
+            except orjson.JSONDecodeError:
+                closing = content.find(b"}", closing + 1)
+    try:
+        parsed = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    return usage_from_openai(parsed.get("usage")) if isinstance(parsed, dict) else None
 
 
 def carries_output(event: bytes) -> bool:

@@ -20,14 +20,16 @@ from typing import Any, Protocol
 
 import orjson
 
+from switchboard.values import Usage
 from switchboard.wire.openai import (
     DONE,
-    Usage,
+    answer_usage,
     carries_output,
     error_event,
     error_payload,
     event_usage,
     is_done,
+    usage_from_openai,
 )
 from switchboard.wire.sse import event_data
 
@@ -177,7 +179,7 @@ def responses_usage(usage: Any) -> Usage | None:
         return None
     details = usage.get("input_tokens_details")
     cached = details.get("cached_tokens") if isinstance(details, Mapping) else 0
-    return Usage.from_openai(
+    return usage_from_openai(
         {
             "prompt_tokens": usage.get("input_tokens"),
             "completion_tokens": usage.get("output_tokens"),
@@ -257,6 +259,8 @@ def stream_reader(api: str, strip_usage: bool = False) -> StreamReader:
 
 def json_usage(api: str, content: bytes) -> Usage | None:
     """The usage of a complete answer in its own format (None when it reports none)."""
+    if api == OPENAI_CHAT:
+        return answer_usage(content)
     try:
         parsed = orjson.loads(content)
     except orjson.JSONDecodeError:
@@ -264,6 +268,4 @@ def json_usage(api: str, content: bytes) -> Usage | None:
     usage = parsed.get("usage") if isinstance(parsed, dict) else None
     if api == ANTHROPIC_MESSAGES:
         return anthropic_usage(usage) if isinstance(usage, Mapping) else None
-    if api == OPENAI_RESPONSES:
-        return responses_usage(usage)
-    return Usage.from_openai(usage)
+    return responses_usage(usage)

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 import orjson
 
-from switchboard.wire.openai import BAD_UPSTREAM_EVENT, Usage, error_payload, is_done
+from switchboard.wire.openai import BAD_UPSTREAM_EVENT, error_payload, is_done, usage_from_openai
 from switchboard.wire.sse import SSESplitter, event_data
 
 # What a response object repeats of its request when the request did not say (the API's defaults).
@@ -68,7 +68,7 @@ def sse_event(name: str, payload: Mapping[str, Any]) -> bytes:
 def usage(chat_usage: Any) -> dict[str, Any] | None:
     """Chat-completions usage -> Responses usage (None when the answer carried none): the input
     count includes cache reads (`cached_tokens`) and writes (`cache_write_tokens`), as the API's does."""
-    counts = Usage.from_openai(chat_usage)
+    counts = usage_from_openai(chat_usage)
     if counts is None:
         return None
     details = chat_usage.get("completion_tokens_details")

@@ -165,9 +165,8 @@ def test_http_request_headers() -> None:
 
 
 def test_response_mapping_with_cache_usage() -> None:
-    out = orjson.loads(
-        AnthropicAdapter().parse_response((FIXTURES / "completion_tool_call.json").read_bytes())
-    )
+    answer = AnthropicAdapter().parse_response((FIXTURES / "completion_tool_call.json").read_bytes())
+    out = orjson.loads(answer.body)
     message = out["choices"][0]["message"]
     assert message["content"] == "Let me check."
     assert message["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city":"Paris"}'}
@@ -178,6 +177,11 @@ def test_response_mapping_with_cache_usage() -> None:
         "total_tokens": 18,
         "prompt_tokens_details": {"cached_tokens": 2},
     }
+    # the value the pipeline reads keeps what the OpenAI form cannot carry: the cache writes
+    fixture = orjson.loads((FIXTURES / "completion_tool_call.json").read_bytes())["usage"]
+    assert answer.usage is not None
+    assert answer.usage.cache_write == fixture.get("cache_creation_input_tokens", 0)
+    assert (answer.usage.prompt, answer.usage.completion, answer.usage.cached) == (12, 6, 2)
     with pytest.raises(UpstreamProtocolError):
         AnthropicAdapter().parse_response(b'{"id": "x"}')
 

@@ -20,8 +20,9 @@ from switchboard.errors import (
     UpstreamServerError,
     UpstreamUnsupported,
 )
-from switchboard.providers.base import AwsCredentials, UpstreamCall, classify_stream_error
+from switchboard.providers.base import UpstreamCall, classify_stream_error
 from switchboard.providers.bedrock import BedrockAdapter, BedrockStream, build_converse_body, sigv4_headers
+from switchboard.values import AwsCredentials
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers" / "bedrock"
 PROVIDER = ProviderConfig(name="bedrock", type="bedrock", region="us-west-2")
@@ -194,7 +195,7 @@ def test_completion_ids_are_unique_within_one_second() -> None:
     adapter = BedrockAdapter()
     call = UpstreamCall(PROVIDER, MODEL, {**BODY, "stream": True}, True, CREDS)
     with mock.patch("time.time", return_value=1_800_000_000.0):
-        answers = [orjson.loads(adapter.parse_response(completion)) for _ in range(2)]
+        answers = [orjson.loads(adapter.parse_response(completion).body) for _ in range(2)]
         streams = []
         for _ in range(2):
             translator = adapter.stream_translator(call)
@@ -313,7 +314,7 @@ def test_reasoning_content_is_not_answer_text() -> None:
         "stopReason": "end_turn",
         "usage": {"inputTokens": 3, "outputTokens": 9, "cacheReadInputTokens": 7},
     }
-    parsed = orjson.loads(BedrockAdapter().parse_response(orjson.dumps(answer)))
+    parsed = orjson.loads(BedrockAdapter().parse_response(orjson.dumps(answer)).body)
     assert parsed["choices"][0]["message"]["content"] == "42"
     assert parsed["usage"]["prompt_tokens"] == 10
     assert parsed["usage"]["prompt_tokens_details"]["cached_tokens"] == 7

@@ -145,10 +145,10 @@ def test_key_in_header_never_in_url() -> None:
 
 
 def test_safety_blocks_become_content_filter() -> None:
-    blocked = orjson.loads(ADAPTER.parse_response((FIXTURES / "prompt_blocked.json").read_bytes()))
+    blocked = orjson.loads(ADAPTER.parse_response((FIXTURES / "prompt_blocked.json").read_bytes()).body)
     assert blocked["choices"][0]["finish_reason"] == "content_filter"
     assert blocked["choices"][0]["message"]["content"] is None
-    partial = orjson.loads(ADAPTER.parse_response((FIXTURES / "completion_safety.json").read_bytes()))
+    partial = orjson.loads(ADAPTER.parse_response((FIXTURES / "completion_safety.json").read_bytes()).body)
     assert partial["choices"][0]["finish_reason"] == "content_filter"
     stream = GeminiStream(include_usage=False, created=1)
     out = stream.feed(
@@ -224,7 +224,7 @@ def test_cache_markers_are_left_out_and_thoughts_are_not_answer_text() -> None:
         ],
         "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 1, "thoughtsTokenCount": 20},
     }
-    parsed = orjson.loads(GeminiAdapter().parse_response(orjson.dumps(answer)))
+    parsed = orjson.loads(GeminiAdapter().parse_response(orjson.dumps(answer)).body)
     assert parsed["choices"][0]["message"]["content"] == "42"
     assert parsed["usage"]["completion_tokens"] == 21
 

@@ -57,7 +57,10 @@ def test_keyless_provider_sends_no_auth() -> None:
 
 
 def test_passthrough() -> None:
-    assert ADAPTER.parse_response(b'{"id": 1}') == b'{"id": 1}'
+    assert ADAPTER.parse_response(b'{"id": 1}').body == b'{"id": 1}'
+    answer = ADAPTER.parse_response(b'{"id": 1, "usage": {"prompt_tokens": 3, "completion_tokens": 4}}')
+    assert answer.usage is not None
+    assert answer.usage.total == 7
     assert ADAPTER.stream_translator(None) is None  # type: ignore[arg-type]
 
 

@@ -41,8 +41,9 @@ import orjson
 from switchboard.errors import UpstreamError, UpstreamProtocolError, UpstreamUnsupported
 from switchboard.providers.anthropic.request import DEFAULT_MAX_TOKENS, build_messages_body, convert_messages
 from switchboard.providers.anthropic.response import AnthropicStream, openai_usage, to_chat_completion
-from switchboard.providers.base import StreamTranslator, UpstreamCall, classify_status
+from switchboard.providers.base import Answer, StreamTranslator, UpstreamCall, classify_status
 from switchboard.upstream.http import UpstreamRequest
+from switchboard.wire import anthropic as wire_anthropic
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -73,10 +74,11 @@ class AnthropicAdapter:
             headers["x-api-key"] = call.credential
         return UpstreamRequest("POST", call.provider.base_url + "/messages", headers, orjson.dumps(body))
 
-    def parse_response(self, content: bytes) -> bytes:
+    def parse_response(self, content: bytes) -> Answer:
         try:
             message = orjson.loads(content)
-            return orjson.dumps(to_chat_completion(message, int(time.time())))
+            usage = wire_anthropic.usage_from_anthropic(message.get("usage") or {})
+            return Answer(orjson.dumps(to_chat_completion(message, int(time.time()))), usage)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             raise UpstreamProtocolError(
                 "Anthropic returned a malformed message", upstream_status=200
@@ -85,7 +87,7 @@ class AnthropicAdapter:
     def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
         return AnthropicStream(call.include_usage, int(time.time()))
 
-    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> Answer:
         raise UpstreamUnsupported("Anthropic has no embeddings API", param="model")
 
     def map_error(

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from switchboard.providers.structured import JSON_TOOL
+from switchboard.values import Usage
 from switchboard.wire import anthropic as wire_anthropic
 from switchboard.wire.openai import (
     DONE,
@@ -24,7 +25,7 @@ from switchboard.wire.openai import (
     malformed_event,
     tool_call,
     usage_chunk,
-    usage_object,
+    usage_object_of,
 )
 from switchboard.wire.sse import event_data
 
@@ -32,8 +33,7 @@ from switchboard.wire.sse import event_data
 def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
     """Anthropic `usage` -> OpenAI `usage`: cache reads and writes counted in `prompt_tokens`, cache
     reads also as `cached_tokens`, writes as `cache_write_tokens`."""
-    counts = wire_anthropic.usage_from_anthropic(usage)
-    return usage_object(counts.prompt, counts.completion, counts.cached, cache_write=counts.cache_write)
+    return usage_object_of(wire_anthropic.usage_from_anthropic(usage))
 
 
 def to_chat_completion(message: Mapping[str, Any], created: int) -> dict[str, Any]:
@@ -62,7 +62,17 @@ def to_chat_completion(message: Mapping[str, Any], created: int) -> dict[str, An
 class AnthropicStream:
     """Anthropic SSE events -> OpenAI chat.completion.chunk events, one stream's state."""
 
-    __slots__ = ("_answer", "_created", "_finish", "_id", "_include_usage", "_model", "_tools", "_usage")
+    __slots__ = (
+        "_answer",
+        "_created",
+        "_finish",
+        "_id",
+        "_include_usage",
+        "_model",
+        "_tools",
+        "_usage",
+        "usage",
+    )
     raw_framing = False
 
     def __init__(self, include_usage: bool, created: int) -> None:
@@ -75,6 +85,7 @@ class AnthropicStream:
         """The block index of the forced JSON-output tool's call (its input is the answer text)."""
         self._usage: dict[str, Any] = {}
         self._finish: str | None = None
+        self.usage: Usage | None = None
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         return chunk(self._id, self._model, self._created, delta, finish)
@@ -98,11 +109,13 @@ class AnthropicStream:
             self._id = message.get("id", "")
             self._model = message.get("model", "")
             self._usage.update(message.get("usage") or {})
+            self.usage = wire_anthropic.usage_from_anthropic(self._usage)
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             return self._block_start(payload)
         if kind == "message_delta":
             self._usage.update({k: v for k, v in (payload.get("usage") or {}).items() if v is not None})
+            self.usage = wire_anthropic.usage_from_anthropic(self._usage)
             self._finish = wire_anthropic.finish_reason(payload.get("delta", {}).get("stop_reason"))
             if self._finish == "tool_calls" and not self._tools:
                 self._finish = "stop"  # only the forced JSON-output tool was called: the answer
@@ -110,7 +123,8 @@ class AnthropicStream:
         if kind == "message_stop":
             out = []
             if self._include_usage:
-                out.append(usage_chunk(self._id, self._model, self._created, openai_usage(self._usage)))
+                usage = self.usage or Usage()
+                out.append(usage_chunk(self._id, self._model, self._created, usage_object_of(usage)))
             out.append(DONE)
             return out
         if kind == "error":

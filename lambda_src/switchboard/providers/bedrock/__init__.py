@@ -40,7 +40,7 @@ import orjson
 
 from switchboard.errors import UpstreamAuthError, UpstreamError, UpstreamProtocolError, mask_secrets
 from switchboard.providers.base import (
-    AwsCredentials,
+    Answer,
     StreamTranslator,
     UpstreamCall,
     classify_status,
@@ -53,11 +53,13 @@ from switchboard.providers.bedrock.response import (
     completion_id,
     openai_usage,
     to_chat_completion,
+    usage_from_converse,
 )
 from switchboard.providers.bedrock.signing import sigv4_headers
 from switchboard.providers.bedrock.stream import BedrockStream
 from switchboard.providers.embeddings import openai_embeddings
 from switchboard.upstream.http import UpstreamRequest
+from switchboard.values import AwsCredentials, Usage
 
 __all__ = [
     "EXCEPTIONS",
@@ -96,9 +98,11 @@ class BedrockAdapter:
         signed = sigv4_headers(url, content, headers, credential, region)
         return UpstreamRequest("POST", url, {k.lower(): v for k, v in signed}, content)
 
-    def parse_response(self, content: bytes) -> bytes:
+    def parse_response(self, content: bytes) -> Answer:
         try:
-            return orjson.dumps(to_chat_completion(orjson.loads(content), "", int(time.time())))
+            response = orjson.loads(content)
+            usage = usage_from_converse(response.get("usage") or {})
+            return Answer(orjson.dumps(to_chat_completion(response, "", int(time.time()))), usage)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             raise UpstreamProtocolError(
                 "Bedrock returned a malformed response", upstream_status=200
@@ -107,20 +111,21 @@ class BedrockAdapter:
     def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
         return BedrockStream(call.model, call.include_usage, int(time.time()))
 
-    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> Answer:
         try:
             data = orjson.loads(content)
             if call.model.startswith("cohere.embed"):
                 embeddings = data["embeddings"]
                 vectors = embeddings["float"] if isinstance(embeddings, dict) else embeddings
-                tokens = 0
+                tokens = None  # Cohere's answer reports no token count
             else:
                 vectors, tokens = [data["embedding"]], int(data.get("inputTextTokenCount") or 0)
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise UpstreamProtocolError(
                 "Bedrock returned malformed embeddings", upstream_status=200
             ) from None
-        return openai_embeddings(vectors, call.model, call.body.get("encoding_format"), tokens)
+        body = openai_embeddings(vectors, call.model, call.body.get("encoding_format"), tokens or 0)
+        return Answer(body, None if tokens is None else Usage(tokens))
 
     def map_error(
         self, status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...]

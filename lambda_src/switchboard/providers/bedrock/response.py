@@ -10,7 +10,8 @@ from typing import Any, Final
 import orjson
 
 from switchboard.providers.structured import JSON_TOOL
-from switchboard.wire.openai import assistant_message, choice, completion_body, tool_call, usage_object
+from switchboard.values import Usage
+from switchboard.wire.openai import assistant_message, choice, completion_body, tool_call, usage_object_of
 
 STOP_REASONS: Final = {
     "end_turn": "stop",
@@ -26,13 +27,19 @@ def finish_reason(stop: str) -> str:
     return STOP_REASONS.get(stop, "stop")
 
 
-def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
-    """Converse `usage` -> OpenAI `usage`: cache reads and writes counted in `prompt_tokens`, cache
-    reads also as `cached_tokens`, writes as `cache_write_tokens`."""
+def usage_from_converse(usage: Mapping[str, Any]) -> Usage:
+    """Converse `usage` -> counts: cache reads and writes are part of the prompt (Converse's
+    `inputTokens` excludes both). Raises ValueError / TypeError on non-numbers."""
     cache_read = int(usage.get("cacheReadInputTokens") or 0)
     cache_write = int(usage.get("cacheWriteInputTokens") or 0)
     prompt = int(usage.get("inputTokens") or 0) + cache_read + cache_write
-    return usage_object(prompt, int(usage.get("outputTokens") or 0), cache_read, cache_write=cache_write)
+    return Usage(prompt, int(usage.get("outputTokens") or 0), cache_read, cache_write)
+
+
+def openai_usage(usage: Mapping[str, Any]) -> dict[str, Any]:
+    """Converse `usage` -> OpenAI `usage`: cache reads and writes counted in `prompt_tokens`, cache
+    reads also as `cached_tokens`, writes as `cache_write_tokens`."""
+    return usage_object_of(usage_from_converse(usage))
 
 
 def completion_id() -> str:

@@ -4,7 +4,7 @@ resolved here."""
 
 from __future__ import annotations
 
-from switchboard.providers.base import AwsCredentials
+from switchboard.values import AwsCredentials
 
 
 def sigv4_headers(

@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
-from switchboard.providers.bedrock.response import completion_id, finish_reason, openai_usage
+from switchboard.providers.bedrock.response import completion_id, finish_reason, usage_from_converse
 from switchboard.providers.structured import JSON_TOOL
-from switchboard.wire.openai import DONE, chunk, error_event, malformed_event, usage_chunk
+from switchboard.values import Usage
+from switchboard.wire.openai import DONE, chunk, error_event, malformed_event, usage_chunk, usage_object_of
 
 
 class BedrockStream:
@@ -33,6 +34,7 @@ class BedrockStream:
         self._answer: int | None = None
         """The content block of the forced JSON-output tool's call (its input is the answer text)."""
         self._done = False
+        self.usage: Usage | None = None
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         return chunk(self._id, self._model, self._created, delta, finish)
@@ -97,8 +99,10 @@ class BedrockStream:
         if kind == "metadata":
             self._done = True
             out = []
+            if isinstance(payload.get("usage"), dict):
+                self.usage = usage_from_converse(payload["usage"])
             if self._include_usage:
-                usage = openai_usage(payload.get("usage") or {})
+                usage = usage_object_of(self.usage or Usage())
                 out.append(usage_chunk(self._id, self._model, self._created, usage))
             out.append(DONE)
             return out

@@ -39,7 +39,7 @@ from urllib.parse import quote
 import orjson
 
 from switchboard.errors import UpstreamError, UpstreamProtocolError
-from switchboard.providers.base import StreamTranslator, UpstreamCall, classify_status
+from switchboard.providers.base import Answer, StreamTranslator, UpstreamCall, classify_status
 from switchboard.providers.embeddings import openai_embeddings
 from switchboard.providers.gemini.request import build_embed_body, build_generate_body, convert_messages
 from switchboard.providers.gemini.response import (
@@ -47,6 +47,7 @@ from switchboard.providers.gemini.response import (
     finish_reason,
     openai_usage,
     to_chat_completion,
+    usage_from_gemini,
 )
 from switchboard.upstream.http import UpstreamRequest
 
@@ -83,21 +84,24 @@ class GeminiAdapter:
             headers["x-goog-api-key"] = call.credential
         return UpstreamRequest("POST", url, headers, orjson.dumps(body))
 
-    def parse_response(self, content: bytes) -> bytes:
+    def parse_response(self, content: bytes) -> Answer:
         try:
-            return orjson.dumps(to_chat_completion(orjson.loads(content), int(time.time())))
+            response = orjson.loads(content)
+            usage = usage_from_gemini(response.get("usageMetadata") or {})
+            return Answer(orjson.dumps(to_chat_completion(response, int(time.time()))), usage)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
             raise UpstreamProtocolError("Gemini returned a malformed response", upstream_status=200) from None
 
     def stream_translator(self, call: UpstreamCall) -> StreamTranslator | None:
         return GeminiStream(call.include_usage, int(time.time()))
 
-    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> bytes:
+    def parse_embeddings(self, content: bytes, call: UpstreamCall) -> Answer:
         try:
             vectors = [item["values"] for item in orjson.loads(content)["embeddings"]]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             raise UpstreamProtocolError("Gemini returned malformed embeddings", upstream_status=200) from None
-        return openai_embeddings(vectors, call.model, call.body.get("encoding_format"))
+        # the embedContent answer reports no token count
+        return Answer(openai_embeddings(vectors, call.model, call.body.get("encoding_format")), None)
 
     def map_error(
         self, status: int, headers: Mapping[str, str], content: bytes, secrets: tuple[str, ...]

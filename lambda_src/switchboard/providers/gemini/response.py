@@ -12,6 +12,7 @@ from typing import Any, Final
 
 import orjson
 
+from switchboard.values import Usage
 from switchboard.wire.openai import (
     DONE,
     assistant_message,
@@ -43,13 +44,23 @@ def finish_reason(reason: str | None, has_calls: bool) -> str | None:
     return "stop"
 
 
+def usage_from_gemini(meta: Mapping[str, Any]) -> Usage:
+    """`usageMetadata` -> counts: thinking tokens are completion tokens (and `reasoning`), cached
+    content is the cache-read part of the prompt. Raises ValueError / TypeError on non-numbers."""
+    thoughts = int(meta.get("thoughtsTokenCount") or 0)
+    return Usage(
+        int(meta.get("promptTokenCount") or 0),
+        int(meta.get("candidatesTokenCount") or 0) + thoughts,
+        int(meta.get("cachedContentTokenCount") or 0),
+        reasoning=thoughts,
+    )
+
+
 def openai_usage(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """`usageMetadata` -> OpenAI `usage`: thinking tokens count as completion tokens, cached
-    content as `cached_tokens`; Gemini's own total is kept when it reports one."""
-    prompt = int(meta.get("promptTokenCount") or 0)
-    completion = int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0)
-    total = int(meta.get("totalTokenCount") or prompt + completion)
-    return usage_object(prompt, completion, int(meta.get("cachedContentTokenCount") or 0), total)
+    """`usageMetadata` -> OpenAI `usage`; Gemini's own total is kept when it reports one."""
+    usage = usage_from_gemini(meta)
+    total = int(meta.get("totalTokenCount") or usage.total)
+    return usage_object(usage.prompt, usage.completion, usage.cached, total)
 
 
 def _split_parts(parts: list[Any], call_prefix: str, first_call: int) -> tuple[str, list[dict[str, Any]]]:
@@ -98,7 +109,7 @@ class GeminiStream:
     """Gemini SSE chunks (whole GenerateContentResponse objects) -> OpenAI chunks. Gemini ends a
     stream by closing it after the chunk with `finishReason`, so that chunk also yields `[DONE]`."""
 
-    __slots__ = ("_calls", "_created", "_done", "_id", "_include_usage", "_started", "_usage")
+    __slots__ = ("_calls", "_created", "_done", "_id", "_include_usage", "_started", "_usage", "usage")
     raw_framing = False
 
     def __init__(self, include_usage: bool, created: int) -> None:
@@ -109,6 +120,7 @@ class GeminiStream:
         self._usage: dict[str, Any] = {}
         self._done = False
         self._id = answer_id()  # one per stream, for chunks without `responseId`
+        self.usage: Usage | None = None
 
     def feed(self, event: bytes) -> list[bytes]:
         data = event_data(event)
@@ -126,7 +138,9 @@ class GeminiStream:
             return [error_event(message, str(error.get("status") or "api_error"), "api_error")]
         rid = f"chatcmpl-{response.get('responseId') or self._id}"
         model = str(response.get("modelVersion", ""))
-        self._usage.update(response.get("usageMetadata") or {})
+        if meta := response.get("usageMetadata"):
+            self._usage.update(meta)
+            self.usage = usage_from_gemini(self._usage)
         out: list[bytes] = []
         finished = False
         candidates = response.get("candidates") or []

@@ -189,18 +189,15 @@ def base_headers(request_id: bytes, region: bytes, content_type: bytes) -> Heade
     return [(H_CONTENT_TYPE, content_type), (H_REQUEST_ID, request_id), (H_REGION, region)]
 
 
-def region_echo(send: Send, preference: bytes, region: bytes) -> Send:
-    """Adds `x-switchboard-region-preference: <preference>; served=<region>; honoured=<bool>` to
-    the answer (the gateway serves from one region: the preference is honoured when it names it)."""
+def region_echo(preference: bytes, region: bytes) -> tuple[bytes, bytes]:
+    """`x-switchboard-region-preference: <preference>; served=<region>; honoured=<bool>` for the
+    answer (the gateway serves from one region: the preference is honoured when it names it)."""
     honoured = b"true" if preference.lower() == region.lower() else b"false"
-    value = b"%s; served=%s; honoured=%s" % (preference.replace(b";", b""), region, honoured)
-
-    async def echo(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), (H_REGION_PREFERENCE, value)]}
-        await send(message)
-
-    return echo
+    return H_REGION_PREFERENCE, b"%s; served=%s; honoured=%s" % (
+        preference.replace(b";", b""),
+        region,
+        honoured,
+    )
 
 
 async def send_body(send: Send, status: int, headers: Headers, body: bytes) -> None:
