@@ -8,7 +8,9 @@ The request body's `model` selects the behaviour:
 - `stream-<n>-<ms>`: `<n>` chunks, one every `<ms>` ms; each chunk's content is the send time
   (`time.time_ns()`), so a client can measure the relay delay per chunk;
 - `status-<code>`: that HTTP status with an OpenAI error body;
-- `delay-<ms>`: the fixed completion after `<ms>` ms.
+- `delay-<ms>`: the fixed completion after `<ms>` ms;
+- `hang-<ms>`: no answer for `<ms>` ms, then the connection is closed (streamed or not: an upstream
+  that dies before its first byte).
 
 Run standalone: `python -m switchboard.devtools.fake_upstream --port 9000`.
 """
@@ -38,6 +40,7 @@ _COMPLETION = orjson.dumps(
 _STREAM_RE = re.compile(rb'"model"\s*:\s*"stream-(\d+)-(\d+)"')
 _STATUS_RE = re.compile(rb'"model"\s*:\s*"status-(\d{3})"')
 _DELAY_RE = re.compile(rb'"model"\s*:\s*"delay-(\d+)"')
+_HANG_RE = re.compile(rb'"model"\s*:\s*"hang-(\d+)"')
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -125,6 +128,9 @@ class _Connection(asyncio.Protocol):
             payload = orjson.dumps(error_object(f"fake {code}", "server_error", None))
             self.transport.write(self._head(code, b"application/json", len(payload)) + payload)
             return
+        if m := _HANG_RE.search(body):
+            self._spawn(self._hang(int(m[1])))
+            return
         if b'"stream":true' in body.replace(b" ", b""):
             m = _STREAM_RE.search(body)
             count, delay = (int(m[1]), int(m[2])) if m else (5, 0)
@@ -139,6 +145,11 @@ class _Connection(asyncio.Protocol):
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def _hang(self, delay_ms: int) -> None:
+        await asyncio.sleep(delay_ms / 1000)
+        if self.transport is not None:
+            self.transport.close()
 
     async def _delayed(self, delay_ms: int) -> None:
         await asyncio.sleep(delay_ms / 1000)
