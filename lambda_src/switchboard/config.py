@@ -126,7 +126,8 @@ class GatewaySettings:
     allow_request_routing: bool = True
     """Honour per-request `models` / `provider_preferences` overrides."""
     transport: str = "aiohttp"
-    """Connection layer under httpx: `aiohttp` (default, measured faster) or `httpx` (its own pool)."""
+    """Upstream connection layer: `aiohttp` (default) or `httpx` (its own pool); measured close, see
+    the README's "Transport"."""
     regions: int = 1
     """How many regions share each key's limits (each enforces its 1/regions share)."""
     origin_secret: str | None = None
@@ -198,10 +199,6 @@ class TelemetrySettings:
     """The `service.name` resource attribute."""
     sample_ratio: float = 1.0
     """Share of new traces recorded; a caller's `traceparent` decides for its own trace."""
-
-    @property
-    def tracing(self) -> bool:
-        return self.otlp_endpoint is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""The one error tree of Switchboard, mapped to HTTP at one boundary (`asgi.py` / `webapp.py`).
+"""The one error tree of Switchboard, mapped to HTTP at one boundary (`pipeline/run.py`; the
+non-hot routes in `edge/webapp.py`).
 
     GatewayError                       every error a client can see; OpenAI-shaped JSON
     ├── InvalidRequest        400      bad input found by the gateway (never reaches a provider)

@@ -47,7 +47,7 @@ def to_message(completion: bytes) -> bytes:
             "content": content,
             "stop_reason": wire_anthropic.stop_reason(choice.get("finish_reason")),
             "stop_sequence": None,
-            "usage": wire_anthropic.anthropic_usage(data.get("usage")),
+            "usage": wire_anthropic.to_anthropic_usage(data.get("usage")),
         }
     )
 
@@ -90,7 +90,7 @@ class ChunksToEvents:
         if not self._started:  # the upstream's counts, when they came with the first output
             for _, chunk in parsed:
                 if isinstance(chunk, dict) and isinstance(chunk.get("usage"), dict):
-                    self._usage = wire_anthropic.anthropic_usage(chunk["usage"])
+                    self._usage = wire_anthropic.to_anthropic_usage(chunk["usage"])
         out: list[bytes] = []
         for event, chunk in parsed:
             out.extend(self._translate(event, chunk))
@@ -174,7 +174,7 @@ class ChunksToEvents:
             return self._error("api_error", str(error.get("message", "")))
         out = self._start(chunk)
         if isinstance(chunk.get("usage"), dict):
-            self._usage = wire_anthropic.anthropic_usage(chunk["usage"])
+            self._usage = wire_anthropic.to_anthropic_usage(chunk["usage"])
         choices = chunk.get("choices")
         for choice in choices if isinstance(choices, list) else ():
             if not isinstance(choice, dict):

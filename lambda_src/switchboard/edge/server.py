@@ -161,14 +161,10 @@ class Gateway:
                 return
 
     async def aclose(self) -> None:
-        await self.services.cache.drain()
-        await self.services.usage.drain()
         await self.executor.aclose()
-        await self.services.auth.close()
-        await self.services.tracer.aclose()
+        await self.services.aclose()
         if self._on_shutdown is not None:
             await self._on_shutdown()
-        self.services.metrics.close()
 
     async def _origin_ok(self, guard: OriginGuard, scope: Scope, send: Send) -> bool:
         presented = None

@@ -21,7 +21,7 @@ from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import Reservation
 from switchboard.state.usage import UsageEvent
 from switchboard.telemetry.metrics import MetricsSink
-from switchboard.telemetry.tracing import NoTracer
+from switchboard.telemetry.tracing import NoSpan, NoTracer
 
 
 class Auth(Protocol):
@@ -60,6 +60,16 @@ class Cache(Protocol):
     def keep(self, key: str, provider: str, model: str, body: bytes | list[bytes], ttl_s: int) -> bool: ...
 
     async def drain(self) -> None: ...
+
+
+class Tracing(Protocol):
+    """OpenTelemetry spans: `NoTracer` when off, `Tracer` with an exporter when on."""
+
+    def start(self, traceparent: bytes | None) -> NoSpan: ...
+
+    def take_dropped(self) -> int: ...
+
+    async def aclose(self) -> None: ...
 
 
 class UsageLog(Protocol):
@@ -176,7 +186,7 @@ class Services:
     conversations: Conversations = field(default_factory=NoConversations)
     prices: PriceTable = field(default_factory=PriceTable)
     """The shipped price table with `[prices]` over it (costs of answers, usage, dollar budgets)."""
-    tracer: NoTracer = field(default_factory=NoTracer)
+    tracer: Tracing = field(default_factory=NoTracer)
     """OpenTelemetry spans (`Tracer` with an OTLP exporter when `[telemetry] otlp_endpoint` is set)."""
 
     async def aclose(self) -> None:

@@ -179,7 +179,6 @@ class ResponseCache:
         self._memory: OrderedDict[str, Entry] = OrderedDict()
         self._bytes = 0
         self._writes: set[asyncio.Task[None]] = set()
-        self.store_lookups = 0
 
     def _now(self) -> float:
         return self._clock()
@@ -219,7 +218,6 @@ class ResponseCache:
             self._forget(key)
             entry = None
         if entry is None:
-            self.store_lookups += 1
             item = await self._store.get(f"CACHE#{key}", SK)
             if item is None or not isinstance(item.get("blob"), str):
                 return None

@@ -86,7 +86,9 @@ class _Budget:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class Take:
+    """The outcome of taking units from one limit (allowed or not, what is left, when to retry)."""
+
     allowed: bool
     limit: Limit
     remaining: int
@@ -170,7 +172,7 @@ class RateLimiter:
         """Best local knowledge: not yet leased by anyone, plus this instance's unspent lease."""
         return max(0, self.share(limit) - budget.leased_total) + max(0, budget.granted - budget.used)
 
-    def take_now(self, key_id: str, limit: Limit, amount: int = 1) -> Decision | None:
+    def take_now(self, key_id: str, limit: Limit, amount: int = 1) -> Take | None:
         """The common case without a coroutine: spend from this instance's lease if it covers
         `amount`; None when the decision needs the store (then `await take()`)."""
         amount = max(0, amount)
@@ -181,9 +183,9 @@ class RateLimiter:
             return None
         budget.used += amount
         self._maybe_refill(key_id, limit, budget, window)
-        return Decision(True, limit, self._remaining(limit, budget), limit.window_end(window) - now, window)
+        return Take(True, limit, self._remaining(limit, budget), limit.window_end(window) - now, window)
 
-    async def take(self, key_id: str, limit: Limit, amount: int = 1) -> Decision:
+    async def take(self, key_id: str, limit: Limit, amount: int = 1) -> Take:
         """Spend `amount` units of `limit` for `key_id`, or refuse (never admitting past the limit).
         Raises `StoreError` when a lease cannot be taken."""
         amount = max(0, amount)
@@ -203,7 +205,7 @@ class RateLimiter:
             granted = self.take_now(key_id, limit, amount)
             if granted is not None:
                 return granted
-        return Decision(False, limit, self._remaining(limit, budget), retry_after, window)
+        return Take(False, limit, self._remaining(limit, budget), retry_after, window)
 
     def _settling(self, key_id: str, limit: Limit, window: int | None) -> _Budget | None:
         """The budget a refund or charge for `window` applies to: None once that window is over."""
@@ -217,7 +219,7 @@ class RateLimiter:
 
     def refund(self, key_id: str, limit: Limit, amount: int, window: int | None = None) -> None:
         """Give back units reserved but not spent (tokens estimated above what a call used), in the
-        window they were taken in (`Decision.window`; None: the current one); once that window is
+        window they were taken in (`Take.window`; None: the current one); once that window is
         over there is nothing to give back."""
         budget = self._settling(key_id, limit, window)
         if budget is not None and amount > 0:
@@ -409,7 +411,7 @@ class KeyLimits:
             cost_windows=cost_windows,
         )
 
-    def _refusal(self, limit: Limit, decision: Decision) -> str:
+    def _refusal(self, limit: Limit, decision: Take) -> str:
         share = self._limiter.share(limit)
         if limit.name not in ("usd_day", "usd_month"):
             return f"rate limit reached for this key: {_WHAT[limit.name]} ({share})"

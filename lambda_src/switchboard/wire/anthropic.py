@@ -5,7 +5,7 @@ Shared by both directions of the Anthropic pair, so the two cannot drift apart:
 - `providers/anthropic/` (OpenAI request -> Anthropic upstream; Anthropic answers and events ->
   OpenAI) reads stop reasons with `finish_reason` and usage with `usage_from_anthropic`;
 - `dialects/anthropic_messages.py` (Anthropic client -> OpenAI form; OpenAI answers and chunks ->
-  Anthropic) writes stop reasons with `stop_reason`, usage with `anthropic_usage`, events with
+  Anthropic) writes stop reasons with `stop_reason`, usage with `to_anthropic_usage`, events with
   `event` and errors with `error_body` / `error_event`.
 
 Only tables and byte/dict builders live here: no I/O, no clock, no logging, no routing decisions.
@@ -93,7 +93,7 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
     return Usage(prompt, int(usage.get("output_tokens") or 0), cache_read, cache_write)
 
 
-def anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
+def to_anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:
     """An OpenAI `usage` object -> Anthropic `usage`: cache reads (`cached_tokens`) and writes
     (`cache_write_tokens`, as Switchboard's translations report them) taken out of `input_tokens`."""
     counts = usage_from_openai(usage) or Usage()

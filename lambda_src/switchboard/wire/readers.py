@@ -111,7 +111,7 @@ class OpenAIChunkReader:
         return DONE
 
 
-def anthropic_usage(usage: Any, previous: Usage | None = None) -> Usage | None:
+def merge_anthropic_usage(usage: Any, previous: Usage | None = None) -> Usage | None:
     """Anthropic counts input, cache reads and cache writes apart; Switchboard's `prompt` is their
     sum (cache reads also in `cached`). A `message_delta` carries only the output count so far."""
     if not isinstance(usage, Mapping):
@@ -158,11 +158,11 @@ class AnthropicEventReader:
             parsed = _parse(event)
             message = parsed.get("message") if parsed else None
             if isinstance(message, dict):
-                self.usage = anthropic_usage(message.get("usage"), self.usage)
+                self.usage = merge_anthropic_usage(message.get("usage"), self.usage)
         elif name == b"message_delta":
             parsed = _parse(event)
             if parsed:
-                self.usage = anthropic_usage(parsed.get("usage"), self.usage)
+                self.usage = merge_anthropic_usage(parsed.get("usage"), self.usage)
         return False
 
     def error_event(self, message: str, code: str, kind: str) -> bytes:
@@ -267,5 +267,5 @@ def json_usage(api: str, content: bytes) -> Usage | None:
         return None
     usage = parsed.get("usage") if isinstance(parsed, dict) else None
     if api == ANTHROPIC_MESSAGES:
-        return anthropic_usage(usage) if isinstance(usage, Mapping) else None
+        return merge_anthropic_usage(usage) if isinstance(usage, Mapping) else None
     return responses_usage(usage)

@@ -208,9 +208,12 @@ def test_the_messages_dialect_reads_back_what_the_adapter_maps() -> None:
     for finish in ("stop", "length", "tool_calls", "content_filter"):
         assert wire_anthropic.finish_reason(wire_anthropic.stop_reason(finish)) == finish
     usage = {"input_tokens": 10, "output_tokens": 5, "cache_read_input_tokens": 3}
-    assert wire_anthropic.anthropic_usage(openai_usage(usage)) == {**usage, "cache_creation_input_tokens": 0}
+    assert wire_anthropic.to_anthropic_usage(openai_usage(usage)) == {
+        **usage,
+        "cache_creation_input_tokens": 0,
+    }
     # a cache write is prompt input to OpenAI and travels as `cache_write_tokens`: exact both ways
-    written = wire_anthropic.anthropic_usage(openai_usage({**usage, "cache_creation_input_tokens": 4}))
+    written = wire_anthropic.to_anthropic_usage(openai_usage({**usage, "cache_creation_input_tokens": 4}))
     assert written == {**usage, "cache_creation_input_tokens": 4}
 
 
