@@ -35,19 +35,15 @@ class Serve:
         return self.log.read_text(errors="replace")
 
 
-def create_key(config: Path, tenant: str = "t", env: dict[str, str] | None = None) -> str:
+def create_key(config: Path, *limits: str, tenant: str = "t", env: dict[str, str] | None = None) -> str:
+    """A key made with `switchboard keys create` (`limits`: e.g. "--rpm", "10")."""
     created = subprocess.run(
         [
             *SWITCHBOARD,
-            "keys",
-            "create",
-            "--config",
-            str(config),
-            "--tenant",
-            tenant,
-            "--name",
-            "k",
+            *("keys", "create", "--config", str(config)),
+            *("--tenant", tenant, "--name", "k"),
             "--json",
+            *limits,
         ],
         capture_output=True,
         text=True,

@@ -187,6 +187,14 @@ class StoreSettings:
     endpoint_url: str | None = None
     simulated_latency_ms: int = 0
     """Delay added to every store call (benchmarks: a local file behaving like a remote store)."""
+    timeout_ms: int = 2000
+    """Longest wait for one store call; past it the call fails as a store fault (503 where the
+    store is needed). The backends' own I/O timeouts (botocore connect/read, SQLite busy timeout)
+    are set from it too. 0: unbounded (tests only)."""
+
+    @property
+    def timeout_s(self) -> float | None:
+        return self.timeout_ms / 1000.0 if self.timeout_ms else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,7 +558,11 @@ def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:
     """`[store]`: `backend = "sqlite"` (default, `path`), `"dynamodb"` (`table`, `region`,
     `endpoint_url`) or `"memory"`. On Lambda the table defaults to $SWITCHBOARD_TABLE."""
     where = "store"
-    _check_keys(raw, {"backend", "path", "table", "region", "endpoint_url", "simulated_latency_ms"}, where)
+    _check_keys(
+        raw,
+        {"backend", "path", "table", "region", "endpoint_url", "simulated_latency_ms", "timeout_ms"},
+        where,
+    )
     default = "dynamodb" if env.get("SWITCHBOARD_TABLE") else "sqlite"  # on Lambda the stack sets the table
     backend = _get(raw, "backend", str, where, default)
     if backend not in ("sqlite", "dynamodb", "memory"):
@@ -562,7 +574,10 @@ def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:
         region=_get(raw, "region", str, where, None) or env.get(ENV_AWS_REGION),
         endpoint_url=_get(raw, "endpoint_url", str, where, None),
         simulated_latency_ms=_get(raw, "simulated_latency_ms", int, where, 0),
+        timeout_ms=_get(raw, "timeout_ms", int, where, StoreSettings().timeout_ms),
     )
+    if not 0 <= settings.timeout_ms <= 600_000:
+        raise ConfigError("store.timeout_ms: between 0 (unbounded) and 600000")
     if backend == "dynamodb" and not settings.table:
         raise ConfigError("store.table: required for the dynamodb backend")
     return settings

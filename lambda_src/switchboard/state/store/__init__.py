@@ -5,7 +5,8 @@ with an optional expiry (epoch seconds), and three backends, one file each: `mem
 `sqlite` (the embedded default for `switchboard serve`: a local WAL-mode file, driven from a worker
 thread so the event loop never blocks) and `dynamodb` (production: the single table the CDK stack
 creates - `pk`, `sk`, TTL on `expires_at` - with an injectable, lazily created boto3 client).
-Expired items are filtered on every read: DynamoDB's TTL sweep is lazy.
+Expired items are filtered on every read: DynamoDB's TTL sweep is lazy. Every call of the sqlite and dynamodb
+backends is bounded by `[store] timeout_ms` (`base.bounded`).
 """
 
 from typing import Any
@@ -31,14 +32,18 @@ def open_store(settings: StoreSettings, **kwargs: Any) -> Store:
     if settings.backend == "sqlite":
         from switchboard.state.store.sqlite import SQLiteStore
 
-        return SQLiteStore(settings.path)
+        return SQLiteStore(settings.path, timeout_s=settings.timeout_s)
     if settings.backend == "dynamodb":
         from switchboard.state.store.dynamodb import DynamoDBStore
 
         if not settings.table:
             raise ValueError("store.table is required for the dynamodb backend")
         return DynamoDBStore(
-            settings.table, region=settings.region, endpoint_url=settings.endpoint_url, **kwargs
+            settings.table,
+            region=settings.region,
+            endpoint_url=settings.endpoint_url,
+            timeout_s=settings.timeout_s,
+            **kwargs,
         )
     raise ValueError(f"unknown store backend {settings.backend!r}")
 

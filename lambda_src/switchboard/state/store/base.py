@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from switchboard.errors import StoreError
+
+T = TypeVar("T")
 
 Item = dict[str, Any]
 ONCE_PREFIX = "ONCE#"
@@ -19,6 +24,20 @@ def now() -> float:
 def once_key(token: str, pk: str, sk: str) -> tuple[str, str]:
     """The marker item recording that `token` was applied to item (`pk`, `sk`)."""
     return f"{ONCE_PREFIX}{token}", f"{pk}|{sk}"
+
+
+async def bounded(call: Awaitable[T], timeout_s: float | None) -> T:
+    """`call`, or `StoreError` once `timeout_s` has passed (`[store] timeout_ms`): a store that does
+    not answer in time is a store fault like any other, so each caller's documented answer applies
+    (503, or the degraded path). The backend's thread is abandoned, not killed: the backends bound
+    their own I/O with the same figure (botocore timeouts, SQLite's busy timeout)."""
+    if timeout_s is None:
+        return await call
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await call
+    except TimeoutError:
+        raise StoreError(f"store call timed out after {timeout_s * 1000:.0f} ms") from None
 
 
 def live(item: Mapping[str, Any] | None, at: float | None = None) -> bool:

@@ -11,11 +11,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from switchboard.errors import StoreError
-from switchboard.state.store.base import ONCE_TTL_S, Item, live, once_key
+from switchboard.state.store.base import ONCE_TTL_S, Item, bounded, live, once_key
 
 T = TypeVar("T")
 _FAILED = "ConditionalCheckFailed"
@@ -34,12 +35,22 @@ def _plain(value: Any) -> Any:
 
 class DynamoDBStore:
     def __init__(
-        self, table: str, *, region: str | None = None, endpoint_url: str | None = None, client: Any = None
+        self,
+        table: str,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        client: Any = None,
+        timeout_s: float | None = None,
     ) -> None:
         self._table = table
         self._region = region
         self._endpoint = endpoint_url
         self._client = client
+        self._timeout_s = timeout_s
+        """Each call's bound (`[store] timeout_ms`); also botocore's connect and read timeouts."""
+        # its own threads: calls stuck on a hung endpoint must not starve the loop's default executor
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="switchboard-dynamodb")
         self._serializer: Any = None
         self._deserializer: Any = None
         self._ready = False
@@ -53,9 +64,18 @@ class DynamoDBStore:
                 if not self._ready:
                     if self._client is None:
                         import boto3
+                        from botocore.config import Config
 
+                        # explicit bounds: botocore's defaults are 60 s connect and read timeouts
+                        # and up to 3 legacy-mode attempts, minutes of waiting on a hung endpoint
+                        io_s = self._timeout_s or 10.0
+                        bounds = Config(
+                            connect_timeout=io_s,
+                            read_timeout=io_s,
+                            retries={"mode": "standard", "max_attempts": 2},
+                        )
                         self._client = boto3.client(
-                            "dynamodb", region_name=self._region, endpoint_url=self._endpoint
+                            "dynamodb", region_name=self._region, endpoint_url=self._endpoint, config=bounds
                         )
                     from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -78,7 +98,10 @@ class DynamoDBStore:
             except BotoCoreError as exc:
                 raise StoreError(f"dynamodb store failed: {type(exc).__name__}") from None
 
-        return await asyncio.to_thread(call)
+        loop = asyncio.get_running_loop()
+        if not self._ready:  # once per process: importing boto3 and building the client is not a store call
+            await loop.run_in_executor(self._executor, self._c)
+        return await bounded(loop.run_in_executor(self._executor, call), self._timeout_s)
 
     def _ser(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         return {k: self._serializer.serialize(v) for k, v in attributes.items() if v is not None}

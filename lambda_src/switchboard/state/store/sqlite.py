@@ -1,7 +1,9 @@
 """SQLite backend: the embedded default. One WAL-mode file shared by every process on the machine
-(`switchboard serve` workers and the `switchboard keys` CLI). All calls run on one worker thread,
-so the event loop never blocks on disk; writes that must be atomic across processes run inside
-`BEGIN IMMEDIATE` transactions."""
+(`switchboard serve` workers and the `switchboard keys` CLI). Calls run on worker threads, so the
+event loop never blocks on disk: writes on one thread and connection (atomic across processes inside
+`BEGIN IMMEDIATE` transactions), reads on another, so a read never queues behind a write waiting
+for a lock another process holds (WAL readers do not wait for writers). A lock wait is bounded by
+the busy timeout (`[store] timeout_ms`)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from switchboard.errors import StoreError
-from switchboard.state.store.base import ONCE_PREFIX, ONCE_TTL_S, Item, live, now, once_key
+from switchboard.state.store.base import ONCE_PREFIX, ONCE_TTL_S, Item, bounded, live, now, once_key
 
 T = TypeVar("T")
 SCHEMA = """
@@ -30,41 +32,74 @@ CREATE TABLE IF NOT EXISTS items (
 
 
 class SQLiteStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, timeout_s: float | None = None) -> None:
         self._path = path
+        self._timeout_s = timeout_s
+        self._busy_ms = int((timeout_s or 10.0) * 1000)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchboard-sqlite")
+        # a second file connection for reads (":memory:" is one database per connection: one only)
+        self._reader = (
+            self._executor
+            if path == ":memory:"
+            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="switchboard-sqlite-read")
+        )
         self._db: sqlite3.Connection | None = None
+        self._rdb: sqlite3.Connection | None = None
         self._once_writes = 0
 
     def _connect(self) -> sqlite3.Connection:
         if self._db is None:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self._path, timeout=10.0, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA busy_timeout=10000")
-            # Switching to WAL and creating the table take locks that busy_timeout does not always
-            # wait for when several processes open a new file at once: retry briefly.
-            for attempt in range(50):
-                try:
-                    db.execute("PRAGMA journal_mode=WAL")
-                    db.execute("PRAGMA synchronous=NORMAL")
-                    db.execute(SCHEMA)
-                    break
-                except sqlite3.OperationalError:
-                    if attempt == 49:
-                        raise
-                    time.sleep(0.02 * (1 + attempt % 5))
-            self._db = db
+            self._db = self._open()
         return self._db
 
+    def _connect_reader(self) -> sqlite3.Connection:
+        if self._reader is self._executor:
+            return self._connect()
+        if self._rdb is None:
+            self._rdb = self._open()
+        return self._rdb
+
+    def _open(self) -> sqlite3.Connection:
+        if self._path != ":memory:":
+            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+        busy_s = self._busy_ms / 1000.0
+        db = sqlite3.connect(self._path, timeout=busy_s, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout={int(self._busy_ms)}")
+        # Switching to WAL and creating the table take locks that busy_timeout does not always
+        # wait for when several processes open a new file at once: retry briefly.
+        for attempt in range(50):
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute(SCHEMA)
+                break
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.02 * (1 + attempt % 5))
+        return db
+
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn` on the writer's thread and connection."""
+        return await self._on(self._executor, self._connect, fn)
+
+    async def _read_only(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn` on the reader's thread and connection (never behind a write)."""
+        return await self._on(self._reader, self._connect_reader, fn)
+
+    async def _on(
+        self,
+        executor: ThreadPoolExecutor,
+        connect: Callable[[], sqlite3.Connection],
+        fn: Callable[[sqlite3.Connection], T],
+    ) -> T:
         def call() -> T:
             try:
-                return fn(self._connect())
+                return fn(connect())
             except sqlite3.Error as exc:
                 raise StoreError(f"sqlite store failed: {type(exc).__name__}") from None
 
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return await bounded(asyncio.get_running_loop().run_in_executor(executor, call), self._timeout_s)
 
     @staticmethod
     def _row(pk: str, sk: str, data: str, expires_at: int | None) -> Item:
@@ -100,7 +135,7 @@ class SQLiteStore:
         return result
 
     async def get(self, pk: str, sk: str) -> Item | None:
-        return await self._run(lambda db: self._read(db, pk, sk))
+        return await self._read_only(lambda db: self._read(db, pk, sk))
 
     async def put(
         self,
@@ -196,7 +231,7 @@ class SQLiteStore:
             at = now()
             return [item for item in (self._row(pk, sk, d, e) for sk, d, e in rows) if live(item, at)]
 
-        return await self._run(read)
+        return await self._read_only(read)
 
     async def scan_prefix(self, pk_prefix: str) -> list[Item]:
         def read(db: sqlite3.Connection) -> list[Item]:
@@ -207,7 +242,7 @@ class SQLiteStore:
             at = now()
             return [item for item in (self._row(*row) for row in rows) if live(item, at)]
 
-        return await self._run(read)
+        return await self._read_only(read)
 
     async def delete(self, pk: str, sk: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM items WHERE pk = ? AND sk = ?", (pk, sk)))
@@ -217,6 +252,13 @@ class SQLiteStore:
             db.close()
             self._db = None
 
+        def shut_reader(db: sqlite3.Connection) -> None:
+            db.close()
+            self._rdb = None
+
+        if self._rdb is not None:
+            await self._read_only(shut_reader)
         if self._db is not None:
             await self._run(shut)
         self._executor.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
