@@ -77,6 +77,12 @@ _DROP_TREES = (
     "uvloop/_testbase.py",
 )
 _PACKAGE_EXCLUDE = ("devtools",)
+CONSOLE_VENDOR = {
+    "console/vendor/uPlot.iife.min.js": "node_modules/uplot/dist/uPlot.iife.min.js",
+    "console/vendor/uPlot.min.css": "node_modules/uplot/dist/uPlot.min.css",
+}
+"""The web console's chart library (package.json), installed by npm, not committed: copied from
+node_modules into the asset (scripts/setup copies the same files for `switchboard serve`)."""
 """Top-level folders of the `switchboard` package left out of the asset (local tools only)."""
 
 
@@ -183,6 +189,11 @@ def snapshot_package(gateway_config: Path) -> dict[str, bytes]:
         ):
             continue
         files[f"switchboard/{rel.as_posix()}"] = path.read_bytes()
+    for inside, installed in CONSOLE_VENDOR.items():
+        source = ROOT / installed
+        if not source.is_file():
+            raise AssetBuildError(f"{installed} missing: run scripts/setup (npm ci) before synth")
+        files[f"switchboard/{inside}"] = source.read_bytes()
     files["run.sh"] = (ROOT / "lambda_src" / "run.sh").read_bytes()
     files["gateway.toml"] = gateway_config.read_bytes()
     return files

@@ -15,11 +15,13 @@ from switchboard.routing.executor import Executor
 from switchboard.state.auth import Authenticator
 from switchboard.state.cache import ResponseCache
 from switchboard.state.conversations import ConversationStore
+from switchboard.state.minutes import MinuteAggregator
 from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import KeyLimits, RateLimiter
 from switchboard.state.store import Store, open_store
 from switchboard.state.usage import UsageRecorder
 from switchboard.telemetry.metrics import MetricsSink, make_sink
+from switchboard.telemetry.recent import RecentRequests
 from switchboard.telemetry.tracing import NoTracer, Tracer
 from switchboard.upstream.credentials import Credentials
 from switchboard.upstream.http import Transport, as_transport
@@ -41,11 +43,14 @@ def default_transport(kind: str = "aiohttp") -> Transport:
     return AiohttpTransport()
 
 
-def default_services(config: Config, store: Store, metrics: MetricsSink) -> Services:
+def default_services(
+    config: Config, store: Store, metrics: MetricsSink, observers: tuple[MetricsSink, ...] = ()
+) -> Services:
     """Keys, limits, usage, stored conversations and (when enabled) the cache over one shared store;
     one price table for costs, usage and dollar budgets."""
     prices = PriceTable.of(config)
     return Services(
+        observers=observers,
         auth=Authenticator(store, required=config.gateway.auth == "required"),
         limits=KeyLimits(RateLimiter(store, region=config.gateway.region, regions=config.gateway.regions)),
         cache=ResponseCache(store, config.cache) if config.cache.enabled else NoCache(),
@@ -78,18 +83,23 @@ def create_app(
     origin_guard: OriginGuard | None = None,
     store: Store | None = None,
     services: Services | None = None,
+    access_log: bool | None = None,
 ) -> Gateway:
     """Assemble the gateway. Tests inject `transport=httpx.MockTransport(handler)` and, to replace
-    keys, limits, cache, usage or metrics, `services=Services(...)`."""
+    keys, limits, cache, usage or metrics, `services=Services(...)` (then without the admin API and
+    console). `access_log`: None follows `[telemetry] access_log` (off when unset)."""
     if config is None:
         config = config_from_env()
     upstream = (
         as_transport(transport) if transport is not None else default_transport(config.gateway.transport)
     )
+    console: Console | None = None
     if services is None:
         sink = metrics if metrics is not None else make_sink(config.gateway.metrics, config.gateway.region)
         # the store is opened lazily by its first call (no I/O here)
-        services = default_services(config, store if store is not None else open_store(config.store), sink)
+        opened = store if store is not None else open_store(config.store)
+        observers, console = request_observers(config, opened, access_log)
+        services = default_services(config, opened, sink, observers)
     table = services.prices
 
     def price(target: Target) -> float | None:
@@ -102,7 +112,14 @@ def create_app(
     def web_app() -> ASGIApp:
         from switchboard.edge.webapp import create_web_app
 
-        return create_web_app(config)
+        if console is None:
+            return create_web_app(config)
+        from switchboard.admin.api import AdminContext
+
+        context = AdminContext(
+            config, console.store, executor, console.recent, console.minutes, forget_key=services.auth.forget
+        )
+        return create_web_app(config, admin=context)
 
     async def close_transport() -> None:
         if transport is None:
@@ -119,6 +136,36 @@ def create_app(
         tune_gc=tune_gc,
         origin_guard=origin_guard,
     )
+
+
+class Console:
+    """The console's per-process state: the request ring and the per-minute aggregator."""
+
+    def __init__(self, store: Store, recent: RecentRequests, minutes: MinuteAggregator) -> None:
+        self.store = store
+        self.recent = recent
+        self.minutes = minutes
+
+
+def request_observers(
+    config: Config, store: Store, access_log: bool | None
+) -> tuple[tuple[MetricsSink, ...], Console | None]:
+    """The consumers of the per-request record besides metrics: the access log (when on) and, when
+    the admin API is enabled, the console's request ring and per-minute aggregates."""
+    observers: list[MetricsSink] = []
+    if access_log if access_log is not None else bool(config.telemetry.access_log):
+        from switchboard.telemetry.access_log import AccessLog
+
+        observers.append(AccessLog())
+    console = None
+    if config.admin.enabled:
+        # on Lambda an idle environment is frozen: write right after the response, as usage does
+        interval = 0.0 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else 10.0
+        recent = RecentRequests(config.admin.recent_requests)
+        minutes = MinuteAggregator(store, config.gateway.region, flush_interval_s=interval)
+        console = Console(store, recent, minutes)
+        observers += [recent, minutes]
+    return tuple(observers), console
 
 
 # /tmp is the only writable directory on Lambda; the file holds usage counts only, no secrets

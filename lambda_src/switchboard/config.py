@@ -207,6 +207,22 @@ class TelemetrySettings:
     """The `service.name` resource attribute."""
     sample_ratio: float = 1.0
     """Share of new traces recorded; a caller's `traceparent` decides for its own trace."""
+    access_log: bool | None = None
+    """One JSON line per request on stderr (`telemetry/access_log.py`). None: on for `switchboard
+    serve` (unless `--no-access-log`), off on Lambda."""
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSettings:
+    """`[admin]`: the admin API (`/admin/api/...`) and the web console (`/console`)."""
+
+    enabled: bool = True
+    """Off by default on a deployed (Lambda) gateway: there it needs an `[admin]` section."""
+    token_env: str = "SWITCHBOARD_ADMIN_TOKEN"  # noqa: S105  # the variable's name, not a token
+    """An environment variable whose value is accepted as an admin token (besides the tokens
+    `switchboard admin create-token` stores hashed); unset or empty: only stored tokens."""
+    recent_requests: int = 1000
+    """Size of the per-process ring of recent requests the console lists."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +236,7 @@ class Config:
     providers: Mapping[str, ProviderConfig] = field(default_factory=dict)
     models: Mapping[str, ModelConfig] = field(default_factory=dict)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    admin: AdminSettings = field(default_factory=AdminSettings)
 
 
 # --------------------------------------------------------------------------- parsing helpers
@@ -479,7 +496,7 @@ def parse_config(
     env = os.environ if env is None else env
     _check_keys(
         raw,
-        {"gateway", "routing", "providers", "models", "store", "cache", "prices", "telemetry"},
+        {"gateway", "routing", "providers", "models", "store", "cache", "prices", "telemetry", "admin"},
         "(top level)",
     )
     gateway = _gateway(_table(raw, "gateway", ""), env)
@@ -498,12 +515,30 @@ def parse_config(
         cache=_cache(_table(raw, "cache", "")),
         prices={name: _price(name, value) for name, value in _table(raw, "prices", "").items()},
         telemetry=_telemetry(_table(raw, "telemetry", "")),
+        admin=_admin(raw, env),
     )
+
+
+def _admin(document: Mapping[str, Any], env: Mapping[str, str]) -> AdminSettings:
+    where = "admin"
+    raw = _table(document, "admin", "")
+    _check_keys(raw, {"enabled", "token_env", "recent_requests"}, where)
+    deployed = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+    settings = AdminSettings(
+        enabled=_get(raw, "enabled", bool, where, "admin" in document or not deployed),
+        token_env=_get(raw, "token_env", str, where, AdminSettings().token_env),
+        recent_requests=_get(raw, "recent_requests", int, where, AdminSettings().recent_requests),
+    )
+    if not 1 <= settings.recent_requests <= 100_000:
+        raise ConfigError(f"{where}.recent_requests: between 1 and 100000")
+    if not settings.token_env.isidentifier():
+        raise ConfigError(f"{where}.token_env: the name of an environment variable")
+    return settings
 
 
 def _telemetry(raw: Mapping[str, Any]) -> TelemetrySettings:
     where = "telemetry"
-    _check_keys(raw, {"otlp_endpoint", "service_name", "sample_ratio"}, where)
+    _check_keys(raw, {"otlp_endpoint", "service_name", "sample_ratio", "access_log"}, where)
     endpoint = _get(raw, "otlp_endpoint", str, where, None)
     if endpoint is not None and (
         not endpoint.startswith(("http://", "https://")) or not _header_safe(endpoint) or "?" in endpoint
@@ -515,7 +550,12 @@ def _telemetry(raw: Mapping[str, Any]) -> TelemetrySettings:
     name = _get(raw, "service_name", str, where, "switchboard")
     if not name or not _header_safe(name):
         raise ConfigError(f"{where}.service_name: a non-empty printable name")
-    return TelemetrySettings(otlp_endpoint=endpoint or None, service_name=name, sample_ratio=ratio)
+    return TelemetrySettings(
+        otlp_endpoint=endpoint or None,
+        service_name=name,
+        sample_ratio=ratio,
+        access_log=_get(raw, "access_log", bool, where, None),
+    )
 
 
 def _cache(raw: Mapping[str, Any]) -> CacheSettings:

@@ -1,4 +1,4 @@
-"""`switchboard keys create|list|show|revoke|rotate --config FILE` and `switchboard usage --key K |
+"""`switchboard keys create|list|show|update|revoke|rotate --config FILE` and `switchboard usage --key K |
 --tenant T`: key lifecycle and usage reports (with cost totals) against the store the configuration
 names (the one `serve` uses). Wherever a key is named, its key_id or the key itself (`sb-...`,
 hashed on the spot) will do; an unknown one is an error (exit status 1)."""
@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
+from switchboard.admin import keyops
 from switchboard.state import keys
 from switchboard.state.store import StoreSettings, open_store
 
-_CONFIG_HELP = "the TOML file `switchboard serve` uses (default: $SWITCHBOARD_CONFIG, else the demo)"
+CONFIG_HELP = "the TOML file `switchboard serve` uses (default: $SWITCHBOARD_CONFIG, else the demo)"
 
 
 def add_usage_parser(sub: Any) -> None:
@@ -27,7 +28,7 @@ def add_usage_parser(sub: Any) -> None:
     parser.add_argument("--since", help="first day, YYYY-MM-DD")
     parser.add_argument(
         "--config",
-        help=_CONFIG_HELP,
+        help=CONFIG_HELP,
     )
     parser.add_argument("--json", action="store_true")
 
@@ -38,76 +39,62 @@ def add_parser(sub: Any) -> None:
     create = actions.add_parser("create", help="create a key (printed once)")
     create.add_argument("--tenant", required=True)
     create.add_argument("--name", required=True)
-    create.add_argument("--rpm", type=int, help="requests per minute")
-    create.add_argument("--tpm", type=int, help="tokens per minute")
-    create.add_argument(
-        "--models", default="", help="comma-separated allow-list patterns, e.g. 'gpt-4o*,claude-*'"
-    )
     create.add_argument("--expires", help="lifetime, e.g. 30d, 12h")
-    create.add_argument("--budget-tokens-per-day", type=int)
-    create.add_argument("--budget-usd-per-day", type=_dollars, help="dollar budget per UTC day, e.g. 5")
-    create.add_argument(
-        "--budget-usd-per-month", type=_dollars, help="dollar budget per UTC calendar month, e.g. 100"
-    )
-    create.add_argument(
-        "--cache-ttl", help="cache answers by default for this long, e.g. 5m, 1h (requests can opt out)"
-    )
+    update = actions.add_parser("update", help="change a key's limits, budgets, models or name")
+    update.add_argument("key_id", help="a key_id or the key itself (sb-...)")
+    update.add_argument("--name")
+    for action in (create, update):
+        _limit_arguments(action)
     listing = actions.add_parser("list", help="list keys (never the keys themselves)")
     listing.add_argument("--tenant")
     for name, text in (("show", "show one key"), ("revoke", "revoke a key"), ("rotate", "replace a key")):
         action = actions.add_parser(name, help=text)
         action.add_argument("key_id", help="a key_id or the key itself (sb-...)")
-    for action in (create, listing, *(actions.choices[n] for n in ("show", "revoke", "rotate"))):
+    for action in (create, listing, *(actions.choices[n] for n in ("show", "revoke", "rotate", "update"))):
         action.add_argument(
             "--config",
-            help=_CONFIG_HELP,
+            help=CONFIG_HELP,
         )
         action.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-NANO = 1_000_000_000
+def _limit_arguments(action: Any) -> None:
+    """The limits `create` and `update` share; `admin/keyops.py` validates them, as it does the admin
+    API's (dollar amounts already here, so a bad one is a usage error)."""
+    action.add_argument("--rpm", type=int, help="requests per minute")
+    action.add_argument("--tpm", type=int, help="tokens per minute")
+    action.add_argument("--models", help="comma-separated allow-list patterns, e.g. 'gpt-4o*,claude-*'")
+    action.add_argument("--budget-tokens-per-day", type=int)
+    action.add_argument(
+        "--budget-usd-per-day", type=_checked(keyops.dollars), help="dollar budget per UTC day, e.g. 5"
+    )
+    action.add_argument(
+        "--budget-usd-per-month",
+        type=_checked(keyops.dollars),
+        help="dollar budget per UTC calendar month, e.g. 100",
+    )
+    action.add_argument(
+        "--cache-ttl", help="cache answers by default for this long, e.g. 5m, 1h (requests can opt out)"
+    )
 
 
-def _dollars(text: str) -> int:
-    """A dollar amount as nano-USD (how budgets are stored and counted)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a dollar amount: {text!r}") from None
-    if not 0 < value < 1e9:
-        raise argparse.ArgumentTypeError("must be a positive dollar amount")
-    return round(value * NANO)
+def _checked(validate: Callable[[Any], Any]) -> Callable[[str], str]:
+    """An argparse type that refuses what the shared validation refuses (and keeps the text: the
+    shared operations parse it again, as they do the admin API's JSON)."""
+
+    def check(text: str) -> str:
+        try:
+            validate(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc).partition(": ")[2] or str(exc)) from None
+        return text
+
+    return check
 
 
-def _usd(nano: int | None) -> float | None:
-    return None if nano is None else nano / NANO
-
-
-def _describe(record: keys.KeyRecord) -> dict[str, Any]:
-    def when(ts: int | None) -> str | None:
-        return (
-            None
-            if ts is None
-            else datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="seconds")
-        )
-
-    return {
-        "key_id": record.key_id,
-        "tenant": record.tenant,
-        "name": record.name,
-        "key": f"sb-...{record.hint}",
-        "status": record.status(),
-        "created": when(record.created_at),
-        "expires": when(record.valid_until),
-        "rpm": record.rpm,
-        "tpm": record.tpm,
-        "budget_tokens_per_day": record.budget_tokens_per_day,
-        "budget_usd_per_day": _usd(record.budget_nano_usd_per_day),
-        "budget_usd_per_month": _usd(record.budget_nano_usd_per_month),
-        "models": list(record.models) or ["*"],
-        "cache_ttl_s": record.cache_ttl,
-        "replaced_by": record.replaced_by,
-    }
+def _values(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    """The options given on the command line, by the shared operations' field names."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def _print(value: Any, as_json: bool) -> None:
@@ -125,47 +112,41 @@ async def _run(args: argparse.Namespace, settings: StoreSettings) -> int:
         if args.command == "usage":
             return await _usage(store, args)
         if args.action == "create":
-            models = tuple(m.strip() for m in args.models.split(",") if m.strip())
-            key, record = await keys.create_key(
-                store,
-                tenant=args.tenant,
-                name=args.name,
-                rpm=args.rpm,
-                tpm=args.tpm,
-                models=models,
-                expires_in_s=keys.parse_duration(args.expires) if args.expires else None,
-                budget_tokens_per_day=args.budget_tokens_per_day,
-                cache_ttl=keys.parse_duration(args.cache_ttl) if args.cache_ttl else None,
-                budget_nano_usd_per_day=args.budget_usd_per_day,
-                budget_nano_usd_per_month=args.budget_usd_per_month,
-            )
-            _print({**_describe(record), "key": key}, args.json)
+            key, described = await keyops.create(store, _values(args, keyops.CREATE))
+            _print({**described, "key": key}, args.json)
             if not args.json:
                 print("Store this key now: it is not kept and cannot be shown again.", file=sys.stderr)
             return 0
         if args.action == "list":
-            _print([_describe(r) for r in await keys.list_keys(store, args.tenant)], args.json)
+            _print(await keyops.listing(store, args.tenant), args.json)
             return 0
         if args.action == "show":
             found = await keys.get_key(store, args.key_id)
             if found is None:
                 print(f"no key {_shown(args.key_id)}", file=sys.stderr)
                 return 1
-            _print(_describe(found), args.json)
+            _print(keyops.describe(found), args.json)
             return 0
-        if args.action == "revoke":
-            found = await keys.get_key(store, args.key_id)
-            if found is None or not await keys.revoke_key(store, found.key_id):
+        if args.action == "update":
+            updated = await keyops.update(store, args.key_id, _values(args, keyops.EDITABLE))
+            if updated is None:
                 print(f"no key {_shown(args.key_id)}", file=sys.stderr)
                 return 1
-            print(f"revoked {found.key_id}", file=sys.stderr)
+            _print(updated, args.json)
             return 0
-        rotated = await keys.rotate_key(store, args.key_id)
+        if args.action == "revoke":
+            revoked = await keyops.revoke(store, args.key_id)
+            if revoked is None:
+                print(f"no key {_shown(args.key_id)}", file=sys.stderr)
+                return 1
+            print(f"revoked {revoked['key_id']}", file=sys.stderr)
+            return 0
+        rotated = await keyops.rotate(store, args.key_id)
         if rotated is None:
             print(f"no key {_shown(args.key_id)}", file=sys.stderr)
             return 1
-        key, record = rotated
-        _print({**_describe(record), "key": key}, args.json)
+        key, described = rotated
+        _print({**described, "key": key}, args.json)
         return 0
     finally:
         await store.close()
@@ -230,6 +211,10 @@ def run(args: argparse.Namespace) -> int:
             from switchboard.demo import demo_config
 
             settings = demo_config().store
+        if args.command == "admin":
+            from switchboard.cli import admin
+
+            return admin.run(args, settings)
         return asyncio.run(_run(args, settings))
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

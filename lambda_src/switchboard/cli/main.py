@@ -28,6 +28,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-open", action="store_true", help="serve without API keys on a non-loopback address (unsafe)"
     )
+    serve.add_argument(
+        "--no-access-log",
+        action="store_true",
+        help="no JSON line per request on stderr (also: [telemetry] access_log = false)",
+    )
     limits = serve.add_argument_group("HTTP limits (slow or oversized clients get 408 / 431 and are closed)")
     limits.add_argument(
         "--http-timeout-s",
@@ -52,10 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         default=PRICE_AGE_DAYS,
         help=f"name shipped price rows read longer ago than this (default: {PRICE_AGE_DAYS})",
     )
-    from switchboard.cli.keys import add_parser, add_usage_parser
+    from switchboard.cli import admin
+    from switchboard.cli.keys import CONFIG_HELP, add_parser, add_usage_parser
 
     add_parser(sub)
     add_usage_parser(sub)
+    admin.add_parser(sub, CONFIG_HELP)
     return parser
 
 
@@ -168,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from switchboard.config import ConfigError, load_config
 
-    if args.command in ("keys", "usage"):
+    if args.command in ("keys", "usage", "admin"):
         from switchboard.cli.keys import run
 
         return run(args)
@@ -210,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     from switchboard.app import create_app
     from switchboard.edge.guard import guarded_protocol
 
-    app = create_app(config, tune_gc=True)
+    access_log = not args.no_access_log and config.telemetry.access_log is not False
+    app = create_app(config, tune_gc=True, access_log=access_log)
     log.info(
         "switchboard on http://%s:%d/v1 (region %s; models: %s)",
         args.host,
@@ -218,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         config.gateway.region,
         ", ".join(sorted(config.models)),
     )
+    if config.admin.enabled:
+        log.info(
+            "console on http://%s:%d/console/ (admin token: $%s or `switchboard admin create-token`)",
+            args.host,
+            args.port,
+            config.admin.token_env,
+        )
     uvicorn.run(
         app,
         host=args.host,

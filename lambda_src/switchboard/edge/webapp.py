@@ -4,6 +4,7 @@ everything FastAPI would otherwise answer with its own 404/405/422/500 bodies.""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,9 @@ from switchboard.edge.anthropic_models import (
 )
 from switchboard.errors import GatewayError, InvalidRequest, MethodNotAllowed, RouteNotFound, UnknownModel
 
+if TYPE_CHECKING:
+    from switchboard.admin.api import AdminContext
+
 log = logging.getLogger("switchboard")
 CREATED = 1_700_000_000
 
@@ -33,8 +37,13 @@ def _error_response(exc: GatewayError) -> Response:
     )
 
 
-def create_web_app(config: Config) -> FastAPI:
+def create_web_app(config: Config, admin: AdminContext | None = None) -> FastAPI:
+    """`admin`: the admin API and web console are served too (`admin/api.py`)."""
     app = FastAPI(title="Switchboard", version=__version__, redoc_url=None)
+    if admin is not None:
+        from switchboard.admin.api import add_admin
+
+        add_admin(app, admin)
     model_cards = {
         name: {"id": name, "object": "model", "created": CREATED, "owned_by": "switchboard"}
         for name in config.models

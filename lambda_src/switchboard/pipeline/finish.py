@@ -1,10 +1,10 @@
 """Stage: finish. Runs once for every request after its response, on every path (answers, errors,
 disconnects): settles the token and dollar reservation with what was used (zero when nothing
-reached the client), keeps a complete cacheable answer, counts usage and cost once, writes the
-metrics record and ends the request's trace span (when tracing is on and the trace is sampled). It
-reads the request's `Usage` value (`ctx.usage`, set once by the adapter or the stream's reader);
+reached the client), keeps a complete cacheable answer, counts usage and cost once, hands the
+request record to its observers and ends the request's trace span (when tracing is on and the trace
+is sampled). It reads the request's `Usage` value (`ctx.usage`, set once by the adapter or the stream's reader);
 the usage to count and its cost are worked out once here (a JSON answer's cost was already computed
-for its header) and shared by settlement, accounting and the trace."""
+for its header) and shared by settlement, accounting, the trace and the record."""
 
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ def finish(ctx: RequestContext, services: Services) -> None:
     span = ctx.timing.span
     if isinstance(span, Span):
         _end_span(ctx, span, usage)
-    if services.metrics.enabled:
-        services.metrics.record(_metrics_record(ctx, services.tracer.take_dropped()))
+    observer = services.observer
+    if observer.enabled:
+        observer.record(_request_record(ctx, usage, cost, services.tracer.take_dropped()))
 
 
 def _used(ctx: RequestContext) -> Usage | None:
@@ -108,8 +109,12 @@ def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, 
     services.usage.record(event)
 
 
-def _metrics_record(ctx: RequestContext, spans_dropped: int = 0) -> RequestRecord:
-    timing, target = ctx.timing, ctx.target
+def _request_record(
+    ctx: RequestContext, usage: Usage | None, cost: int, spans_dropped: int = 0
+) -> RequestRecord:
+    timing, target, key = ctx.timing, ctx.target, ctx.key
+    if usage is None or ctx.cache_entry is not None:
+        usage = NO_USAGE
     now = perf_counter()
     return RequestRecord(
         route=ctx.dialect.route,
@@ -128,6 +133,14 @@ def _metrics_record(ctx: RequestContext, spans_dropped: int = 0) -> RequestRecor
         cache=ctx.cache_state.decode(),
         cache_too_large=ctx.cache_too_large,
         spans_dropped=spans_dropped,
+        at=time.time(),
+        key_id=key.key_id if key is not None else None,
+        tenant=key.tenant if key is not None else None,
+        prompt_tokens=usage.prompt,
+        completion_tokens=usage.completion,
+        cached_tokens=usage.cached,
+        cache_write_tokens=usage.cache_write,
+        cost_nano_usd=cost,
     )
 
 

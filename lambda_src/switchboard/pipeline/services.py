@@ -1,9 +1,10 @@
 """The services the pipeline calls, injected, with a null object for each absent one.
 
-`Services` bundles authentication, limits, the response cache, usage accounting, metrics,
-stored conversations, the price table and the tracer. A feature that is off is an object with the
-same interface that does nothing (`OpenAuth`, `NoLimits`, `NoCache`, `NoUsage`, `MetricsSink`,
-`NoConversations`, `NoTracer`), so no stage asks whether a feature exists.
+`Services` bundles authentication, limits, the response cache, usage accounting, metrics (and the
+other consumers of the per-request record), stored conversations, the price table and the tracer.
+A feature that is off is an object with the same interface that does nothing (`OpenAuth`,
+`NoLimits`, `NoCache`, `NoUsage`, `MetricsSink`, `NoConversations`, `NoTracer`), so no stage asks
+whether a feature exists.
 Tests inject their own (`create_app(config, services=Services(auth=Authenticator(store)))`);
 `Authenticator`, `KeyLimits`, `ResponseCache`, `UsageRecorder` and `EMFSink` are the real ones.
 """
@@ -21,6 +22,7 @@ from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import Reservation
 from switchboard.state.usage import UsageEvent
 from switchboard.telemetry.metrics import MetricsSink
+from switchboard.telemetry.observer import observe_all
 from switchboard.telemetry.tracing import NoSpan, NoTracer
 
 
@@ -31,6 +33,10 @@ class Auth(Protocol):
 
     def authorize(self, record: KeyRecord | None, models: Iterable[str]) -> None:
         """Raises 403 when the key may not use one of the models."""
+        ...
+
+    def forget(self, key_id: str) -> None:
+        """Drop a cached key (revoked or edited by the admin API)."""
         ...
 
     async def close(self) -> None: ...
@@ -108,6 +114,9 @@ class OpenAuth:
         return None
 
     def authorize(self, record: KeyRecord | None, models: Iterable[str]) -> None:
+        return None
+
+    def forget(self, key_id: str) -> None:
         return None
 
     async def close(self) -> None:
@@ -188,14 +197,25 @@ class Services:
     """The shipped price table with `[prices]` over it (costs of answers, usage, dollar budgets)."""
     tracer: Tracing = field(default_factory=NoTracer)
     """OpenTelemetry spans (`Tracer` with an OTLP exporter when `[telemetry] otlp_endpoint` is set)."""
+    observers: tuple[MetricsSink, ...] = ()
+    """Other consumers of the per-request record: the access log, the console's request ring and
+    per-minute aggregates (`telemetry/observer.py`)."""
+    observer: MetricsSink = field(init=False)
+    """`metrics` and `observers` as one: what `finish` hands each request's record to (a null
+    object when nothing consumes it, and then no record is built)."""
+
+    def __post_init__(self) -> None:
+        self.observer = observe_all(self.metrics, *self.observers)
 
     async def aclose(self) -> None:
-        """Shutdown: write what is pending (cache entries, usage), then release the store."""
+        """Shutdown: write what is pending (cache entries, usage, per-minute aggregates), then
+        release the store."""
         await self.cache.drain()
         await self.usage.drain()
+        await self.observer.drain()
         await self.auth.close()
         await self.tracer.aclose()
-        self.metrics.close()
+        self.observer.close()
 
 
 __all__ = ["NoCache", "NoConversations", "NoLimits", "NoUsage", "OpenAuth", "Services"]

@@ -26,6 +26,8 @@ from switchboard.state.store.base import Store
 
 POSITIVE_TTL_S = 60.0
 NEGATIVE_TTL_S = 5.0
+ADMIN_TOKEN_PREFIX = "sba-"  # noqa: S105  # nosec B105  # a prefix, not a token
+"""Admin tokens (`admin/tokens.py`) are refused on the model routes, never served anonymously."""
 CACHE_SIZE = 10_000
 """Entries per cache (validated keys; unknown well-formed keys)."""
 V = TypeVar("V")
@@ -55,6 +57,8 @@ class Authenticator:
         """The caller's key record; None for an anonymous caller of an open gateway (no key, or a
         placeholder that is not shaped like a gateway key). Raises 401 / 503."""
         if token is None or not keys.well_formed(token):
+            if token is not None and token.startswith(ADMIN_TOKEN_PREFIX):
+                raise Forbidden("admin tokens cannot be used for model traffic", code="admin_token")
             if not self.required:
                 return None
             if token is None:
@@ -88,6 +92,12 @@ class Authenticator:
         if not record.usable():
             raise Unauthorized("this API key has been revoked or has expired", code="key_revoked")
         return record
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key from the cache (revoked or edited through the admin API in this process: it
+        takes effect at once here, and within `POSITIVE_TTL_S` in other processes)."""
+        for digest in [d for d, (record, _) in self._known.items() if record.key_id == key_id]:
+            del self._known[digest]
 
     def cached(self) -> int:
         """Entries in both caches (each bounded by `CACHE_SIZE`)."""

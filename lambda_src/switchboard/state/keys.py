@@ -198,6 +198,17 @@ async def get_key(store: Store, key_id: str) -> KeyRecord | None:
     return found[1] if found else None
 
 
+async def update_key(store: Store, key_id: str, changes: dict[str, Any]) -> KeyRecord | None:
+    """Set some of a key's fields (limits, budgets, models, cache TTL, name); None when unknown."""
+    found = await _find(store, key_id)
+    if found is None:
+        return None
+    if changes and not await store.update(found[0], "META", changes):
+        return None
+    item = await store.get(found[0], "META")
+    return None if item is None else KeyRecord.from_item(item)
+
+
 async def revoke_key(store: Store, key_id: str, replaced_by: str | None = None) -> bool:
     found = await _find(store, key_id)
     if found is None:

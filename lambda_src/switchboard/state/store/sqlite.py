@@ -235,9 +235,11 @@ class SQLiteStore:
 
     async def scan_prefix(self, pk_prefix: str) -> list[Item]:
         def read(db: sqlite3.Connection) -> list[Item]:
+            # a key range, not substr(): the primary key's index is used instead of a full scan
+            end = pk_prefix[:-1] + chr(ord(pk_prefix[-1]) + 1) if pk_prefix else "\U0010ffff"
             rows = db.execute(
-                "SELECT pk, sk, data, expires_at FROM items WHERE substr(pk, 1, ?) = ? ORDER BY pk, sk",
-                (len(pk_prefix), pk_prefix),
+                "SELECT pk, sk, data, expires_at FROM items WHERE pk >= ? AND pk < ? ORDER BY pk, sk",
+                (pk_prefix, end),
             ).fetchall()
             at = now()
             return [item for item in (self._row(*row) for row in rows) if live(item, at)]
