@@ -98,7 +98,23 @@ def rotated(items: list[Any], shift: int) -> list[Any]:
     return items[shift:] + items[:shift]
 
 
-def serve_argv(config: Path, port: int) -> list[str]:
+def quiet(directory: Path) -> list[str]:
+    """`--no-access-log` for a checkout that has the access log (on by default in `serve`; older
+    checkouts have no such flag): benchmarks measure the gateway, not a terminal full of lines."""
+    return (
+        ["--no-access-log"]
+        if (directory / "lambda_src/switchboard/telemetry/access_log.py").is_file()
+        else []
+    )
+
+
+def checkout_of(env: dict[str, str]) -> Path:
+    """The checkout an environment of `checkout_env` serves from (this one without PYTHONPATH)."""
+    first = env.get("PYTHONPATH", "").split(os.pathsep)[0]
+    return Path(first).parent if first.endswith("lambda_src") else ROOT
+
+
+def serve_argv(config: Path, port: int, extra: list[str] | None = None) -> list[str]:
     # the venv's console script (`from switchboard.cli import main`): with --baseline, PYTHONPATH
     # puts the other checkout's package first, so the same command serves the other version
     return [
@@ -110,6 +126,7 @@ def serve_argv(config: Path, port: int) -> list[str]:
         str(port),
         "--log-level",
         "warning",
+        *(extra if extra is not None else quiet(ROOT)),
     ]
 
 
@@ -275,7 +292,8 @@ def start_to_first_response(
         for name, env in envs.items():
             port = free_port()
             started = time.perf_counter()
-            proc = subprocess.Popen(pinned(0, serve_argv(config_path, port)), env=env)
+            argv = serve_argv(config_path, port, quiet(checkout_of(env)))
+            proc = subprocess.Popen(pinned(0, argv), env=env)
             try:
                 asyncio.run(wait_ready(f"http://127.0.0.1:{port}/v1/chat/completions", body_for("bench")))
                 out[name].append(time.perf_counter() - started)
@@ -351,6 +369,18 @@ def main() -> None:
     )
     parser.add_argument("--no-store", action="store_true", help="skip the keys/limits/store server")
     parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="serve the sb column with the access log on (to a file); compare with --baseline pointing "
+        "at the same code, whose access log stays off",
+    )
+    parser.add_argument(
+        "--no-console",
+        action="store_true",
+        help="serve the sb column with [admin] enabled = false (no request ring, no per-minute "
+        "aggregates); compare with --baseline pointing at the same code, where they are on",
+    )
+    parser.add_argument(
         "--otlp",
         default=None,
         help="serve the sb column with tracing on, exporting to this OTLP/HTTP endpoint (e.g. a closed "
@@ -403,7 +433,8 @@ path = "{tmp / f"open{tag}.db"}"
         )
         return path
 
-    config = open_config("", f'[telemetry]\notlp_endpoint = "{args.otlp}"\n' if args.otlp else "")
+    telemetry = f'[telemetry]\notlp_endpoint = "{args.otlp}"\n' if args.otlp else ""
+    config = open_config("", telemetry + ("[admin]\nenabled = false\n" if args.no_console else ""))
     base_config = open_config("-base")
     key_headers: dict[str, str] = {}
     store_config = tmp / "bench-store.toml"
@@ -440,6 +471,7 @@ simulated_latency_ms = {STORE_LATENCY_MS}
         key_headers = {**JSON_HEADERS, "authorization": f"Bearer {json.loads(created.stdout)['key']}"}
     cached_headers = {**key_headers, "cache-control": "max-age=600"}
     upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
+    sb_extra = [] if args.access_log else quiet(sb_dir)
     launches: list[tuple[str, int, list[str], dict[str, str]]] = [
         (
             "direct",
@@ -459,16 +491,25 @@ simulated_latency_ms = {STORE_LATENCY_MS}
             pinned(0, [PY, str(ROOT / "scripts" / "bare_floor.py"), upstream_v1, str(bare_port)]),
             env,
         ),
-        ("sb", sb_port, pinned(0, serve_argv(config, sb_port)), env),
+        (
+            "sb",
+            sb_port,
+            pinned(0, serve_argv(config, sb_port, sb_extra)),
+            env,
+        ),
     ]
     if base_env is not None:
-        launches.append(("sb_base", base_port, pinned(0, serve_argv(base_config, base_port)), base_env))
+        base_quiet = quiet(Path(args.baseline).resolve())
+        launches.append(
+            ("sb_base", base_port, pinned(0, serve_argv(base_config, base_port, base_quiet)), base_env)
+        )
     if not args.no_store:
         launches.append(("store", store_port, pinned(0, serve_argv(store_config, store_port)), env))
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for name, _, argv, proc_env in launches:
+        access_log = (tmp / "access.log").open("ab") if name == "sb" and args.access_log else None
         procs[name] = subprocess.Popen(
-            argv, env=proc_env, stdout=subprocess.DEVNULL if name == "direct" else None
+            argv, env=proc_env, stdout=subprocess.DEVNULL if name == "direct" else None, stderr=access_log
         )
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the load generator shares core 1 with the upstream

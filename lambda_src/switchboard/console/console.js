@@ -245,14 +245,20 @@
       el("div", { class: "tile" }, el("b", { text: fmt(totals.cached_tokens) }), el("span", { text: "cache read tokens" })),
       el("div", { class: "tile" }, el("b", { id: "usage-cost", "data-usd": totals.cost_usd, text: usd(totals.cost_usd) }), el("span", { text: "cost (USD)" }))
     ));
-    const days = data.by_day;
-    const t = days.map((d) => Date.parse(d.day + "T00:00:00Z") / 1000);
+    // the last 30 days (or from the first day with usage), one point a day, gaps where none
+    const byDay = Object.fromEntries(data.by_day.map((d) => [d.day, d]));
+    const today = Math.floor(Date.now() / 86400000) * 86400;
+    const first = data.by_day.length ? Date.parse(data.by_day[0].day + "T00:00:00Z") / 1000 : today;
+    const t = [];
+    for (let at = Math.min(first, today - 29 * 86400); at <= today; at += 86400) t.push(at);
+    const days = t.map((at) => byDay[new Date(at * 1000).toISOString().slice(0, 10)] || null);
+    const per = (name) => days.map((d) => (d ? d[name] : null));
     main.append(el("div", { class: "grid" },
-      chart("Cost per day, USD", "chart-cost", t, [{ label: "USD", values: days.map((d) => d.cost_usd) }], { unit: "" }),
+      chart("Cost per day, USD", "chart-cost", t, [{ label: "USD", values: per("cost_usd") }], { unit: "" }),
       chart("Tokens per day", "chart-tokens", t, [
-        { label: "prompt", values: days.map((d) => d.prompt_tokens) },
-        { label: "completion", values: days.map((d) => d.completion_tokens) },
-        { label: "cache read", values: days.map((d) => d.cached_tokens) },
+        { label: "prompt", values: per("prompt_tokens") },
+        { label: "completion", values: per("completion_tokens") },
+        { label: "cache read", values: per("cached_tokens") },
       ])
     ));
     const sums = [
@@ -350,8 +356,8 @@
       { label: "status", render: (r) => el("span", { class: "status-" + r.status, text: r.status }) },
       { label: "rpm", key: "rpm", num: true }, { label: "tpm", key: "tpm", num: true },
       { label: "tokens/day", key: "budget_tokens_per_day", num: true },
-      { label: "USD/day", key: "budget_usd_per_day", num: true },
-      { label: "USD/month", key: "budget_usd_per_month", num: true },
+      { label: "USD/day", num: true, render: (r) => usd(r.budget_usd_per_day) },
+      { label: "USD/month", num: true, render: (r) => usd(r.budget_usd_per_month) },
       { label: "models", render: (r) => r.models.join(", ") },
       { label: "", render: (r) => r.status !== "active" ? (r.replaced_by ? "replaced by " + r.replaced_by : "") : el("span", {},
         el("button", { type: "button", class: "secondary", "data-edit": r.key_id, text: "Edit", onclick: () => editKey(editor, r) }), " ",

@@ -60,8 +60,9 @@ _DIALECTS: dict[str, Dialect] = {
 }
 _ALLOWED = {path: b"POST" for path in (*_DIALECTS, COUNT_TOKENS_PATH)} | {HEALTH_PATH: b"GET, HEAD"}
 _STORED_ALLOWED = b"GET, DELETE"
-_WEB_PREFIXES = ("/v1/models", "/docs", "/openapi.json")
-"""The FastAPI app's routes (webapp.py): nothing else needs it built."""
+_WEB_PREFIXES = ("/v1/models", "/docs", "/openapi.json", "/admin/api/", "/console")
+"""The FastAPI app's routes (webapp.py, and the admin API and console of admin/api.py): nothing else
+needs it built."""
 
 
 class Gateway:

@@ -110,7 +110,7 @@ def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, 
 
 
 def _request_record(
-    ctx: RequestContext, usage: Usage | None, cost: int, spans_dropped: int = 0
+    ctx: RequestContext, usage: Usage | None, cost: int | None, spans_dropped: int = 0
 ) -> RequestRecord:
     timing, target, key = ctx.timing, ctx.target, ctx.key
     if usage is None or ctx.cache_entry is not None:

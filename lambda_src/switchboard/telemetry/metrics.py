@@ -54,7 +54,8 @@ class RequestRecord:
     """Prompt tokens read from the provider's cache (part of `prompt_tokens`)."""
     cache_write_tokens: int = 0
     """Prompt tokens written to the provider's cache (part of `prompt_tokens`)."""
-    cost_nano_usd: int = 0
+    cost_nano_usd: int | None = 0
+    """None: the target is unpriced (its cost is unknown)."""
 
 
 class MetricsSink:

@@ -49,7 +49,7 @@ def describe(record: RequestRecord) -> dict[str, Any]:
         "completion_tokens": record.completion_tokens,
         "cached_tokens": record.cached_tokens,
         "cache_write_tokens": record.cache_write_tokens,
-        "cost_usd": record.cost_nano_usd / 1e9,
+        "cost_usd": None if record.cost_nano_usd is None else record.cost_nano_usd / 1e9,
         "key_id": record.key_id,
         "tenant": record.tenant,
     }
