@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from switchboard.admin.minutes import MinuteAggregator
 from switchboard.asgi import ASGIApp
 from switchboard.config import Config, Target, TelemetrySettings, load_config
 from switchboard.constants import ENV_CONFIG
@@ -15,7 +16,6 @@ from switchboard.routing.executor import Executor
 from switchboard.state.auth import Authenticator
 from switchboard.state.cache import ResponseCache
 from switchboard.state.conversations import ConversationStore
-from switchboard.state.minutes import MinuteAggregator
 from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import KeyLimits, RateLimiter
 from switchboard.state.store import Store, open_store

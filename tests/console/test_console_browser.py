@@ -234,8 +234,8 @@ def test_cross_origin_page_cannot_use_the_admin_api(browser: Any, served: Served
 
 def _seed(store_path: Path) -> None:
     """30 days of usage for 100 keys (two models each day) and 7 days of per-minute aggregates."""
+    from switchboard.admin.minutes import PK, minute_key
     from switchboard.state import keys
-    from switchboard.state.minutes import PK, minute_key
     from switchboard.state.store.sqlite import SQLiteStore
 
     async def seed() -> None:

@@ -75,6 +75,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__", "lambda_handler"),  # process entry points
     ("cli",),  # the command line (serve, keys, usage, check-config)
     ("app", "demo", "devtools"),  # wiring the gateway together; the demo configuration; test servers
+    ("admin",),  # admin tokens, key operations, admin API, console views and per-minute aggregates
     ("edge",),  # the ASGI server: routes, HTTP guard, origin guard
     ("pipeline",),  # one request's stages
     ("routing",),  # plan, executor, relay, balancing

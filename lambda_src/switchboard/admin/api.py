@@ -23,11 +23,11 @@ from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from switchboard.admin import keyops, tokens, views
+from switchboard.admin.minutes import MinuteAggregator
 from switchboard.config import Config
 from switchboard.errors import Forbidden, InvalidRequest, RouteNotFound, Unauthorized
 from switchboard.routing.executor import Executor
 from switchboard.state import keys
-from switchboard.state.minutes import MinuteAggregator
 from switchboard.state.store.base import Store
 from switchboard.telemetry.recent import RecentRequests
 

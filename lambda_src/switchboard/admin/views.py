@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from switchboard.admin import keyops
+from switchboard.admin.minutes import read_minutes, series
 from switchboard.config import Config
 from switchboard.routing.executor import Executor
 from switchboard.state import keys
-from switchboard.state.minutes import read_minutes, series
 from switchboard.state.store.base import Store
 from switchboard.state.usage import COUNTERS
 from switchboard.telemetry.recent import RecentRequests

@@ -2,9 +2,9 @@
 disconnects): settles the token and dollar reservation with what was used (zero when nothing
 reached the client), keeps a complete cacheable answer, counts usage and cost once, hands the
 request record to its observers and ends the request's trace span (when tracing is on and the trace
-is sampled). It reads the request's `Usage` value (`ctx.usage`, set once by the adapter or the stream's reader);
-the usage to count and its cost are worked out once here (a JSON answer's cost was already computed
-for its header) and shared by settlement, accounting, the trace and the record."""
+is sampled). It reads the request's `Usage` value (`ctx.usage`, set once by the adapter or the
+stream's reader); the usage to count and its cost are worked out once here (a JSON answer's cost was already
+computed for its header) and shared by settlement, accounting, the trace and the record."""
 
 from __future__ import annotations
 
