@@ -26,7 +26,6 @@ import orjson
 
 from switchboard.app import create_app
 from switchboard.config import Config, parse_config
-from switchboard.constants import PROVIDER_TYPES
 from switchboard.upstream.credentials import Credentials
 from switchboard.upstream.http import UpstreamRequest
 
@@ -75,7 +74,6 @@ def config(telemetry: dict[str, Any]) -> Config:
             "models": {"gpt": {"targets": ["a/gpt-4o"]}},
             "telemetry": telemetry,
         },
-        known_types=PROVIDER_TYPES,
         env={},
     )
 

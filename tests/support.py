@@ -18,7 +18,6 @@ import uvicorn
 from switchboard.app import create_app
 from switchboard.config import Config, parse_config
 from switchboard.edge.server import Gateway
-from switchboard.providers import registered_types
 from switchboard.state.store.memory import MemoryStore
 from switchboard.upstream.credentials import Credentials
 from switchboard.values import AwsCredentials
@@ -48,7 +47,7 @@ def make_config(document: dict[str, Any] | None = None, **sections: Any) -> Conf
         doc.update(document)
     for name, value in sections.items():
         doc[name] = {**doc.get(name, {}), **value}
-    return parse_config(doc, known_types=registered_types(), env={})
+    return parse_config(doc, env={})
 
 
 KEYS = {

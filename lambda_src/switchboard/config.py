@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from switchboard.constants import ENV_AUTH, ENV_AWS_REGION, ENV_ORIGIN_SECRET, PROVIDER_TYPES
+from switchboard.constants import ENV_AUTH, ENV_AWS_REGION, ENV_ORIGIN_SECRET
 
 
 class ConfigError(ValueError):
@@ -372,7 +372,18 @@ _PROVIDER_KEYS = {
 _AUTH_HEADERS = {"authorization", "api-key", "x-api-key", "none"}
 
 
-def _provider(name: str, raw: Any, known_types: frozenset[str]) -> ProviderConfig:
+@dataclass(frozen=True, slots=True)
+class ProviderFields:
+    """What a provider type needs in its `[providers.NAME]` table, as its descriptor declares it
+    (`providers/__init__.py`): the configuration validates against these, never against type names."""
+
+    base_url: bool = True
+    """`base_url` is required (otherwise optional: an override of the type's own endpoint)."""
+    region: bool = False
+    """`region` is required (AWS services)."""
+
+
+def _provider(name: str, raw: Any, known_types: Mapping[str, ProviderFields]) -> ProviderConfig:
     where = f"providers.{name}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
@@ -384,11 +395,12 @@ def _provider(name: str, raw: Any, known_types: frozenset[str]) -> ProviderConfi
         raise ConfigError(
             f"{where}.type: unknown provider type {ptype!r} (known: {', '.join(sorted(known_types))})"
         )
+    fields = known_types[ptype]
     base_url = _get(raw, "base_url", str, where, "")
     region = _get(raw, "region", str, where, None)
-    if ptype == "bedrock" and not region:
-        raise ConfigError(f'{where}.region: required for bedrock providers (e.g. "us-east-1")')
-    if ptype not in ("mock", "bedrock") or base_url:
+    if fields.region and not region:
+        raise ConfigError(f'{where}.region: required for {ptype} providers (e.g. "us-east-1")')
+    if fields.base_url or base_url:
         if not base_url.startswith(("https://", "http://")):
             raise ConfigError(f"{where}.base_url: required, an http(s) URL")
         if "?" in base_url or "#" in base_url or "@" in base_url:
@@ -490,7 +502,10 @@ def _target_table(spec: Mapping[str, Any], where: str) -> Target:
 
 
 def parse_config(
-    raw: Mapping[str, Any], *, known_types: frozenset[str], env: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    *,
+    known_types: Mapping[str, ProviderFields] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Config:
     """Validate a decoded TOML document into a `Config`."""
     env = os.environ if env is None else env
@@ -501,7 +516,8 @@ def parse_config(
     )
     gateway = _gateway(_table(raw, "gateway", ""), env)
     routing = _routing(_table(raw, "routing", ""))
-    providers = {n: _provider(n, p, known_types) for n, p in _table(raw, "providers", "").items()}
+    types = provider_fields() if known_types is None else known_types
+    providers = {n: _provider(n, p, types) for n, p in _table(raw, "providers", "").items()}
     models = {n: _model(n, m, providers, routing) for n, m in _table(raw, "models", "").items()}
     if not models:
         raise ConfigError("models: define at least one public model")
@@ -632,4 +648,11 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
         raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML ({exc})") from None
-    return parse_config(raw, known_types=PROVIDER_TYPES, env=env)
+    return parse_config(raw, env=env)
+
+
+def provider_fields() -> Mapping[str, ProviderFields]:
+    """The registered provider types' fields (the registry is the one list of provider types)."""
+    from switchboard.providers import provider_fields as registered  # the registry sits above config
+
+    return registered()

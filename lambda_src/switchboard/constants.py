@@ -53,4 +53,3 @@ SSE_TIMING_PREFIX: Final = b": switchboard-timing "
 
 # Provider types the configuration accepts (the registry in `providers/__init__.py` serves exactly
 # these; a test holds the two equal). Kept here so `config` imports nothing of the rest.
-PROVIDER_TYPES: Final = frozenset({"openai", "anthropic", "gemini", "bedrock", "mock"})

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from switchboard.config import Config, parse_config
-from switchboard.providers import registered_types
 
 # Providers added when their key is in the environment: (name, type, key variable, base URL, models).
 # Current models by their providers' pages (see state/price_list.py for the pages and dates).
@@ -62,4 +61,4 @@ def demo_document(env: Mapping[str, str]) -> dict[str, Any]:
 
 def demo_config(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
-    return parse_config(demo_document(env), known_types=registered_types(), env=env)
+    return parse_config(demo_document(env), env=env)

@@ -36,7 +36,6 @@ import yaml
 from support import free_port
 from switchboard.cli.main import _open_is_allowed, _parser
 from switchboard.config import Config, load_config, parse_config
-from switchboard.providers import registered_types
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -408,7 +407,7 @@ def test_compose_dynamodb_alternative_is_complete_once_uncommented() -> None:
     (mount,) = gateway["configs"]
     assert mount["target"] == CONFIG_IN_IMAGE
     content = document["configs"][mount["source"]]["content"]
-    config = parse_config(tomllib.loads(content), known_types=registered_types(), env={})
+    config = parse_config(tomllib.loads(content), env={})
     assert config.gateway.auth == "required"
     assert config.store.backend == "dynamodb"
     assert config.store.endpoint_url == "http://dynamodb:8000"

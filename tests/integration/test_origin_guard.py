@@ -89,10 +89,7 @@ def test_reads_rotation_pair_from_secrets_manager(monkeypatch: pytest.MonkeyPatc
 
 def test_origin_secret_from_env() -> None:
     from switchboard.config import parse_config
-    from switchboard.providers import registered_types
 
     doc = {"providers": {"m": {"type": "mock"}}, "models": {"x": {"targets": ["m/echo"]}}}
-    config = parse_config(
-        doc, known_types=registered_types(), env={"SWITCHBOARD_ORIGIN_SECRET": "switchboard/prod/origin"}
-    )
+    config = parse_config(doc, env={"SWITCHBOARD_ORIGIN_SECRET": "switchboard/prod/origin"})
     assert config.gateway.origin_secret == "switchboard/prod/origin"

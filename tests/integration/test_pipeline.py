@@ -190,17 +190,13 @@ async def test_open_auth_serves_anonymous_callers_but_checks_presented_gateway_k
 
 def test_auth_defaults_to_required_and_the_environment_overrides_the_file() -> None:
     from switchboard.config import ConfigError, parse_config
-    from switchboard.constants import PROVIDER_TYPES
 
     doc = {"providers": {"mock": {"type": "mock"}}, "models": {"m": {"targets": ["mock/echo"]}}}
-    assert parse_config(doc, known_types=PROVIDER_TYPES, env={}).gateway.auth == "required"
+    assert parse_config(doc, env={}).gateway.auth == "required"
     opened = {**doc, "gateway": {"auth": "open"}}
-    assert (
-        parse_config(opened, known_types=PROVIDER_TYPES, env={"SWITCHBOARD_AUTH": "required"}).gateway.auth
-        == "required"
-    )
+    assert parse_config(opened, env={"SWITCHBOARD_AUTH": "required"}).gateway.auth == "required"
     with pytest.raises(ConfigError):
-        parse_config({**doc, "gateway": {"auth": "maybe"}}, known_types=PROVIDER_TYPES, env={})
+        parse_config({**doc, "gateway": {"auth": "maybe"}}, env={})
 
 
 class _SlowStream(httpx.AsyncByteStream):

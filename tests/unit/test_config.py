@@ -58,8 +58,8 @@ timeout_ms = 30000
 
 def test_region_defaults_to_aws_region() -> None:
     raw = doc(gateway={})
-    assert parse_config(raw, known_types=TYPES, env={"AWS_REGION": "eu-west-1"}).gateway.region == "eu-west-1"
-    assert parse_config(raw, known_types=TYPES, env={}).gateway.region == "local"
+    assert parse_config(raw, env={"AWS_REGION": "eu-west-1"}).gateway.region == "eu-west-1"
+    assert parse_config(raw, env={}).gateway.region == "local"
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_region_defaults_to_aws_region() -> None:
 )
 def test_errors_name_the_key(raw, message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config(raw, known_types=TYPES, env={})
+        parse_config(raw, env={})
     assert message in str(info.value)
 
 
@@ -139,7 +139,7 @@ def test_target_tables_and_azure_options() -> None:
         },
         models={"m": {"targets": [{"target": "azure/gpt4o-deploy", "timeout_ms": 5000}]}},
     )
-    config = parse_config(raw, known_types=TYPES, env={})
+    config = parse_config(raw, env={})
     provider = config.providers["azure"]
     assert (
         provider.auth_header == "api-key"
@@ -173,31 +173,27 @@ def test_bedrock_needs_a_region_not_a_base_url() -> None:
     with pytest.raises(ConfigError, match="region: required for bedrock"):
         parse_config(
             doc(providers={"br": {"type": "bedrock"}}, models={"m": {"targets": ["br/x"]}}),
-            known_types=TYPES,
             env={},
         )
     config = parse_config(
         doc(
             providers={"br": {"type": "bedrock", "region": "eu-west-1"}}, models={"m": {"targets": ["br/x"]}}
         ),
-        known_types=TYPES,
         env={},
     )
     assert config.providers["br"].region == "eu-west-1" and config.providers["br"].base_url == ""
 
 
 def test_store_section() -> None:
-    assert parse_config(doc(), known_types=TYPES, env={}).store.backend == "sqlite"
-    assert parse_config(doc(), known_types=TYPES, env={}).store.path == ".switchboard/state.db"
+    assert parse_config(doc(), env={}).store.backend == "sqlite"
+    assert parse_config(doc(), env={}).store.path == ".switchboard/state.db"
     dynamo = parse_config(
         doc(store={"backend": "dynamodb", "table": "switchboard-prod", "region": "eu-west-1"}),
-        known_types=TYPES,
         env={},
     )
     assert (dynamo.store.table, dynamo.store.region) == ("switchboard-prod", "eu-west-1")
     from_env = parse_config(
         doc(store={"backend": "dynamodb"}),
-        known_types=TYPES,
         env={"SWITCHBOARD_TABLE": "t", "AWS_REGION": "us-east-2"},
     )
     assert (from_env.store.table, from_env.store.region) == ("t", "us-east-2")
@@ -207,4 +203,4 @@ def test_store_section() -> None:
         ({"tabel": "x"}, "store.tabel: unknown key"),
     ):
         with pytest.raises(ConfigError, match=message):
-            parse_config(doc(store=bad), known_types=TYPES, env={})
+            parse_config(doc(store=bad), env={})

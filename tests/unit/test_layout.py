@@ -6,10 +6,12 @@ exactly the types the configuration accepts."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
-from switchboard.constants import PROVIDER_TYPES
-from switchboard.providers import registered_types
+import pytest
+
+from switchboard.providers import provider_fields, registered_types
 
 PACKAGE = Path(__file__).resolve().parents[2] / "lambda_src" / "switchboard"
 
@@ -124,5 +126,28 @@ def test_config_imports_nothing_of_the_rest() -> None:
     assert _graph()["switchboard.config"] <= {"switchboard.constants"}
 
 
-def test_registry_serves_the_configured_types() -> None:
-    assert registered_types() == PROVIDER_TYPES
+def test_the_registry_is_the_one_list_of_provider_types() -> None:
+    # the configuration validates against the descriptors: no provider type name is spelled out
+    # anywhere else in the runtime
+    assert set(provider_fields()) == registered_types()
+    names = "|".join(sorted(registered_types()))
+    spelled = re.compile(rf"""(?:==|!=|\bin\s*[(\[{{])\s*["'](?:{names})["']""")  # a branch on a type
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.parent.name != "providers" and spelled.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_a_descriptor_drives_the_configuration() -> None:
+    from switchboard.config import ConfigError, parse_config
+
+    def doc(provider: dict[str, str]) -> dict[str, object]:
+        return {"providers": {"p": provider}, "models": {"m": {"targets": ["p/x"]}}}
+
+    with pytest.raises(ConfigError, match=r"providers\.p\.region: required for bedrock"):
+        parse_config(doc({"type": "bedrock"}), env={})
+    assert parse_config(doc({"type": "mock"}), env={}).providers["p"].base_url == ""
+    with pytest.raises(ConfigError, match=r"providers\.p\.base_url: required"):
+        parse_config(doc({"type": "openai"}), env={})

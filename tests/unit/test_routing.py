@@ -18,7 +18,6 @@ from switchboard.errors import (
     UpstreamServerError,
     UpstreamTimeout,
 )
-from switchboard.providers import registered_types
 from switchboard.providers.base import classify_status, parse_retry_after
 from switchboard.routing.health import TargetHealth
 from switchboard.routing.policy import backoff_s, deadline_ms, decide, final_error, plan_targets
@@ -37,7 +36,6 @@ def config(**gateway):
                 "n": {"targets": ["b/m2", "c/m4"]},
             },
         },
-        known_types=registered_types(),
         env={},
     )
 

@@ -12,7 +12,6 @@ from switchboard.asgi import RequestHeaders
 from switchboard.config import ConfigError, Price, RoutingPolicy, Target, parse_config
 from switchboard.dialects.request import ChatRequest, NativeRequest, parse_chat_request
 from switchboard.errors import InvalidRequest, UpstreamClientError, UpstreamServerError
-from switchboard.providers import registered_types
 from switchboard.routing.balance import Balancer
 from switchboard.routing.health import TargetHealth
 from switchboard.routing.policy import (
@@ -43,7 +42,6 @@ def config(models: dict, routing: dict | None = None, prices: dict | None = None
             "models": models,
             "prices": prices or {},
         },
-        known_types=registered_types(),
         env={},
     )
 

@@ -93,6 +93,7 @@ def price_report(config: Any, today: datetime.date, max_age_days: int) -> list[s
     """What check-config says about the prices of the configured targets (the mock provider is free):
     the targets nobody prices, those priced by a shipped row read more than `max_age_days` ago, and
     those priced by a row that could not be verified on its provider's page."""
+    from switchboard.providers import provider_type
     from switchboard.state.prices import PriceTable, stale
 
     prices = PriceTable.of(config)
@@ -101,7 +102,7 @@ def price_report(config: Any, today: datetime.date, max_age_days: int) -> list[s
     rows: dict[str, Any] = {}
     for model in config.models.values():
         for target in model.targets:
-            if config.providers[target.provider].type == "mock" or target.id in unpriced:
+            if not provider_type(config.providers[target.provider].type).priced or target.id in unpriced:
                 continue
             if prices.get(target.provider, target.model) is None:
                 unpriced.append(target.id)

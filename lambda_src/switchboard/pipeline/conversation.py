@@ -18,7 +18,7 @@ from switchboard.dialects.openai_responses import ResponsesRequest, output_messa
 from switchboard.errors import ResponseNotFound, StoreError, StoreUnavailable
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Conversations
-from switchboard.providers.passthrough import native_apis
+from switchboard.providers import native_apis
 from switchboard.state.keys import ANONYMOUS_TENANT
 from switchboard.wire.readers import OPENAI_RESPONSES
 

@@ -24,7 +24,7 @@ from switchboard.pipeline.authenticate import authenticate, authorize
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.parse import read_request
 from switchboard.pipeline.run import Pipeline
-from switchboard.providers.passthrough import native_apis
+from switchboard.providers import native_apis
 from switchboard.routing.policy import deadline_ms, plan_targets
 from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS
 

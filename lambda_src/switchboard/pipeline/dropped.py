@@ -14,15 +14,12 @@ the whole value at 1 KiB. A client can never make the response headers invalid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Final
 from urllib.parse import quote
 
-HONOURED: Final[Mapping[str, frozenset[str]]] = {
-    "bedrock": frozenset({"cache_control"}),
-    "anthropic": frozenset({"cache_control"}),
-}
-"""Names a translation drops that these target types honour anyway."""
+from switchboard.providers import provider_type as registered
+
 MAX_NAME: Final = 64
 MAX_VALUE: Final = 1024
 _SAFE: Final = "._-[]:/@+*"
@@ -30,7 +27,7 @@ _SAFE: Final = "._-[]:/@+*"
 
 def for_target(dropped: Iterable[str], provider_type: str, also: Iterable[str] = ()) -> tuple[str, ...]:
     """The dropped names to report for a target of `provider_type` (in order, no repeats)."""
-    honoured = HONOURED.get(provider_type, frozenset())
+    honoured = registered(provider_type).honours  # names its adapter carries anyway
     names: dict[str, None] = {}
     for name in (*dropped, *also):
         if name not in honoured:

@@ -20,21 +20,9 @@ from switchboard.providers.base import UpstreamCall
 from switchboard.providers.openai import auth_headers
 from switchboard.upstream.http import UpstreamRequest
 from switchboard.values import NativeRequest
-from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES, OPENAI_RESPONSES
+from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES
 
 DEFAULT_ANTHROPIC_VERSION: Final = "2023-06-01"
-_ANTHROPIC: Final = frozenset({ANTHROPIC_MESSAGES, ANTHROPIC_COUNT_TOKENS})
-_OPENAI: Final = frozenset({OPENAI_RESPONSES})
-_NONE: Final = frozenset[str]()
-
-
-def native_apis(provider: ProviderConfig) -> frozenset[str]:
-    """The client APIs this provider serves as they are."""
-    if provider.type == "anthropic":
-        return _ANTHROPIC
-    if provider.type == "openai" and provider.responses_api and not provider.azure_deployments:
-        return _OPENAI
-    return _NONE
 
 
 def _url(provider: ProviderConfig, api: str) -> str:
@@ -54,7 +42,7 @@ def passthrough_request(call: UpstreamCall, native: NativeRequest) -> UpstreamRe
         "content-type": "application/json",
         "accept": "text/event-stream" if call.stream else "application/json",
     }
-    anthropic = native.api in _ANTHROPIC
+    anthropic = native.api in (ANTHROPIC_MESSAGES, ANTHROPIC_COUNT_TOKENS)
     if anthropic:
         headers["anthropic-version"] = DEFAULT_ANTHROPIC_VERSION
     # each API's own headers only: `openai-beta` never reaches Anthropic, `anthropic-*` never OpenAI

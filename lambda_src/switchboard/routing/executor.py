@@ -26,10 +26,10 @@ from switchboard.errors import (
     UpstreamTimeout,
     UpstreamUnsupported,
 )
-from switchboard.providers import provider_type
+from switchboard.providers import native_apis, provider_type
 from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, classify_stream_error
 from switchboard.providers.common import client_named
-from switchboard.providers.passthrough import native_apis, passthrough_request
+from switchboard.providers.passthrough import passthrough_request
 from switchboard.routing.balance import Balancer, PriceLookup
 from switchboard.routing.health import TargetHealth
 from switchboard.routing.model_rules import fit
@@ -203,7 +203,7 @@ class Executor:
             model=target.model,
             body=body,
             stream=stream,
-            credential=await self.credentials.get(provider),
+            credential=await self.credentials.get(provider, provider_type(provider.type).credential == "aws"),
             endpoint=request.endpoint,
         )
         if native is None and request.untranslatable is not None:

@@ -25,14 +25,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from switchboard.dialects.request import ChatRequest
+from switchboard.providers import provider_type as registered
 from switchboard.state.listing import Rules
 from switchboard.state.prices import model_rules
 
-CHAT_NATIVE: Final = frozenset({"openai", "mock"})
-"""Provider types whose API is the executor's own form (Chat Completions): nothing is translated."""
-BUDGETED: Final = frozenset({"bedrock"})
-"""Provider types whose translation turns `reasoning_effort` into a thinking budget for Claude
-(`providers/bedrock/request.py`)."""
 _SAMPLING: Final = ("temperature", "top_p", "top_k", "logprobs", "top_logprobs")
 
 
@@ -42,7 +38,7 @@ def translated(native_served: bool, client_native: bool, provider_type: str, end
     API, not embeddings."""
     if endpoint != "chat" or native_served:
         return False
-    return client_native or provider_type not in CHAT_NATIVE
+    return client_native or not registered(provider_type).chat_native
 
 
 def refused(body: Mapping[str, Any], rules: Rules | None, provider_type: str) -> dict[str, Any]:
@@ -58,7 +54,11 @@ def refused(body: Mapping[str, Any], rules: Rules | None, provider_type: str) ->
             out[name] = None
     if effort == "none" and "reasoning_effort.none" in refuses:
         out["reasoning_effort"] = "low"
-    elif effort not in (None, "none") and "thinking.budget" in refuses and provider_type in BUDGETED:
+    elif (
+        effort not in (None, "none")
+        and "thinking.budget" in refuses
+        and registered(provider_type).thinking_budget
+    ):
         out["reasoning_effort"] = None
     choice = body.get("tool_choice")
     if "tool_choice.forced" in refuses and (choice == "required" or isinstance(choice, dict)):

@@ -62,11 +62,13 @@ class Credentials:
         self._locks: dict[str, asyncio.Lock] = {}
         self._known: tuple[str, ...] = ()
 
-    async def get(self, provider: ProviderConfig) -> Credential:
+    async def get(self, provider: ProviderConfig, aws: bool = False) -> Credential:
+        """The provider's credential: its API key (`api_key_env` / `api_key_secret`), or, for a type
+        whose descriptor says so (`aws`), credentials from the AWS chain."""
         cached = self._cache.get(provider.name)
         if cached is not None and cached[1] > self._clock():
             return cached[0]
-        if provider.type == "bedrock":
+        if aws:
             return await self._aws(provider)
         if provider.api_key_secret:
             lock = self._locks.setdefault(provider.name, asyncio.Lock())
