@@ -6,8 +6,10 @@ Gemini `generateContent` / `streamGenerateContent?alt=sse` and Bedrock Converse 
 (binary event stream) would, JSON and streamed, and records every request body. What it answers
 follows what it was asked: a request for structured output (`response_format`, `text.format`,
 `output_config.format`, `responseJsonSchema`, `outputConfig.textFormat`) gets `ANSWER` as JSON
-text, a request forcing one tool gets a call of that tool with `ANSWER` as its input, anything else
-gets plain text. Every answer reports the same token counts (`USAGE`: 11 fresh input tokens, 3
+text, a request forcing one tool gets a call of that tool with `ANSWER` as its input, a JSON request
+offering tools and carrying no tool result yet gets a call of its first tool with an input made from
+that tool's schema (required strings "Oslo", numbers 3: an agent runs it and comes back with the
+result), anything else gets plain text. Every answer reports the same token counts (`USAGE`: 11 fresh input tokens, 3
 cache reads, 2 cache writes where the API has them, 7 output tokens), each in its API's shape. A
 model name starting with `bad-` makes an OpenAI chat stream carry one malformed event
 (`bad-text`: not JSON, `bad-array`: a JSON array) between two good ones.
@@ -33,9 +35,18 @@ from typing import Any
 import httpx
 
 ANSWER = {"city": "Oslo", "temp": 3}
+_RESULT_MARKS = ('"role": "tool"', "function_call_output", '"tool_result"', "functionResponse", "toolResult")
 FRESH, CACHE_READ, CACHE_WRITE, OUTPUT = 11, 3, 2, 7
 """The counts every fake answer reports (OpenAI and Gemini have no cache writes)."""
 UPSTREAM_KEY = "sk-fake-upstream-0123456789"
+EVERY_KIND = {
+    "openai": "oa/gpt-fake",
+    "anthropic": "an/claude-sonnet-4-5",
+    "gemini": "ge/gemini-2.5-flash",
+    "bedrock": "br/us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "claude-sonnet-4-5": "oc/gpt-fake",  # a Claude id the Anthropic SDKs know, served by a chat target
+}
+"""Public models, one per target kind, for a gateway in front of `FakeProviders` (`provider_config`)."""
 
 
 @dataclass
@@ -153,6 +164,38 @@ def _forced_tool(body: dict[str, Any]) -> str | None:
     return str(bedrock["tool"]["name"]) if "tool" in bedrock else None
 
 
+def _tool_to_call(body: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The first offered tool and an input for it, when the conversation has no tool result yet
+    (any API's shape)."""
+    if _forced_tool(body) or any(mark in json.dumps(body) for mark in _RESULT_MARKS):
+        return None
+    tools = body.get("tools") or (body.get("toolConfig") or {}).get("tools") or []
+    if not tools:
+        return None
+    first = tools[0]
+    declared = (first.get("functionDeclarations") or [{}])[0]
+    for name, schema in (
+        (first.get("name"), first.get("input_schema") or first.get("parameters")),
+        ((first.get("function") or {}).get("name"), (first.get("function") or {}).get("parameters")),
+        (declared.get("name"), declared.get("parameters")),
+        (
+            (first.get("toolSpec") or {}).get("name"),
+            ((first.get("toolSpec") or {}).get("inputSchema") or {}).get("json"),
+        ),
+    ):
+        if isinstance(name, str):
+            return name, _input_for(schema or {})
+    return None
+
+
+def _input_for(schema: dict[str, Any]) -> dict[str, Any]:
+    properties = schema.get("properties") or {}
+    return {
+        key: 3 if (properties.get(key) or {}).get("type") in ("number", "integer") else "Oslo"
+        for key in schema.get("required") or list(properties)
+    }
+
+
 def _wants_json(body: dict[str, Any]) -> bool:
     fmt = body.get("response_format") or ((body.get("text") or {}).get("format")) or {}
     return (
@@ -177,8 +220,16 @@ def _openai_chat(body: dict[str, Any], streamed: bool) -> list[bytes]:
     text = _text(body)
     base = {"id": "chatcmpl-fake", "created": 1, "model": body["model"]}
     if not streamed:
-        message = {"role": "assistant", "content": text, "refusal": None}
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        finish = "stop"
+        if (called := _tool_to_call(body)) is not None:
+            call = {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": called[0], "arguments": json.dumps(called[1])},
+            }
+            message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
         return [
             json.dumps({**base, "object": "chat.completion", "choices": [choice], "usage": usage}).encode()
         ]
@@ -208,13 +259,22 @@ def _openai_responses(body: dict[str, Any], streamed: bool) -> list[bytes]:
         "total_tokens": FRESH + CACHE_READ + OUTPUT,
     }
     part = {"type": "output_text", "text": text, "annotations": []}
-    item = {
+    item: dict[str, Any] = {
         "id": "msg_fake",
         "type": "message",
         "status": "completed",
         "role": "assistant",
         "content": [part],
     }
+    if (called := _tool_to_call(body)) is not None:
+        item = {
+            "id": "fc_fake",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": "call_1",
+            "name": called[0],
+            "arguments": json.dumps(called[1]),
+        }
     response = {
         "id": "resp_fake",
         "object": "response",
@@ -230,9 +290,21 @@ def _openai_responses(body: dict[str, Any], streamed: bool) -> list[bytes]:
     }
     if not streamed:
         return [json.dumps(response).encode()]
-    return [
-        _sse({"type": "response.completed", "sequence_number": 0, "response": response}, "response.completed")
+    started = {**response, "status": "in_progress", "output": [], "usage": None}
+    opened = {**item, "status": "in_progress", "content": []}
+    at = {"item_id": "msg_fake", "output_index": 0, "content_index": 0}
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": started}),
+        ("response.in_progress", {"response": started}),
+        ("response.output_item.added", {"output_index": 0, "item": opened}),
+        ("response.content_part.added", {**at, "part": {**part, "text": ""}}),
+        ("response.output_text.delta", {**at, "delta": text, "logprobs": []}),
+        ("response.output_text.done", {**at, "text": text, "logprobs": []}),
+        ("response.content_part.done", {**at, "part": part}),
+        ("response.output_item.done", {"output_index": 0, "item": item}),
+        ("response.completed", {"response": response}),
     ]
+    return [_sse({"type": name, "sequence_number": n, **data}, name) for n, (name, data) in enumerate(events)]
 
 
 def _anthropic(body: dict[str, Any], streamed: bool) -> list[bytes]:
@@ -248,6 +320,8 @@ def _anthropic(body: dict[str, Any], streamed: bool) -> list[bytes]:
         if tool
         else {"type": "text", "text": _text(body)}
     )
+    if not streamed and (called := _tool_to_call(body)) is not None:
+        tool, block = called[0], {"type": "tool_use", "id": "toolu_1", "name": called[0], "input": called[1]}
     stop = "tool_use" if tool else "end_turn"
     message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": body["model"]}
     if not streamed:
@@ -290,11 +364,11 @@ def _gemini(body: dict[str, Any], streamed: bool) -> list[bytes]:
         "candidatesTokenCount": OUTPUT,
         "totalTokenCount": FRESH + CACHE_READ + OUTPUT,
     }
-    text = _text(body)
+    part: dict[str, Any] = {"text": _text(body)}
+    if not streamed and (called := _tool_to_call(body)) is not None:
+        part = {"functionCall": {"name": called[0], "args": called[1]}}
     answer = {
-        "candidates": [
-            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}
-        ],
+        "candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP", "index": 0}],
         "usageMetadata": meta,
         "modelVersion": "gemini-fake",
     }
@@ -315,6 +389,11 @@ def _bedrock(body: dict[str, Any], streamed: bool) -> list[bytes]:
         if tool
         else {"text": _text(body)}
     )
+    if not streamed and (called := _tool_to_call(body)) is not None:
+        tool, content = (
+            called[0],
+            {"toolUse": {"toolUseId": "tooluse_1", "name": called[0], "input": called[1]}},
+        )
     stop = "tool_use" if tool else "end_turn"
     if not streamed:
         answer = {
@@ -466,3 +545,34 @@ def run_serve(config: Path, env: dict[str, str], tenant: str = "t") -> Iterator[
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+
+
+def schema_sent(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(the form a structured-output request took upstream, its JSON schema), in any API's shape;
+    `tool` for a JSON-output tool the model must call."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":
+        return "response_format", fmt["json_schema"]["schema"]
+    text_format = (body.get("text") or {}).get("format") or {}
+    if text_format.get("type") == "json_schema":
+        return "text.format", text_format["schema"]
+    if "format" in (body.get("output_config") or {}):
+        return "output_config.format", body["output_config"]["format"]["schema"]
+    if "responseJsonSchema" in (body.get("generationConfig") or {}):
+        return "responseJsonSchema", body["generationConfig"]["responseJsonSchema"]
+    if "textFormat" in (body.get("outputConfig") or {}):
+        return "outputConfig.textFormat", json.loads(
+            body["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["schema"]
+        )
+    called = _tool_to_call(body) if _forced_tool(body) is None else None
+    tools = body.get("tools") or (body.get("toolConfig") or {}).get("tools") or []
+    if tools and (called is not None or _forced_tool(body) is not None):
+        first = tools[0]
+        schema = (
+            first.get("input_schema")
+            or (first.get("function") or {}).get("parameters")
+            or ((first.get("functionDeclarations") or [{}])[0]).get("parameters")
+            or ((first.get("toolSpec") or {}).get("inputSchema") or {}).get("json")
+        )
+        return "tool", schema or {}
+    raise AssertionError(f"no structured-output request in {sorted(body)}")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from clients.fakes import FakeAnthropic, FakeOpenAI
-from clients.harness import CLAUDE, CLIENT_BIN, CODEX, UPSTREAM_KEY, Gateway
-from served import run_serve
+from clients.harness import CLAUDE, CLIENT_BIN, CODEX, NODE_MODULES, OPENCODE, UPSTREAM_KEY, Gateway
+from served import EVERY_KIND, FakeProviders, Served, provider_config, run_serve, serve
 
 
 def _need(binary: Path) -> None:
@@ -38,6 +38,22 @@ def claude_bin() -> Path:
 def codex_bin() -> Path:
     _need(CODEX)
     return CODEX
+
+
+@pytest.fixture(scope="session")
+def opencode_bin() -> Path:
+    _need(OPENCODE)
+    return OPENCODE
+
+
+@pytest.fixture(scope="session")
+def vercel_ai() -> Path:
+    """The pinned Vercel AI SDK packages (a library: the tests run it with node)."""
+    _need(CLAUDE)  # node and the client install
+    for package in ("ai", "@ai-sdk/openai", "@ai-sdk/anthropic"):
+        if not (NODE_MODULES / package / "package.json").exists():
+            pytest.skip(f"!!! {package} not installed in {NODE_MODULES}: run scripts/install-clients")
+    return NODE_MODULES
 
 
 # --------------------------------------------------------------------------- fakes
@@ -111,3 +127,20 @@ def gateway(
     config.write_text(_config(_anthropic_session.root, _openai_session.root, root / "state.db"))
     with run_serve(config, {"FAKE_UPSTREAM_KEY": UPSTREAM_KEY}, tenant="clients") as served:
         yield Gateway(served.base, served.key, served.log)
+
+
+# --------------------------------------------------------------------------- every target kind
+
+
+@pytest.fixture(scope="session")
+def fakes() -> Iterator[FakeProviders]:
+    """One fake of every provider API (OpenAI chat + Responses, Anthropic, Gemini, Bedrock)."""
+    with FakeProviders() as providers:
+        yield providers
+
+
+@pytest.fixture(scope="session")
+def every_kind(fakes: FakeProviders, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """`switchboard serve` routing `EVERY_KIND` to `fakes`."""
+    with serve(tmp_path_factory.mktemp("every-kind"), provider_config(fakes.root), EVERY_KIND) as served:
+        yield served

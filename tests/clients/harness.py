@@ -17,6 +17,21 @@ NODE_BIN = REPO / ".cache" / "node" / "bin"
 """The pinned Node 22 scripts/install-clients puts there (first on PATH for every client run)."""
 CLAUDE = CLIENT_BIN / "claude"
 CODEX = CLIENT_BIN / "codex"
+OPENCODE = CLIENT_BIN / "opencode"
+NODE_MODULES = REPO / ".cache" / "clients" / "node_modules"
+VERCEL_SCRIPT = Path(__file__).resolve().parent / "vercel_ai.mjs"
+# opencode 1.18 without its network side trips: no update check, no models.dev catalogue, no default
+# plugins (an npm install), no LSP downloads, no sharing, no Claude Code or external skills.
+OPENCODE_OFFLINE = {
+    "OPENCODE_DISABLE_AUTOUPDATE": "1",
+    "OPENCODE_DISABLE_MODELS_FETCH": "1",
+    "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+    "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+    "OPENCODE_DISABLE_SHARE": "1",
+    "OPENCODE_DISABLE_CLAUDE_CODE": "1",
+    "OPENCODE_DISABLE_EXTERNAL_SKILLS": "1",
+    "OPENCODE_PURE": "1",
+}
 CLIENT_TIMEOUT_S = 90
 # Without these Codex 0.169.0 looks up ab.chatgpt.com (analytics), chatgpt.com, github.com and
 # api.github.com (the plugin marketplace) on every run: seen with strace; with them it only talks to
@@ -129,6 +144,30 @@ def run_codex(
         prompt,
     ]
     return _run(argv, env, work)
+
+
+def run_vercel(api: str, base_url: str, key: str, model: str, scenario: str, tmp_path: Path) -> Run:
+    """`vercel_ai.mjs` (the Vercel AI SDK) for one scenario; it prints one JSON line. The script runs
+    from a scratch folder whose node_modules is the pinned install."""
+    home, work = _scratch(tmp_path)
+    script = work / VERCEL_SCRIPT.name
+    script.write_bytes(VERCEL_SCRIPT.read_bytes())
+    if not (work / "node_modules").exists():
+        (work / "node_modules").symlink_to(NODE_MODULES)
+    env = {**_base_env(home), "NODE_NO_WARNINGS": "1"}
+    return _run(["node", str(script), api, base_url, key, model, scenario], env, work)
+
+
+def run_opencode(
+    opencode: Path, providers: dict[str, Any], model: str, tmp_path: Path, prompt: str = "say hi"
+) -> Run:
+    """`opencode run -m MODEL PROMPT` with `providers` as the `provider` section of its
+    opencode.json (in the scratch cwd)."""
+    home, work = _scratch(tmp_path)
+    config = {"$schema": "https://opencode.ai/config.json", "autoupdate": False, "provider": providers}
+    (work / "opencode.json").write_text(json.dumps(config))
+    env = {**_base_env(home), **OPENCODE_OFFLINE}
+    return _run([str(opencode), "run", "-m", model, prompt], env, work)
 
 
 def work_dir(tmp_path: Path) -> Path:

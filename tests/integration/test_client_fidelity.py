@@ -63,12 +63,24 @@ def gateway(fake: FakeProviders, tmp_path_factory: pytest.TempPathFactory) -> It
         yield served
 
 
-def oai(gateway: Served) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gateway.base}/v1", api_key=gateway.key, max_retries=0, timeout=30)
+@pytest.fixture(scope="module")
+def sdks(gateway: Served) -> Iterator[tuple[openai.OpenAI, anthropic.Anthropic]]:
+    """One client of each SDK for the module, closed at its end (no socket left to the collector)."""
+    with (
+        openai.OpenAI(base_url=f"{gateway.base}/v1", api_key=gateway.key, max_retries=0, timeout=30) as oai,
+        anthropic.Anthropic(base_url=gateway.base, api_key=gateway.key, max_retries=0, timeout=30) as claude,
+    ):
+        yield oai, claude
 
 
-def claude(gateway: Served) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gateway.base, api_key=gateway.key, max_retries=0, timeout=30)
+@pytest.fixture
+def oai(sdks: tuple[openai.OpenAI, anthropic.Anthropic]) -> openai.OpenAI:
+    return sdks[0]
+
+
+@pytest.fixture
+def claude(sdks: tuple[openai.OpenAI, anthropic.Anthropic]) -> anthropic.Anthropic:
+    return sdks[1]
 
 
 # --------------------------------------------------------------------------- structured output
@@ -100,8 +112,8 @@ TARGETS = ("openai", "anthropic", "anthropic-old", "gemini", "bedrock", "bedrock
 
 
 @pytest.mark.parametrize("model", TARGETS)
-def test_chat_completions_parse(gateway: Served, fake: FakeProviders, model: str) -> None:
-    completion = oai(gateway).chat.completions.parse(
+def test_chat_completions_parse(gateway: Served, fake: FakeProviders, model: str, oai: openai.OpenAI) -> None:
+    completion = oai.chat.completions.parse(
         model=model, messages=[{"role": "user", "content": "weather?"}], response_format=Weather
     )
     assert completion.choices[0].message.parsed == Weather(**ANSWER)
@@ -110,15 +122,17 @@ def test_chat_completions_parse(gateway: Served, fake: FakeProviders, model: str
 
 
 @pytest.mark.parametrize("model", ["openai-chat", *TARGETS])
-def test_responses_parse(gateway: Served, fake: FakeProviders, model: str) -> None:
-    response = oai(gateway).responses.parse(model=model, input="weather?", text_format=Weather)
+def test_responses_parse(gateway: Served, fake: FakeProviders, model: str, oai: openai.OpenAI) -> None:
+    response = oai.responses.parse(model=model, input="weather?", text_format=Weather)
     assert response.output_parsed == Weather(**ANSWER)
     assert native_form(model, fake.last().body)["properties"].keys() == {"city", "temp"}
 
 
 @pytest.mark.parametrize("model", ["anthropic", "openai", "openai-chat", "gemini", "bedrock", "bedrock-nova"])
-def test_anthropic_messages_parse(gateway: Served, fake: FakeProviders, model: str) -> None:
-    message = claude(gateway).messages.parse(
+def test_anthropic_messages_parse(
+    gateway: Served, fake: FakeProviders, model: str, claude: anthropic.Anthropic
+) -> None:
+    message = claude.messages.parse(
         model=model, max_tokens=100, messages=[{"role": "user", "content": "weather?"}], output_format=Weather
     )
     assert message.parsed_output == Weather(**ANSWER)
@@ -129,8 +143,10 @@ def test_anthropic_messages_parse(gateway: Served, fake: FakeProviders, model: s
         assert native_form(model, body)["properties"].keys() == {"city", "temp"}
 
 
-def test_chat_stream_with_response_format_on_a_forced_tool_target(gateway: Served) -> None:
-    with oai(gateway).chat.completions.stream(
+def test_chat_stream_with_response_format_on_a_forced_tool_target(
+    gateway: Served, oai: openai.OpenAI
+) -> None:
+    with oai.chat.completions.stream(
         model="bedrock-nova", messages=[{"role": "user", "content": "weather?"}], response_format=Weather
     ) as stream:
         final = stream.get_final_completion()
@@ -166,9 +182,11 @@ def upstream_counts(model: str) -> tuple[int, int, int, int]:
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("model", ["anthropic", "gemini", "bedrock"])
-def test_chat_usage_equals_the_upstreams(gateway: Served, model: str, streamed: bool) -> None:
+def test_chat_usage_equals_the_upstreams(
+    gateway: Served, model: str, streamed: bool, oai: openai.OpenAI
+) -> None:
     fresh, read, write, out = upstream_counts(model)
-    client = oai(gateway)
+    client = oai
     messages: Any = [{"role": "user", "content": "hi"}]
     if streamed:
         chunks = list(
@@ -187,9 +205,11 @@ def test_chat_usage_equals_the_upstreams(gateway: Served, model: str, streamed: 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("model", ["openai-chat", "anthropic", "gemini", "bedrock"])
-def test_responses_usage_equals_the_upstreams(gateway: Served, model: str, streamed: bool) -> None:
+def test_responses_usage_equals_the_upstreams(
+    gateway: Served, model: str, streamed: bool, oai: openai.OpenAI
+) -> None:
     fresh, read, write, out = upstream_counts(model)
-    client = oai(gateway)
+    client = oai
     if streamed:
         with client.responses.stream(model=model, input="hi", store=False) as stream:
             usage = stream.get_final_response().usage
@@ -203,9 +223,11 @@ def test_responses_usage_equals_the_upstreams(gateway: Served, model: str, strea
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("model", ["openai", "gemini", "bedrock"])
-def test_anthropic_usage_equals_the_upstreams(gateway: Served, model: str, streamed: bool) -> None:
+def test_anthropic_usage_equals_the_upstreams(
+    gateway: Served, model: str, streamed: bool, claude: anthropic.Anthropic
+) -> None:
     fresh, read, write, out = upstream_counts(model)
-    client = claude(gateway)
+    client = claude
     messages: Any = [{"role": "user", "content": "hi"}]
     if streamed:
         with client.messages.stream(model=model, max_tokens=50, messages=messages) as stream:
@@ -320,8 +342,10 @@ def test_cache_control_is_not_named_dropped_when_bedrock_honours_it(
 # --------------------------------------------------------------------------- model list
 
 
-def test_anthropic_clients_list_models_in_anthropics_shape(gateway: Served) -> None:
-    client = claude(gateway)
+def test_anthropic_clients_list_models_in_anthropics_shape(
+    gateway: Served, oai: openai.OpenAI, claude: anthropic.Anthropic
+) -> None:
+    client = claude
     listed = [model.id for model in client.models.list(limit=3)]  # auto-paginated over has_more
     assert listed == list(MODELS)
     info = client.models.retrieve("anthropic")
@@ -334,5 +358,5 @@ def test_anthropic_clients_list_models_in_anthropics_shape(gateway: Served) -> N
     assert raw["first_id"] == "openai" and raw["has_more"] is False and raw["last_id"] == "bad-array"
     missing = httpx.get(f"{gateway.base}/v1/models/nope", headers={"x-api-key": gateway.key}, timeout=10)
     assert missing.status_code == 404 and missing.json()["type"] == "error"
-    openai_shape = oai(gateway).models.list()
+    openai_shape = oai.models.list()
     assert [m.id for m in openai_shape.data] == list(MODELS) and openai_shape.data[0].object == "model"

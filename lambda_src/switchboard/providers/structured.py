@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from switchboard.errors import UpstreamUnsupported
 from switchboard.providers.common import unsupported
+from switchboard.state.prices import model_rules
 
 JSON_TOOL: Final = "switchboard_json_output"
 """The forced tool's name: its call is the answer (adapters turn it back into text)."""
@@ -96,13 +97,22 @@ def is_claude(model: str) -> bool:
 
 
 def forced_tool_refusal(body: Mapping[str, Any], provider: str, model: str) -> UpstreamUnsupported | None:
-    """The refusal when the forced-tool form cannot be used: the request brings its own tools."""
+    """The refusal when the forced-tool form cannot be used: the request brings its own tools, or
+    the model refuses forced tool use (its rules in the price list, `state/price_list.py`)."""
     if body.get("tools"):
         return unsupported(
             provider,
             "response_format",
-            f"{model!r} has no native JSON output format, and with tools in the request the "
-            "forced-tool form would stop the model from calling them",
+            f"{model!r} has no native JSON output format for this request, and with tools in it "
+            "the forced-tool form would stop the model from calling them",
+        )
+    rules = model_rules(model.rpartition("/")[2])
+    if rules is not None and "tool_choice.forced" in rules.refuses:
+        return unsupported(
+            provider,
+            "response_format",
+            f"{model!r} takes JSON output only with a schema (json_schema): the forced-tool form "
+            "json_object needs is refused by the model",
         )
     return None
 

@@ -228,3 +228,12 @@ def test_refusals_name_the_field_the_client_sent() -> None:
         orjson.dumps({"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})
     )
     assert client_named(refusal, messages.client_names).param == "output_config.format"
+
+
+def test_json_object_is_refused_for_models_that_refuse_forced_tool_use() -> None:
+    """Claude Sonnet 5.5 refuses a forced tool (its rules in the price list): json_object, which
+    needs one, is refused naming response_format; a schema goes natively."""
+    with pytest.raises(UpstreamUnsupported) as info:
+        build_messages_body(body({"type": "json_object"}), "claude-sonnet-5-5", False)
+    assert info.value.param == "response_format"
+    assert "output_config" in build_messages_body(body(JSON_SCHEMA), "claude-sonnet-5-5", False)

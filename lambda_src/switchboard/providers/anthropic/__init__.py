@@ -15,9 +15,13 @@ Pure translation (the executor does the I/O). What maps where is tabled in the R
 - Dropped by rule (no Anthropic equivalent, no effect on the answer's format): `frequency_penalty`,
   `presence_penalty`, `seed`, `logit_bias`, `service_tier`, `store`, `metadata`, `reasoning_effort`,
   `prediction`, `stream_options` (usage is added to the stream by Switchboard when asked).
+- `response_format` json_schema -> `output_config.format` (Claude 4.5 and later), else (and for
+  json_object) a forced JSON-output tool whose call comes back as the answer text
+  (`providers/structured.py`).
 - Refused (the target is skipped; 400 naming the field if no target can serve it): `n` > 1,
-  `logprobs`, `top_logprobs`, `response_format` other than text, audio, non-function tools, file and
-  audio content parts, and any field this module does not know.
+  `logprobs`, `top_logprobs`, a `response_format` of another type or one needing the forced tool
+  alongside the request's own tools, audio, non-function tools, file and audio content parts, and
+  any field this module does not know.
 
 Responses: text blocks -> `content`, `tool_use` -> `tool_calls` (arguments as a JSON string),
 `stop_reason` -> `finish_reason`, usage with cache reads and writes counted in `prompt_tokens`

@@ -19,8 +19,11 @@ tools -> a `cachePoint` block after the marked block (Claude and Nova models; le
 `reasoning_effort` -> Claude's `thinking` in `additionalModelRequestFields` (README for the budget
 rules; other models refuse it unless it is `none`). Dropped by rule: `seed`, `presence_penalty`,
 `frequency_penalty`, `logit_bias`, `user`, `metadata`, `store`, `service_tier`,
-`parallel_tool_calls`, `top_k`, `stream_options`. Refused: `n` > 1, `logprobs`, `response_format`
-other than text, `tool_choice: none`, `audio`, http(s) image URLs, unknown fields. Answers:
+`parallel_tool_calls`, `top_k`, `stream_options`. `response_format` json_schema ->
+`outputConfig.textFormat` (Claude 4.5 and later), else (and json_object) a forced JSON-output tool
+(`providers/structured.py`). Refused: `n` > 1, `logprobs`, a `response_format` of another type or
+one needing the forced tool alongside the request's own tools, `tool_choice: none`, `audio`,
+http(s) image URLs, unknown fields. Answers:
 `reasoningContent` blocks are not relayed.
 
 Layout: `request.py` builds Converse and InvokeModel bodies, `response.py` maps answers and usage,
