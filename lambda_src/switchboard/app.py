@@ -48,7 +48,7 @@ def default_services(
 ) -> Services:
     """Keys, limits, usage, stored conversations and (when enabled) the cache over one shared store;
     one price table for costs, usage and dollar budgets."""
-    prices = PriceTable(config.prices)
+    prices = PriceTable.of(config)
     return Services(
         observers=observers,
         auth=Authenticator(store, required=config.gateway.auth == "required"),

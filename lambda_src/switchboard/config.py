@@ -109,6 +109,9 @@ class ModelConfig:
     """`ordered` | `weighted` | `latency` | `cost` (see `STRATEGIES`)."""
     allow_priority: bool = False
     """Honour a request's `priority` (`speed` -> latency, `cost` -> cost) for this model."""
+    fallback_price: Price | None = None
+    """Opt-in: what a target of this model costs when nobody prices it (otherwise it is unpriced:
+    no cost is known, and keys with a dollar budget are not served by it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,7 +447,7 @@ def _model(
     where = f'models."{name}"'
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
-    _check_keys(raw, {"targets", "timeout_ms", "strategy", "allow_priority"}, where)
+    _check_keys(raw, {"targets", "timeout_ms", "strategy", "allow_priority", "fallback_price"}, where)
     specs = _get(raw, "targets", list, where, None)
     if not specs:
         raise ConfigError(f"{where}.targets: required, a non-empty list of '<provider>/<model>'")
@@ -469,6 +472,9 @@ def _model(
         timeout_ms=_get(raw, "timeout_ms", int, where, None),
         strategy=strategy,
         allow_priority=_get(raw, "allow_priority", bool, where, routing.allow_priority),
+        fallback_price=None
+        if "fallback_price" not in raw
+        else _price(name, raw["fallback_price"], f"{where}.fallback_price"),
     )
 
 
@@ -585,8 +591,8 @@ def _cache(raw: Mapping[str, Any]) -> CacheSettings:
     return settings
 
 
-def _price(name: str, raw: Any) -> Price:
-    where = f"prices.{name!r}"
+def _price(name: str, raw: Any, where: str | None = None) -> Price:
+    where = where or f"prices.{name!r}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table with prompt / completion (USD per million tokens)")
     names = ("prompt", "completion", "cached", "cache_write", "cache_write_1h")

@@ -96,8 +96,9 @@ def price_report(config: Any, today: datetime.date, max_age_days: int) -> list[s
     from switchboard.providers import provider_type
     from switchboard.state.prices import PriceTable, stale
 
-    prices = PriceTable(config.prices)
+    prices = PriceTable.of(config)
     unpriced: list[str] = []
+    fallback: list[str] = []
     rows: dict[str, Any] = {}
     for model in config.models.values():
         for target in model.targets:
@@ -105,6 +106,9 @@ def price_report(config: Any, today: datetime.date, max_age_days: int) -> list[s
                 continue
             if prices.get(target.provider, target.model) is None:
                 unpriced.append(target.id)
+            elif prices.fallback(target.provider, target.model):
+                if target.id not in fallback:
+                    fallback.append(target.id)
             elif (row := prices.listing(target.provider, target.model)) is not None:
                 rows[target.id] = row
     lines = []
@@ -113,6 +117,8 @@ def price_report(config: Any, today: datetime.date, max_age_days: int) -> list[s
             f"unpriced: {', '.join(unpriced)} (no cost is known: keys with a dollar budget are not "
             "served by them; add them to [prices])"
         )
+    if fallback:
+        lines.append(f"priced by their model's fallback_price: {', '.join(fallback)}")
     old = stale(rows.items(), today, max_age_days)
     if old:
         lines.append(f"prices older than {max_age_days} days: {', '.join(old)} (re-read their pages)")

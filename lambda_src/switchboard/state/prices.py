@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from switchboard.config import Price
+from switchboard.config import Config, Price
 from switchboard.state.listing import Listing, Rules
 from switchboard.values import Usage
 
@@ -57,10 +57,16 @@ class PriceTable:
     plus a bounded number of per-request model overrides)."""
 
     def __init__(
-        self, overrides: Mapping[str, Price] | None = None, shipped: Mapping[str, Listing] | None = None
+        self,
+        overrides: Mapping[str, Price] | None = None,
+        shipped: Mapping[str, Listing] | None = None,
+        fallbacks: Mapping[str, Price] | None = None,
     ) -> None:
         self._overrides = dict(overrides or {})
         self._rows = shipped
+        self._fallbacks = dict(fallbacks or {})
+        """`provider/model` -> the declared `fallback_price` of a model listing it (see
+        `fallback_prices`): what such a target costs when nothing else prices it."""
         self._found: dict[tuple[str, str], tuple[Price | None, Listing | None]] = {}
 
     @property
@@ -69,9 +75,19 @@ class PriceTable:
             self._rows = _shipped()
         return self._rows
 
+    @classmethod
+    def of(cls, config: Config) -> PriceTable:
+        """The configuration's table: `[prices]` over the shipped list, then declared fallbacks."""
+        return cls(config.prices, fallbacks=fallback_prices(config))
+
     def get(self, provider: str, model: str) -> Price | None:
         """The price of a target, or None when neither the configuration nor the list knows it."""
         return self._lookup(provider, model)[0]
+
+    def fallback(self, provider: str, model: str) -> bool:
+        """Whether a target is priced only by its model's declared `fallback_price`."""
+        ident = f"{provider}/{model}"
+        return ident in self._fallbacks and self.get(provider, model) is self._fallbacks[ident]
 
     def listing(self, provider: str, model: str) -> Listing | None:
         """The shipped row a target is priced by (None when `[prices]` prices it, or nobody)."""
@@ -125,7 +141,18 @@ class PriceTable:
                 if vendor is not None and (region is None or region.group(1) != "global"):
                     return _regional(name, row), row
                 return row.price, row
-        return None, None
+        return self._fallbacks.get(f"{provider}/{model}"), None
+
+
+def fallback_prices(config: Config) -> dict[str, Price]:
+    """`provider/model` -> the `fallback_price` of the first model listing that target and
+    declaring one (an opt-in: the target is then charged that price when nothing prices it)."""
+    found: dict[str, Price] = {}
+    for model in config.models.values():
+        if model.fallback_price is not None:
+            for target in model.targets:
+                found.setdefault(target.id, model.fallback_price)
+    return found
 
 
 _SHIPPED_ONLY: PriceTable | None = None
