@@ -204,14 +204,18 @@ def test_service_tiers_multiply_the_whole_request() -> None:
 
 def test_the_answers_tier_wins_over_the_requests() -> None:
     """The tier that processed the request (reported by the answer) is what is billed."""
-
-    class Reported(Usage):  # a usage that says which tier served it
-        __slots__ = ("service_tier",)
-
     sol = ROWS["gpt-6.2-sol"].price
-    served = Reported(10_000, 1_000)
-    object.__setattr__(served, "service_tier", "default")
+    served = Usage(10_000, 1_000, service_tier="default")
     assert charge(sol, served, "priority") == charge(sol, Usage(10_000, 1_000))
+    assert charge(sol, Usage(10_000, 1_000, service_tier="flex"), "priority") == charge(sol, served) // 2
+
+
+def test_for_request_prices_a_target_at_its_band_and_tier() -> None:
+    table = PriceTable()
+    assert table.for_request("a", "gpt-6.2-sol", 1_000) == Price(2, 10, 0.10, 2.5)
+    assert table.for_request("a", "gpt-6.2-sol", 272_001, "priority") == Price(8, 30, 0.40, 10.0)
+    assert table.for_request("a", "claude-haiku-5-5", 100_001) == Price(0.5, 2.5, 0.05, 0.625, 1.0)
+    assert table.for_request("a", "unknown", 10) is None
 
 
 def test_request_price_is_flat_for_the_requests_band_and_tier() -> None:

@@ -4,16 +4,24 @@ and every later stage reads `ctx.plan` instead of working it out again."""
 
 from __future__ import annotations
 
-from switchboard.config import Config
+from switchboard.config import Config, Price, Target
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Limits
 from switchboard.routing.policy import plan_request
-from switchboard.state.prices import PriceTable
+from switchboard.state.prices import PriceTable, requested_tier
+from switchboard.state.ratelimit import estimate_parts
 
 
 def plan(ctx: RequestContext, config: Config, limits: Limits, prices: PriceTable) -> None:
     request = ctx.request
     assert request is not None
     budgeted = ctx.key is not None and limits.needs_price(ctx.key)
-    price_of = (lambda t: prices.get(t.provider, t.model)) if budgeted else None
+    price_of = None
+    if budgeted:  # each target at the rates of this request's prompt-length band and service tier
+        prompt, _ = estimate_parts(len(ctx.raw), request.body)
+        tier = requested_tier(request.body)
+
+        def price_of(t: Target) -> Price | None:
+            return prices.for_request(t.provider, t.model, prompt, tier)
+
     ctx.plan = plan_request(config, request, ctx.headers.session, price_of)

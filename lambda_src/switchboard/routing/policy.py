@@ -23,6 +23,7 @@ from switchboard.errors import (
     UpstreamTimeout,
     UpstreamUnsupported,
 )
+from switchboard.routing.priced import priced_chain
 from switchboard.routing.strategies import ORDERED, Balance
 
 
@@ -47,9 +48,12 @@ def plan_request(
     session: bytes | None = None,
     price_of: Callable[[Target], Price | None] | None = None,
 ) -> RequestPlan:
-    """The request's plan; with `price_of` (the request is under a dollar budget) its price ceiling
-    too. Raises the request's 4xx (unknown model, disabled overrides, bad priority)."""
+    """The request's plan; with `price_of` (the request is under a dollar budget) only the priced
+    targets of its chain (`routing/priced.py`) and its price ceiling. Raises the request's 4xx
+    (unknown model, disabled overrides, bad priority, nothing priced under a budget)."""
     targets = plan_targets(config, request)
+    if price_of is not None:  # a dollar budget is never served by a target without a price
+        targets = priced_chain(targets, price_of)
     balance = plan_balance(config, request, session)
     deadline_s = deadline_ms(config, request) / 1000.0
     ceiling = None if price_of is None else price_ceiling([price_of(t) for t in targets])
@@ -61,7 +65,10 @@ def price_ceiling(prices: Sequence[Price | None]) -> Price:
     a chain; an unpriced target counts as free."""
     found = [p for p in prices if p is not None]
     return Price(
-        prompt=max((max(p.prompt, p.cached or 0.0, p.cache_write or 0.0) for p in found), default=0.0),
+        prompt=max(
+            (max(p.prompt, p.cached or 0.0, p.cache_write or 0.0, p.cache_write_1h or 0.0) for p in found),
+            default=0.0,
+        ),
         completion=max((p.completion for p in found), default=0.0),
     )
 

@@ -84,6 +84,12 @@ class PriceTable:
         """The price of a target, or None when neither the configuration nor the list knows it."""
         return self._lookup(provider, model)[0]
 
+    def for_request(self, provider: str, model: str, prompt: int, tier: str | None = None) -> Price | None:
+        """A target's flat price for a request of about `prompt` input tokens asking for `tier`
+        (its band's rates times its tier; see `request_price`), or None when it is unpriced."""
+        price = self.get(provider, model)
+        return None if price is None else request_price(price, prompt, tier)
+
     def fallback(self, provider: str, model: str) -> bool:
         """Whether a target is priced only by its model's declared `fallback_price`."""
         ident = f"{provider}/{model}"

@@ -90,7 +90,22 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
     cache_read = int(usage.get("cache_read_input_tokens") or 0)
     cache_write = int(usage.get("cache_creation_input_tokens") or 0)
     prompt = int(usage.get("input_tokens") or 0) + cache_read + cache_write
-    return Usage(prompt, int(usage.get("output_tokens") or 0), cache_read, cache_write)
+    return Usage(
+        prompt,
+        int(usage.get("output_tokens") or 0),
+        cache_read,
+        cache_write,
+        cache_write_1h=min(cache_write, hour_writes(usage)),
+        service_tier=tier if isinstance(tier := usage.get("service_tier"), str) else None,
+    )
+
+
+def hour_writes(usage: Mapping[str, Any]) -> int:
+    """The cache writes kept for an hour (`cache_creation.ephemeral_1h_input_tokens`: Anthropic
+    prices them above the 5-minute writes); 0 when the answer does not tell them apart."""
+    creation = usage.get("cache_creation")
+    value = creation.get("ephemeral_1h_input_tokens") if isinstance(creation, Mapping) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def to_anthropic_usage(usage: Mapping[str, Any] | None) -> dict[str, int]:

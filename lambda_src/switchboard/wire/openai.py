@@ -11,6 +11,7 @@ This module only builds and reads bytes and dicts: no I/O, no clock, no logging.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -22,9 +23,10 @@ from switchboard.wire.sse import event_data
 DONE: Final = b"data: [DONE]\n\n"
 
 
-def usage_from_openai(usage: Any) -> Usage | None:
-    """From an OpenAI `usage` object (reasoning tokens and the service tier where reported); None
-    when it is not one (a malformed upstream value)."""
+def usage_from_openai(usage: Any, service_tier: Any = None) -> Usage | None:
+    """From an OpenAI `usage` object (reasoning tokens where reported) and the answer's top-level
+    `service_tier` (the tier that processed it: it changes the price); None when it is not one (a
+    malformed upstream value)."""
     if not isinstance(usage, Mapping):
         return None
     details = usage.get("prompt_tokens_details")
@@ -38,6 +40,7 @@ def usage_from_openai(usage: Any) -> Usage | None:
         _count(details.get("cached_tokens")),
         _count(details.get("cache_write_tokens")),
         reasoning=_count(reasoning),
+        service_tier=service_tier if isinstance(service_tier, str) and service_tier else None,
     )
 
 
@@ -214,7 +217,7 @@ def event_usage(event: bytes) -> tuple[Usage | None, bool]:
         return None, False
     if not isinstance(parsed, dict):
         return None, False
-    return usage_from_openai(parsed.get("usage")), not parsed.get("choices")
+    return usage_from_openai(parsed.get("usage"), parsed.get("service_tier")), not parsed.get("choices")
 
 
 def answer_usage(content: bytes) -> Usage | None:
@@ -229,14 +232,26 @@ def answer_usage(content: bytes) -> Usage | None:
         closing = content.find(b"}", opening)
         while closing >= 0:  # the first `}` that closes a valid object (nested details come first)
             try:
-                return usage_from_openai(orjson.loads(content[opening : closing + 1]))
+                return usage_from_openai(orjson.loads(content[opening : closing + 1]), _tier(content))
             except orjson.JSONDecodeError:
                 closing = content.find(b"}", closing + 1)
     try:
         parsed = orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
-    return usage_from_openai(parsed.get("usage")) if isinstance(parsed, dict) else None
+    if not isinstance(parsed, dict):
+        return None
+    return usage_from_openai(parsed.get("usage"), parsed.get("service_tier"))
+
+
+_TIER = re.compile(rb'"service_tier"\s*:\s*"([a-z_]{1,20})"')
+
+
+def _tier(content: bytes) -> str | None:
+    """The answer's top-level `service_tier` without parsing the whole answer (a byte search: the
+    value is one short word; a string inside the answer's text has its quotes escaped)."""
+    found = _TIER.search(content)
+    return found.group(1).decode() if found else None
 
 
 def carries_output(event: bytes) -> bool:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import orjson
 
 from switchboard.values import Usage
+from switchboard.wire.anthropic import hour_writes
 from switchboard.wire.openai import (
     DONE,
     answer_usage,
@@ -125,7 +126,16 @@ def merge_anthropic_usage(usage: Any, previous: Usage | None = None) -> Usage | 
     read = count("cache_read_input_tokens", base.cached)
     write = count("cache_creation_input_tokens", base.cache_write)
     fresh = count("input_tokens", base.prompt - base.cached - base.cache_write)
-    return Usage(fresh + read + write, count("output_tokens", base.completion), read, write)
+    hour = min(write, hour_writes(usage) or base.cache_write_1h)
+    tier = usage.get("service_tier")
+    return Usage(
+        fresh + read + write,
+        count("output_tokens", base.completion),
+        read,
+        write,
+        cache_write_1h=hour,
+        service_tier=tier if isinstance(tier, str) else base.service_tier,
+    )
 
 
 class AnthropicEventReader:
@@ -174,7 +184,7 @@ class AnthropicEventReader:
         return event
 
 
-def responses_usage(usage: Any) -> Usage | None:
+def responses_usage(usage: Any, service_tier: Any = None) -> Usage | None:
     if not isinstance(usage, Mapping):
         return None
     details = usage.get("input_tokens_details")
@@ -184,7 +194,8 @@ def responses_usage(usage: Any) -> Usage | None:
             "prompt_tokens": usage.get("input_tokens"),
             "completion_tokens": usage.get("output_tokens"),
             "prompt_tokens_details": {"cached_tokens": cached},
-        }
+        },
+        service_tier,
     )
 
 
@@ -231,7 +242,7 @@ class ResponsesEventReader:
         if parsed is not None and _event_name(event) in self._FINAL:
             response = parsed.get("response")
             if isinstance(response, dict):
-                self.usage = responses_usage(response.get("usage"))
+                self.usage = responses_usage(response.get("usage"), response.get("service_tier"))
         return False
 
     def error_event(self, message: str, code: str, kind: str) -> bytes:
@@ -265,7 +276,9 @@ def json_usage(api: str, content: bytes) -> Usage | None:
         parsed = orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
-    usage = parsed.get("usage") if isinstance(parsed, dict) else None
+    if not isinstance(parsed, dict):
+        return None
+    usage = parsed.get("usage")
     if api == ANTHROPIC_MESSAGES:
         return merge_anthropic_usage(usage) if isinstance(usage, Mapping) else None
-    return responses_usage(usage)
+    return responses_usage(usage, parsed.get("service_tier"))
