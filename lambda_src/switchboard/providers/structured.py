@@ -120,3 +120,63 @@ def forced_tool_refusal(body: Mapping[str, Any], provider: str, model: str) -> U
 def forced_schema(fmt: OutputFormat) -> dict[str, Any]:
     """The forced tool's input schema: the requested one, or any object for json_object."""
     return fmt.schema if fmt.schema is not None else {"type": "object"}
+
+
+# Anthropic's JSON outputs take a subset of JSON Schema: every object closed
+# (`additionalProperties: false`), string `format` only from this list, `minItems` 0 or 1, and no
+# other validation keywords (minimum, maxLength, pattern, ...). The anthropic SDK fits a schema to
+# that before sending it (anthropic 2.12 `lib/_parse/_transform.py`, `transform_schema`, read
+# 2026-12-07): unsupported keywords move into the description, where the model still reads them.
+# A schema from an OpenAI-format client (pydantic `Field(ge=0)` gives `minimum`) gets the same
+# treatment on its way to Claude (Anthropic API and Bedrock), or Anthropic would refuse it.
+CLAUDE_STRING_FORMATS: Final = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"}
+)
+
+
+def claude_schema(schema: Any) -> Any:
+    """`schema` fitted to Claude's JSON-output subset (as the anthropic SDK fits it)."""
+    if not isinstance(schema, dict):
+        return schema
+    rest = dict(schema)
+    out: dict[str, Any] = {}
+    if isinstance(rest.get("$defs"), dict):
+        out["$defs"] = {name: claude_schema(item) for name, item in rest.pop("$defs").items()}
+    if "$ref" in rest:
+        out["$ref"] = rest.pop("$ref")
+        return out
+    kind = rest.pop("type", None)
+    variants = {key: rest.pop(key) for key in ("anyOf", "oneOf", "allOf") if isinstance(rest.get(key), list)}
+    if isinstance(rest.get("enum"), list) and rest["enum"]:
+        out["enum"] = rest.pop("enum")
+    if "const" in rest:
+        out["const"] = rest.pop("const")
+    literal = "enum" in out or "const" in out
+    if variants:
+        key = "allOf" if "allOf" in variants and len(variants) == 1 else "anyOf"
+        out[key] = [claude_schema(v) for v in next(iter(variants.values()))]
+    elif not literal and kind is not None:
+        out["type"] = kind
+    for key in ("description", "title"):
+        if key in rest:
+            out[key] = rest.pop(key)
+    if kind == "object":
+        properties = rest.pop("properties", {})
+        out["properties"] = (
+            {k: claude_schema(v) for k, v in properties.items()} if isinstance(properties, dict) else {}
+        )
+        rest.pop("additionalProperties", None)
+        out["additionalProperties"] = False
+        if "required" in rest:
+            out["required"] = rest.pop("required")
+    elif kind == "string" and rest.get("format") in CLAUDE_STRING_FORMATS:
+        out["format"] = rest.pop("format")
+    elif kind == "array":
+        if "items" in rest:
+            out["items"] = claude_schema(rest.pop("items"))
+        if rest.get("minItems") in (0, 1):
+            out["minItems"] = rest.pop("minItems")
+    if rest:  # unsupported keywords: kept where the model reads them
+        extra = ", ".join(f"{key}: {value}" for key, value in rest.items())
+        out["description"] = (f"{out['description']}\n\n" if "description" in out else "") + "{" + extra + "}"
+    return out

@@ -16,7 +16,7 @@ from switchboard.providers.bedrock.request import build_converse_body
 from switchboard.providers.bedrock.response import to_chat_completion as bedrock_completion
 from switchboard.providers.common import client_named
 from switchboard.providers.gemini.request import build_generate_body
-from switchboard.providers.structured import JSON_TOOL, claude_has_json_output
+from switchboard.providers.structured import JSON_TOOL, claude_has_json_output, claude_schema
 from switchboard.wire.openai import strict_compatible
 
 SCHEMA = {
@@ -237,3 +237,44 @@ def test_json_object_is_refused_for_models_that_refuse_forced_tool_use() -> None
         build_messages_body(body({"type": "json_object"}), "claude-sonnet-5-5", False)
     assert info.value.param == "response_format"
     assert "output_config" in build_messages_body(body(JSON_SCHEMA), "claude-sonnet-5-5", False)
+
+
+def test_schemas_are_fitted_to_claudes_subset_as_the_anthropic_sdk_fits_them() -> None:
+    """An OpenAI client's schema (pydantic constraints give `minimum`, `maxLength`, ...) reaches
+    Claude fitted as the anthropic SDK's own `transform_schema` fits it: closed objects, supported
+    formats only, the rest moved into the description."""
+    from enum import StrEnum
+
+    from anthropic.lib._parse._transform import transform_schema
+    from pydantic import BaseModel, Field
+
+    class Colour(StrEnum):
+        red = "red"
+        blue = "blue"
+
+    class Item(BaseModel):
+        name: str = Field(max_length=20, description="what it is")
+        count: int = Field(ge=0, le=9)
+        when: str = Field(json_schema_extra={"format": "date"})
+        colour: Colour | None = None
+
+    class Order(BaseModel):
+        items: list[Item] = Field(min_length=1, max_length=5)
+        note: str | None = Field(default=None, pattern="^[a-z]+$")
+        email: str = Field(json_schema_extra={"format": "email"})
+
+    for model in (Item, Order):
+        schema = model.model_json_schema()
+        assert claude_schema(schema) == transform_schema(schema)
+    sent = build_messages_body(
+        body({"type": "json_schema", "json_schema": {"name": "o", "schema": Order.model_json_schema()}}),
+        "claude-sonnet-4-5",
+        False,
+    )["output_config"]["format"]["schema"]
+    assert sent == transform_schema(Order.model_json_schema())
+    converse = build_converse_body(
+        body({"type": "json_schema", "json_schema": {"name": "o", "schema": Item.model_json_schema()}}),
+        "anthropic.claude-haiku-4-5-20251001-v1:0",
+    )
+    text = converse["outputConfig"]["textFormat"]["structure"]["jsonSchema"]["schema"]
+    assert orjson.loads(text) == transform_schema(Item.model_json_schema())

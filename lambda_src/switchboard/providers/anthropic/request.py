@@ -250,7 +250,9 @@ def _output_format(
     """`response_format` -> `output_config.format` (Claude 4.5 and later), else a forced tool whose
     call `response.py` turns back into the answer's text (see `providers/structured.py`)."""
     if fmt.schema is not None and structured.claude_has_json_output(model):
-        out["output_config"] = {"format": {"type": "json_schema", "schema": fmt.schema}}
+        out["output_config"] = {
+            "format": {"type": "json_schema", "schema": structured.claude_schema(fmt.schema)}
+        }
         return
     if (refusal := structured.forced_tool_refusal(body, "Anthropic", model)) is not None:
         raise refusal

@@ -309,7 +309,8 @@ def _output_format(
     JSON string), else a forced tool (`providers/structured.py`). True when the tool is forced."""
     name = model.rpartition("/")[2]
     if fmt.schema is not None and structured.is_claude(name) and structured.claude_has_json_output(name):
-        definition: dict[str, Any] = {"schema": orjson.dumps(fmt.schema).decode(), "name": fmt.name}
+        schema = structured.claude_schema(fmt.schema)
+        definition: dict[str, Any] = {"schema": orjson.dumps(schema).decode(), "name": fmt.name}
         if fmt.description:
             definition["description"] = fmt.description
         out["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": definition}}}
