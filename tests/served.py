@@ -483,6 +483,22 @@ def serve(tmp: Path, providers: str, models: dict[str, str]) -> Iterator[Served]
         yield served
 
 
+def create_key(config: Path, env: dict[str, str], *flags: str) -> str:
+    """`switchboard keys create --config CONFIG FLAGS --json` (with `env`): the new key."""
+    created = subprocess.run(
+        [sys.executable, "-m", "switchboard", "keys", "create", "--config", str(config), *flags, "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    key = json.loads(created.stdout)["key"]
+    assert isinstance(key, str)
+    return key
+
+
 @contextmanager
 def run_serve(config: Path, env: dict[str, str], tenant: str = "t") -> Iterator[Served]:
     """`switchboard serve --config CONFIG` on a free port (its store in the config) with one real
@@ -492,27 +508,7 @@ def run_serve(config: Path, env: dict[str, str], tenant: str = "t") -> Iterator[
     env.pop("SWITCHBOARD_CONFIG", None)
     env.pop("AWS_PROFILE", None)
     switchboard = [sys.executable, "-m", "switchboard"]
-    created = subprocess.run(
-        [
-            *switchboard,
-            "keys",
-            "create",
-            "--config",
-            str(config),
-            "--tenant",
-            tenant,
-            "--name",
-            "k",
-            "--json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        stdin=subprocess.DEVNULL,
-    )
-    key = json.loads(created.stdout)["key"]
+    key = create_key(config, env, "--tenant", tenant, "--name", "k")
     port = _free_port()
     log = config.parent / "serve.log"
     with log.open("wb") as out:
