@@ -39,6 +39,7 @@ OPENAI: Final = "https://developers.openai.com/api/docs/pricing"
 GPT_6_2_SOL: Final = "https://developers.openai.com/api/docs/models/gpt-6.2-sol"
 GPT_6_LUNA: Final = "https://developers.openai.com/ja-JP/api/docs/models/gpt-6-luna"
 GPT_5_6_LUNA: Final = "https://developers.openai.com/api/docs/models/gpt-5.6-luna"
+GPT_6_SOL: Final = "https://developers.openai.com/zh-Hans/api/docs/models/gpt-6-sol"
 OPENAI_FLEX: Final = "https://developers.openai.com/api/docs/guides/flex-processing"
 # Google and AWS.
 GEMINI: Final = "https://ai.google.dev/gemini-api/docs/pricing"
@@ -153,6 +154,15 @@ GPT6_SAMPLING: Final = (
 GPT_6_LUNA_RULES: Final = Rules(GPT_6_LUNA, READ, 1_050_000, "effort", sampling_needs_effort_none=True)
 """Effort none .. max (default medium); the sampling settings only at effort none (GPT6_SAMPLING),
 so a request that does not ask for `none` loses them."""
+GPT_6_2_ASTRA_RULES: Final = Rules(
+    "https://dev.to/hassann/how-to-use-gpt-62-astra-api-3j9l",
+    READ,
+    1_050_000,
+    "effort",
+    refuses=GPT_6_RULES.refuses,
+)
+"""'Don't set effort to none: the API rejects it' (a third-party guide from the model page,
+2026-11-18); the sampling settings then as GPT-6.2 Sol."""
 GPT_6_NONE_RULES: Final = Rules(GPT6_SAMPLING, READ, 1_050_000, "effort", sampling_needs_effort_none=True)
 """GPT-6 Sol and GPT-6.1 Terra accept effort none; the sampling settings only there."""
 
@@ -237,11 +247,20 @@ OPENAI_ROWS: Final[Mapping[str, Listing]] = {
     ),
     "gpt-6-sol": Listing(
         _openai(_p(2, 10, 0.20, 2.50)),
+        GPT_6_SOL,
+        READ,
+        note="cache writes 1.25x input; regional processing +10% is not modelled",
+        rules=GPT_6_NONE_RULES,
+    ),
+    "gpt-6.2-astra": Listing(
+        _openai(_p(8, 40)),
         OPENAI,
         READ,
         verified=False,
-        note=_GPT_6_SOL_NOTE.format("gpt-6-sol"),
-        rules=GPT_6_NONE_RULES,
+        note="input and output from third-party posts quoting the model page (apidog 2026-11-18, "
+        "Vercel); its cache prices were not found: cache reads and writes are charged at the input "
+        "price (an overestimate); the GPT-6 band and tiers assumed",
+        rules=GPT_6_2_ASTRA_RULES,
     ),
     "gpt-6-astra": Listing(
         _openai(_p(10, 50, 1, 12.50)),
