@@ -65,6 +65,7 @@ async def test_counted_once_across_retries_and_fallbacks() -> None:
             "prompt_tokens": 1,
             "completion_tokens": 1,
             "cached_tokens": 0,
+            "cache_write_tokens": 0,
             "unpriced": 1,  # model-b has no price: its cost is unknown and the row says so
             "cost_usd": 0.0,
             "note": "1 unpriced: add b/model-b to [prices]",
@@ -136,6 +137,19 @@ async def test_store_outage_spills_then_replays(tmp_path: Path) -> None:
     [row] = await usage_report(store, "k1")
     assert row["requests"] == 3 and row["prompt_tokens"] == 15
     assert not spill.exists()
+
+
+async def test_cache_reads_and_writes_are_counted_apart() -> None:
+    store = MemoryStore()
+    recorder = UsageRecorder(store)
+    event = UsageEvent(
+        "k1", "acme", "claude", "a", "model-a", 200, 120, 4, 30, at=1_800_000_000, cache_write_tokens=80
+    )
+    recorder.record(event)
+    recorder.record(event)
+    await recorder.drain()
+    [row] = await usage_report(store, "k1")
+    assert (row["prompt_tokens"], row["cached_tokens"], row["cache_write_tokens"]) == (240, 60, 160)
 
 
 def test_usage_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

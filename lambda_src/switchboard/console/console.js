@@ -243,6 +243,7 @@
       el("div", { class: "tile" }, el("b", { id: "usage-prompt", text: fmt(totals.prompt_tokens) }), el("span", { text: "prompt tokens" })),
       el("div", { class: "tile" }, el("b", { id: "usage-completion", text: fmt(totals.completion_tokens) }), el("span", { text: "completion tokens" })),
       el("div", { class: "tile" }, el("b", { text: fmt(totals.cached_tokens) }), el("span", { text: "cache read tokens" })),
+      el("div", { class: "tile" }, el("b", { text: fmt(totals.cache_write_tokens) }), el("span", { text: "cache write tokens" })),
       el("div", { class: "tile" }, el("b", { id: "usage-cost", "data-usd": totals.cost_usd, text: usd(totals.cost_usd) }), el("span", { text: "cost (USD)" }))
     ));
     // the last 30 days (or from the first day with usage), one point a day, gaps where none
@@ -259,6 +260,7 @@
         { label: "prompt", values: per("prompt_tokens") },
         { label: "completion", values: per("completion_tokens") },
         { label: "cache read", values: per("cached_tokens") },
+        { label: "cache write", values: per("cache_write_tokens") },
       ])
     ));
     const sums = [
@@ -267,6 +269,7 @@
       { label: "prompt", key: "prompt_tokens", num: true },
       { label: "completion", key: "completion_tokens", num: true },
       { label: "cache read", key: "cached_tokens", num: true },
+      { label: "cache write", key: "cache_write_tokens", num: true },
       { label: "cost", num: true, render: (r) => usd(r.cost_usd) },
     ];
     main.append(el("div", { class: "card" }, el("h2", { text: "Budgets and limits (active keys)" }),

@@ -1,7 +1,7 @@
 """Usage accounting: every request is counted once, after its response has been sent.
 
 Per key, per UTC day, public model and serving target, one store item accumulates requests,
-errors, cache hits, prompt / completion / cached tokens and cost (nano-USD, from the shipped
+errors, cache hits, prompt / completion / cache-read / cache-write tokens and cost (nano-USD, from the shipped
 price table with `[prices]` over it, see `state/prices.py`) with atomic adds, so concurrent
 instances never lose or double a count:
 `pk = USAGE#<key_id>`, `sk = <YYYY-MM-DD>#<model>#<provider>/<upstream model>`. A cache hit counts
@@ -51,6 +51,7 @@ COUNTERS = (
     "prompt_tokens",
     "completion_tokens",
     "cached_tokens",
+    "cache_write_tokens",
     "unpriced",
     "cost_nano_usd",
 )
@@ -130,6 +131,7 @@ class UsageRecorder:
         totals["prompt_tokens"] += prompt
         totals["completion_tokens"] += completion
         totals["cached_tokens"] += cached
+        totals["cache_write_tokens"] += written
         if event.cost_nano_usd is not None:
             totals["cost_nano_usd"] += event.cost_nano_usd
         elif (prompt or completion) and event.provider and event.upstream_model:
