@@ -356,6 +356,9 @@ def test_anthropic_clients_list_models_in_anthropics_shape(
         timeout=10,
     ).json()
     assert raw["first_id"] == "openai" and raw["has_more"] is False and raw["last_id"] == "bad-array"
+    refused = httpx.get(f"{gateway.base}/v1/models", headers={"x-api-key": "sb-wrong"}, timeout=10)
+    assert refused.status_code == 401 and refused.json()["type"] == "error"
+    assert refused.json()["error"]["type"] == "authentication_error"
     missing = httpx.get(f"{gateway.base}/v1/models/nope", headers={"x-api-key": gateway.key}, timeout=10)
     assert missing.status_code == 404 and missing.json()["type"] == "error"
     openai_shape = oai.models.list()

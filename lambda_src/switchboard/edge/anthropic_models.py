@@ -10,20 +10,30 @@ by `limit` (1-1000, default 20), `after_id` and `before_id`. Errors are Anthropi
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any
-
-from fastapi.responses import Response
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.wire import anthropic as wire_anthropic
+
+if TYPE_CHECKING:
+    from fastapi.responses import Response
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 1000
 
 
+CLIENT_HEADERS: Final = ("anthropic-version", "x-api-key")
+"""Headers only Anthropic clients send: such a request gets Anthropic's shapes."""
+
+
 def speaks_anthropic(headers: Mapping[str, str]) -> bool:
-    return "anthropic-version" in headers or "x-api-key" in headers
+    return any(name in headers for name in CLIENT_HEADERS)
+
+
+def speaks_anthropic_raw(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """`speaks_anthropic` on ASGI headers (lower-case names), without importing the web app."""
+    return any(name.decode("latin-1") in CLIENT_HEADERS for name, _ in headers)
 
 
 def anthropic_model(name: str, created: int) -> dict[str, Any]:
@@ -37,6 +47,8 @@ def anthropic_model(name: str, created: int) -> dict[str, Any]:
 
 
 def anthropic_error(exc: GatewayError) -> Response:
+    from fastapi.responses import Response
+
     body = wire_anthropic.error_body(wire_anthropic.error_type(exc.http_status), exc.message)
     return Response(body, status_code=exc.http_status, media_type="application/json")
 

@@ -43,6 +43,7 @@ from switchboard.constants import (
 )
 from switchboard.dialects import anthropic, embeddings, openai_chat, responses
 from switchboard.dialects.base import Dialect
+from switchboard.edge.anthropic_models import speaks_anthropic_raw
 from switchboard.edge.origin import OriginGuard
 from switchboard.errors import GatewayError, MethodNotAllowed, RouteNotFound
 from switchboard.pipeline import count_tokens, stored_responses
@@ -127,8 +128,8 @@ class Gateway:
             if path.startswith("/v1/"):
                 try:  # the FastAPI routes under /v1 need a key too
                     await self.services.auth.authenticate(RequestHeaders(scope["headers"]).token)
-                except GatewayError as exc:
-                    await self._send_error(send, exc, scope)
+                except GatewayError as exc:  # Anthropic clients (the model list) parse only their own errors
+                    await self._send_error(send, exc, scope, _dialect_of_headers(scope))
                     return
             if not path.startswith(_WEB_PREFIXES):  # answered without building the FastAPI app
                 missing = RouteNotFound(f"no route for {scope['method'][:10]} {path[:200]}")
@@ -228,3 +229,9 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+
+
+def _dialect_of_headers(scope: Scope) -> Dialect | None:
+    """The Anthropic dialect for a request only an Anthropic client sends (`anthropic-version`,
+    `x-api-key`); None (OpenAI's shapes) otherwise."""
+    return anthropic.DIALECT if speaks_anthropic_raw(scope.get("headers", ())) else None
