@@ -14,7 +14,7 @@ import openai
 import orjson
 import pytest
 
-from support import build_app, completion, error_response, json_response, make_config
+from support import build_app, completion, error_response, json_response, make_config, sse_response
 
 pytestmark = pytest.mark.anyio
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers" / "anthropic"
@@ -42,6 +42,8 @@ class Upstream:
         if host == "anthropic.example":
             if self.fail_anthropic:
                 return error_response(503)
+            if self.bodies[-1][1].get("stream"):
+                return sse_response((FIXTURES / "stream_text.sse").read_bytes())
             return json_response(200, orjson.loads((FIXTURES / "completion.json").read_bytes()))
         return json_response(200, completion("hi"))
 
@@ -66,6 +68,19 @@ async def test_openai_client_to_claude_sonnet_5_loses_the_sampling_settings() ->
     assert host == "anthropic.example" and body["model"] == "claude-sonnet-5"
     assert "temperature" not in body and "top_p" not in body
     assert raw.headers["x-switchboard-dropped"] == "temperature, top_p"
+
+
+async def test_a_stream_names_what_its_target_model_refused() -> None:
+    upstream = Upstream()
+    client = openai_client(app_with(upstream))
+    raw = await client.chat.completions.with_raw_response.create(
+        model="sonnet", messages=[{"role": "user", "content": "hi"}], temperature=0.2, stream=True
+    )
+    text = "".join([chunk.choices[0].delta.content or "" async for chunk in raw.parse() if chunk.choices])
+    assert text.startswith("Hello")
+    [(_, body)] = upstream.bodies
+    assert body["stream"] is True and "temperature" not in body
+    assert raw.headers["x-switchboard-dropped"] == "temperature"
 
 
 async def test_openai_client_to_an_openai_model_is_untouched() -> None:
