@@ -333,6 +333,7 @@ GEMINI_ROWS: Final[Mapping[str, Listing]] = {
     "gemini-2.5-flash": Listing(_p(0.30, 2.50, 0.03), GEMINI, READ, verified=False, note=UNREAD),
     "gemini-2.5-flash-lite": Listing(_p(0.10, 0.40, 0.01), GEMINI, READ, verified=False, note=UNREAD),
     "gemini-2.0-flash": Listing(_p(0.10, 0.40, 0.025), GEMINI, READ, verified=False, note=UNREAD),
+    "gemini-3-pro-preview": Listing(_p(2.00, 12.00, 0.20), GEMINI, READ, verified=False, note=UNREAD),
 }
 
 BEDROCK_REGIONAL: Final = Listing(
