@@ -153,6 +153,22 @@ def test_chat_stream_with_response_format_on_a_forced_tool_target(
     assert final.choices[0].message.parsed == Weather(**ANSWER)
 
 
+@pytest.mark.parametrize("model", ["openai-chat", *TARGETS])
+def test_responses_stream_with_text_format(gateway: Served, model: str, oai: openai.OpenAI) -> None:
+    with oai.responses.stream(model=model, input="weather?", text_format=Weather, store=False) as stream:
+        final = stream.get_final_response()
+    assert final.output_parsed == Weather(**ANSWER)
+
+
+@pytest.mark.parametrize("model", ["anthropic", "openai", "gemini", "bedrock", "bedrock-nova"])
+def test_messages_stream_with_output_format(gateway: Served, model: str, claude: anthropic.Anthropic) -> None:
+    with claude.messages.stream(
+        model=model, max_tokens=100, messages=[{"role": "user", "content": "weather?"}], output_format=Weather
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.parsed_output == Weather(**ANSWER)
+
+
 def test_refusal_names_the_field_a_responses_client_sent(gateway: Served) -> None:
     tools = [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}]
     response = httpx.post(
