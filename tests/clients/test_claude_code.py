@@ -116,6 +116,10 @@ def test_through_switchboard_to_openai_chat_is_translated(
 ) -> None:
     run = run_claude(claude_bin, gateway.base, gateway.key, "to-openai", tmp_path)
     _succeeded(run, OPENAI_ANSWER)
+    # the fake reported prompt_tokens 30, completion_tokens 9: Claude Code reads the upstream's counts
+    # from the translated stream (it showed input 0 before issue 18 item 3)
+    usage = run.json()["usage"]
+    assert (usage["input_tokens"], usage["output_tokens"]) == (30, 9)
     (seen,) = fake_openai.posts("/v1/chat/completions")
     body = seen.body
     assert body["model"] == "gpt-upstream"
