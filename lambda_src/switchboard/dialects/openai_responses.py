@@ -381,7 +381,7 @@ def _reasoning(value: Any, dropped: list[str]) -> str | None:
         raise _bad("'reasoning' must be an object", "reasoning")
     dropped.extend(f"reasoning.{key}" for key in value if key != "effort" and value[key] is not None)
     effort = value.get("effort")
-    if effort is not None and effort not in EFFORTS:
+    if effort is not None and (not isinstance(effort, str) or effort not in EFFORTS):
         raise _bad(f"'reasoning.effort' must be one of {', '.join(sorted(EFFORTS))}", "reasoning.effort")
     return effort if isinstance(effort, str) else None
 

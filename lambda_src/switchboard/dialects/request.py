@@ -16,6 +16,7 @@ from typing import Any, Final
 
 import orjson
 
+from switchboard.dialects.chat_types import check_chat_types
 from switchboard.errors import InvalidRequest
 from switchboard.values import NativeRequest
 
@@ -257,6 +258,8 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
             raise InvalidRequest(
                 f"'messages[{i}]' must be an object with a string 'role'", param=f"messages[{i}]"
             )
+
+    check_chat_types(body)  # the translators index into these: wrong types are a 400 here
 
     stream = body.get("stream", False)
     if stream is None:
