@@ -1,5 +1,6 @@
-"""The reliability suite: the invariants of shared/notes/reliability.md run against real
-`switchboard serve` processes on 127.0.0.1 (see scripts/reliability; `--quick` for < 60 s).
+"""The reliability suite: the invariants of shared/notes/reliability.md (P1-P10) and of issue 16
+(I1-I13, scripts/reliability_server.py and scripts/reliability_fuzz.py) run against real
+`switchboard serve` processes on 127.0.0.1 (see scripts/reliability; `--quick` about a minute).
 
 Two gateways (A at log level info, B at debug) share one SQLite store, a metrics (EMF) file and a
 temp config whose providers point at a hostile fake upstream in this process: the upstream model
@@ -17,6 +18,12 @@ planted in the gateways' environment.
 - P5/P9: hostile upstream answers: the right status, the right number of attempts, or a stream ended
   by an error event (never [DONE] after a broken stream).
 - P10: RSS and open descriptors of gateway A back near baseline after N streams and M disconnects.
+- I1-I13: one invariant per item of issue 16 (see scripts/reliability_server.py), among them I4:
+  fuzzed bodies through every provider type (>= 4,000 each in the full run, 400 in `--quick`).
+
+The configuration sets `max_response_bytes` to 2 MiB, so P9's 48 MiB answer and I2's answers are
+over the cap (with the 64 MiB default the 48 MiB answer was relayed and P9 failed on every clean
+checkout).
 
 Prints one table (cases tried / failed per invariant) and every failure (request + observed
 answer); `--report FILE` writes the Markdown report (docs/reliability.md). Exit status 1 when an
@@ -47,6 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import reliability_fuzz
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = (
     str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
@@ -58,7 +67,48 @@ ROUTES = (
     "/v1/embeddings",
     "/v1/messages/count_tokens",
 )
-INVARIANTS = ("P1", "P2", "P4", "P5", "P6", "P9", "P10")
+INVARIANTS = (
+    "P1",
+    "P2",
+    "P4",
+    "P5",
+    "P6",
+    "P9",
+    "P10",
+    "I1",
+    "I2",
+    "I3",
+    "I4",
+    "I5",
+    "I6",
+    "I7",
+    "I8",
+    "I9",
+    "I10",
+    "I12",
+    "I13",
+)
+MEANING = {
+    "P1": "malformed input: 4xx in the route's shape, no upstream call",
+    "P2": "no secret in any answer, log, metric or store file",
+    "P4": "rate limits across two processes",
+    "P5": "retry / fallback classification, no redirect followed",
+    "P6": "usage counted exactly once",
+    "P9": "broken and oversized upstream answers end cleanly",
+    "P10": "memory, descriptors, connections back to baseline",
+    "I1": "streamed translated Responses answer stored before its final event",
+    "I2": "RSS bounded under sustained answers over max_response_bytes",
+    "I3": "store write-locked: 503 within the bound, reads served",
+    "I4": "fuzzed bodies through every provider type: no 5xx",
+    "I5": "header values from client input: printable, answer whole",
+    "I6": "Content-Encoding: gzip/deflate decoded, others 415, zip bomb 413",
+    "I7": "405 with Allow, 404 at once, %2F not a separator",
+    "I8": "Bedrock errors: no AWS key id or signature",
+    "I9": "beta headers joined, each to its own API",
+    "I10": "tenant names validated, anonymous tenant reserved",
+    "I12": "silent model: stream committed with keep-alives",
+    "I13": "malformed upstream event: error event in the client's dialect",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -78,8 +128,8 @@ class Results:
         return ok
 
     def table(self) -> str:
-        lines = ["| invariant | cases tried | failed |", "|---|---:|---:|"]
-        lines += [f"| {k} | {self.tried[k]} | {len(self.failures[k])} |" for k in INVARIANTS]
+        lines = ["| invariant | what | cases tried | failed |", "|---|---|---:|---:|"]
+        lines += [f"| {k} | {MEANING[k]} | {self.tried[k]} | {len(self.failures[k])} |" for k in INVARIANTS]
         return "\n".join(lines)
 
 
@@ -99,6 +149,8 @@ class Upstream:
     def __init__(self) -> None:
         self.calls = 0
         self.steal_calls = 0
+        self.last_headers: dict[str, str] = {}
+        """The headers of the last request (repeated names joined with ", ": I9)."""
         self.open = 0
         self.loop = asyncio.new_event_loop()
         self.port = 0
@@ -130,7 +182,10 @@ class _UpConn(asyncio.Protocol):
         while (end := self.buf.find(b"\r\n\r\n")) >= 0:
             head = self.buf[:end].decode("latin-1")
             lines = head.split("\r\n")
-            headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+            headers: dict[str, str] = {}
+            for name, _, value in (x.partition(":") for x in lines[1:]):
+                key = name.strip().lower()
+                headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
             length = int(headers.get("content-length", "0"))
             if len(self.buf) < end + 4 + length:
                 return
@@ -159,6 +214,20 @@ class _UpConn(asyncio.Protocol):
             self.respond(200, b"{}")
             return
         self.up.calls += 1
+        self.up.last_headers = headers
+        if "/model/" in path and "leak" in path:  # Bedrock's signature-mismatch message (I8)
+            auth = headers.get("authorization", "")
+            message = f"The request signature we calculated does not match the signature you provided. {auth}"
+            extra = "x-amzn-errortype: ValidationException:http://internal.amazon.com/coral/\r\n"
+            self.respond(400, json.dumps({"message": message}).encode(), extra=extra)
+            return
+        native = reliability_fuzz.upstream_answer(path.split("?")[0], False)
+        if native is not None:  # Gemini and Bedrock (the fuzz run's providers): one valid answer
+            self.respond(native[0], native[2], native[1])
+            return
+        if path.endswith("/count_tokens"):
+            self.respond(200, b'{"input_tokens": 5}')
+            return
         try:
             request = json.loads(body)
         except ValueError:
@@ -193,6 +262,8 @@ class _UpConn(asyncio.Protocol):
             self.respond(200, b'{"id": "x", "choices": [')
         elif model == "huge-body":
             self.respond(200, b'{"id": "' + b"x" * (48 * 1024 * 1024) + b'"}')
+        elif model == "over-cap":  # past the suite's max_response_bytes (I2)
+            self.respond(200, b'{"id": "' + b"x" * (MAX_RESPONSE_BYTES + MAX_RESPONSE_BYTES // 2) + b'"}')
         elif model == "slow-body":
             self.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{")
             for _ in range(40):
@@ -203,6 +274,9 @@ class _UpConn(asyncio.Protocol):
                 self.transport.abort()
         elif model == "hang":
             await asyncio.sleep(30)
+        elif model == "silent" and stream:  # thinks silently before its first output (I12)
+            await asyncio.sleep(SILENT_S)
+            await self.stream("ok", anthropic, credential, request)
         elif stream:
             await self.stream(model, anthropic, credential, request)
         else:
@@ -225,6 +299,8 @@ class _UpConn(asyncio.Protocol):
             return
         if model == "stream-malformed":
             self.chunk(b"data: {this is not json\n\n")
+        elif model == "stream-array-event":  # JSON, but not an object (I13)
+            self.chunk(b"data: [1, 2]\n\n")
         elif model == "stream-huge-event":
             self.chunk(b"data: " + b"x" * (24 * 1024 * 1024) + b"\n\n")
         elif model == "echo-stream-error":
@@ -363,8 +439,16 @@ BEHAVIOURS = (
     "stream-malformed",
     "stream-huge-event",
     "echo-stream-error",
+    "over-cap",
+    "silent",
+    "stream-array-event",
 )
 RETRY_BUDGET = 2
+MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+"""The suite's `max_response_bytes`: the 48 MiB answer of P9 (and I2's answers) exceed it."""
+SILENT_S = 1.5
+STREAM_COMMIT_MS = 400
+STORE_TIMEOUT_MS = 1000
 ATTEMPTS = 1 + min(RETRY_BUDGET, 1)  # routing/policy.py: RETRIES_PER_TARGET = 1 (one target here)
 
 
@@ -377,17 +461,29 @@ class Canaries:
         default_factory=lambda: "ODDKEY" + secrets.token_urlsafe(12) + "/+=" + secrets.token_hex(6)
     )
 
+    aws_key_id: str = field(default_factory=lambda: "AKIA" + secrets.token_hex(8).upper())
+    aws_secret: str = field(default_factory=lambda: "aws-canary-" + secrets.token_urlsafe(24))
+
     def env(self) -> dict[str, str]:
-        return {"REL_OPENAI_KEY": self.openai, "REL_ANTHROPIC_KEY": self.anthropic, "REL_ODD_KEY": self.odd}
+        return {
+            "REL_OPENAI_KEY": self.openai,
+            "REL_ANTHROPIC_KEY": self.anthropic,
+            "REL_ODD_KEY": self.odd,
+            "AWS_ACCESS_KEY_ID": self.aws_key_id,  # the fuzz run's Bedrock provider signs with these
+            "AWS_SECRET_ACCESS_KEY": self.aws_secret,
+        }
 
 
 def write_config(tmp: Path, port: int) -> Path:
     base = f"http://127.0.0.1:{port}/v1"
     lines = [
-        f'[gateway]\nregion = "rel"\nmetrics = "{tmp / "metrics.emf"}"\n',
-        f'[store]\nbackend = "sqlite"\npath = "{tmp / "store.db"}"\n',
+        f'[gateway]\nregion = "rel"\nmetrics = "{tmp / "metrics.emf"}"\n'
+        f"max_response_bytes = {MAX_RESPONSE_BYTES}\n",
+        f'[store]\nbackend = "sqlite"\npath = "{tmp / "store.db"}"\ntimeout_ms = {STORE_TIMEOUT_MS}\n',
         f"[routing]\nretry_budget = {RETRY_BUDGET}\nbackoff_base_ms = 1\nbackoff_cap_ms = 5\n"
-        "cooldown_failures = 100000\ntimeout_ms = 3000\nstream_idle_timeout_ms = 2000\n",
+        "cooldown_failures = 100000\ntimeout_ms = 3000\nstream_idle_timeout_ms = 2000\n"
+        f"stream_commit_ms = {STREAM_COMMIT_MS}\nstream_heartbeat_ms = 200\n",
+        *reliability_fuzz.config_lines(base),
         f'[providers.up]\ntype = "openai"\nbase_url = "{base}"\napi_key_env = "REL_OPENAI_KEY"\n',
         f'[providers.odd]\ntype = "openai"\nbase_url = "{base}"\napi_key_env = "REL_ODD_KEY"\n',
         f'[providers.anth]\ntype = "anthropic"\nbase_url = "{base}"\napi_key_env = "REL_ANTHROPIC_KEY"\n',
@@ -401,29 +497,19 @@ def write_config(tmp: Path, port: int) -> Path:
     return path
 
 
-def create_key(config: Path, env: dict[str, str], name: str, *limits: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [
-            PY,
-            "-m",
-            "switchboard",
-            "keys",
-            "create",
-            "--config",
-            str(config),
-            "--tenant",
-            "rel",
-            "--name",
-            name,
-            *limits,
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=True,
+def keys_create(
+    config: Path, env: dict[str, str], tenant: str, name: str, *limits: str
+) -> subprocess.CompletedProcess[str]:
+    """`switchboard keys create --json` (`--tenant=` so a tenant starting with '-' is still one)."""
+    command = [PY, "-m", "switchboard", "keys", "create", "--config", str(config), f"--tenant={tenant}"]
+    return subprocess.run(
+        [*command, "--name", name, *limits, "--json"], capture_output=True, text=True, env=env, timeout=60
     )
+
+
+def create_key(config: Path, env: dict[str, str], name: str, *limits: str) -> dict[str, Any]:
+    out = keys_create(config, env, "rel", name, *limits)
+    out.check_returncode()
     return dict(json.loads(out.stdout))
 
 
@@ -1082,6 +1168,7 @@ def main(argv: list[str] | None = None) -> int:
         rpm = 20 if quick else 30
         limited = create_key(config, env, "limited", "--rpm", str(rpm))
         counted = create_key(config, env, "usage")
+        hang = create_key(config, env, "hang", "--rpm", "10")  # I3: leases of one request
         gateways = [Gateway("A", config, env, tmp, "info"), Gateway("B", config, env, tmp, "debug")]
         a = gateways[0]
         try:
@@ -1107,6 +1194,9 @@ def main(argv: list[str] | None = None) -> int:
             seen_counted = usage_traffic(gateways, counted["key"], 20 if quick else 100)
             print(f"[{time.monotonic() - started:5.1f}s] P10 resources", flush=True)
             run_resources(res, up, a, main_key["key"], 200 if quick else 2000, 50 if quick else 500)
+            run_issue16(
+                res, up, gateways, config, env, tmp, canaries, main_key["key"], hang["key"], quick, started
+            )
         finally:
             for gw in gateways:
                 gw.stop()
@@ -1131,6 +1221,7 @@ def main(argv: list[str] | None = None) -> int:
             "gateway key main": main_key["key"],
             "gateway key limited": limited["key"],
             "gateway key usage": counted["key"],
+            "aws secret access key": canaries.aws_secret,
         }
         scan(res, secrets_, sources)
         res.notes.append(
@@ -1143,6 +1234,49 @@ def main(argv: list[str] | None = None) -> int:
         write_report(Path(args.report), report)
     asserted = [k.strip() for k in args.asserted.split(",") if k.strip()]
     return 1 if any(res.failures[k] for k in asserted) else 0
+
+
+def run_issue16(
+    res: Results,
+    up: Upstream,
+    gateways: list[Gateway],
+    config: Path,
+    env: dict[str, str],
+    tmp: Path,
+    canaries: Canaries,
+    key: str,
+    hang_key: str,
+    quick: bool,
+    started: float,
+) -> None:
+    """I1-I13 (scripts/reliability_server.py) on gateway B (A's RSS is P10's), then I2 on A."""
+    # the submodules import this script's objects by module name (one copy of SEEN, Results, ...)
+    sys.modules.setdefault("reliability", sys.modules[__name__])
+    import reliability_server as issue16
+
+    a, b = gateways
+
+    def step(name: str) -> None:
+        print(f"[{time.monotonic() - started:5.1f}s] {name}", flush=True)
+
+    step("I1 stored after stream")
+    issue16.run_stored_after_stream(res, b, key, 10 if quick else 50)
+    step("I3 store write-locked")
+    routes = (CHAT_PATH, MSG_PATH, "/v1/responses", "/v1/embeddings")
+    issue16.run_store_hang(res, b, tmp / "store.db", dict.fromkeys(routes, hang_key), key)
+    step("I5-I10, I12, I13")
+    issue16.run_header_values(res, b, key)
+    issue16.run_encodings(res, b, key)
+    issue16.run_routes(res, b, key)
+    issue16.run_bedrock_masking(res, b, key, canaries.aws_key_id)
+    issue16.run_beta_headers(res, up, b, key)
+    issue16.run_tenants(res, config, env)
+    issue16.run_keepalive(res, b, key)
+    issue16.run_malformed_events(res, b, key)
+    step("I2 memory under oversized answers")
+    issue16.run_memory_bound(res, a, key, 96 if quick else 400)
+    step("I4 fuzzed bodies per provider type")
+    issue16.run_fuzz(res, b, key, 400 if quick else 4000)
 
 
 BEGIN, END = "<!-- scripts/reliability: begin -->", "<!-- scripts/reliability: end -->"

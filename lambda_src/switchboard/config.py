@@ -187,7 +187,7 @@ class StoreSettings:
     endpoint_url: str | None = None
     simulated_latency_ms: int = 0
     """Delay added to every store call (benchmarks: a local file behaving like a remote store)."""
-    timeout_ms: int = 2000
+    timeout_ms: int = 5000
     """Longest wait for one store call; past it the call fails as a store fault (503 where the
     store is needed). The backends' own I/O timeouts (botocore connect/read, SQLite busy timeout)
     are set from it too. 0: unbounded (tests only)."""
