@@ -1,4 +1,18 @@
+from pathlib import Path
+
 import pytest
+
+SLOW = ("infra", "reliability", "clients", "console")
+"""Test folders marked `slow` (CDK synth and cdk-nag, the reliability suite, real clients, the browser):
+`scripts/test -m "not slow"` is the fast developer loop; CI runs everything."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(root).parts
+        if parts and parts[0] in SLOW:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 from switchboard.admin.minutes import MinuteAggregator
 from switchboard.asgi import ASGIApp
-from switchboard.config import Config, Target, TelemetrySettings, load_config
-from switchboard.constants import ENV_CONFIG
+from switchboard.config import Config, Target, TelemetrySettings
+from switchboard.demo import resolve_config
 from switchboard.edge.origin import OriginGuard
 from switchboard.edge.server import Gateway
 from switchboard.pipeline.services import NoCache, Services
@@ -184,9 +184,4 @@ def usage_recorder(store: Store, config: Config, prices: PriceTable | None = Non
 
 def config_from_env() -> Config:
     """`SWITCHBOARD_CONFIG` names a TOML file; without it, the built-in demo configuration."""
-    path = os.environ.get(ENV_CONFIG)
-    if path:
-        return load_config(path)
-    from switchboard.demo import demo_config
-
-    return demo_config()
+    return resolve_config()[0]

@@ -8,14 +8,23 @@ Secrets are never read from the file: a provider names the environment variable
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from switchboard.constants import ENV_AUTH, ENV_AWS_REGION, ENV_ORIGIN_SECRET
+from switchboard.constants import (
+    ENV_AUTH,
+    ENV_AWS_REGION,
+    ENV_LAMBDA_FUNCTION,
+    ENV_ORIGIN_SECRET,
+    ENV_REGION_COUNT,
+    ENV_TABLE,
+)
 
 
 class ConfigError(ValueError):
@@ -245,7 +254,34 @@ class Config:
 def _check_keys(section: Mapping[str, Any], allowed: set[str], where: str) -> None:
     for key in section:
         if key not in allowed:
-            raise ConfigError(f"{where}.{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{where}.{key}: unknown key ({hint}allowed: {', '.join(sorted(allowed))})")
+
+
+ENV_OVERRIDES: Final = {
+    ENV_AUTH: "gateway.auth",
+    ENV_REGION_COUNT: "gateway.regions",
+    ENV_ORIGIN_SECRET: "gateway.origin_secret",
+    ENV_AWS_REGION: "gateway.region and store.region (defaults)",
+    ENV_TABLE: "store.table (and the dynamodb backend by default)",
+}
+"""Environment variables that set configuration, and what they set (errors name the variable)."""
+
+
+def _env_int(env: Mapping[str, str], name: str, minimum: int) -> int | None:
+    value = env.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise ConfigError(
+            f"${name} ({ENV_OVERRIDES[name]}): expected an integer >= {minimum}, got {value[:40]!r}"
+        )
+    return number
 
 
 def _get(
@@ -318,11 +354,14 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
         allow_request_routing=_get(raw, "allow_request_routing", bool, where, True),
         transport=_get(raw, "transport", str, where, "aiohttp"),
         origin_secret=_get(raw, "origin_secret", str, where, None) or env.get(ENV_ORIGIN_SECRET) or None,
-        regions=_get(raw, "regions", int, where, None) or int(env.get("SWITCHBOARD_REGION_COUNT") or 1),
+        regions=_get(raw, "regions", int, where, None) or _env_int(env, ENV_REGION_COUNT, 1) or 1,
         auth=env.get(ENV_AUTH) or _get(raw, "auth", str, where, "required"),
     )
     if settings.auth not in ("required", "open"):
-        raise ConfigError(f"gateway.auth: one of required, open (or ${ENV_AUTH})")
+        source = f"${ENV_AUTH}" if env.get(ENV_AUTH) else "gateway.auth"
+        raise ConfigError(f"{source}: one of required, open (got {settings.auth[:40]!r})")
+    if "regions" in raw and raw["regions"] < 1:
+        raise ConfigError("gateway.regions: must be at least 1")
     if settings.transport not in ("aiohttp", "httpx"):
         raise ConfigError("gateway.transport: one of aiohttp, httpx")
     if not settings.region.isprintable() or not settings.region:
@@ -370,6 +409,10 @@ _PROVIDER_KEYS = {
     "region",
 }
 _AUTH_HEADERS = {"authorization", "api-key", "x-api-key", "none"}
+_SECRET_HEADERS: Final = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "x-goog-api-key", "cookie"}
+)
+_SECRET_VALUE: Final = re.compile(r"(?i)^\s*(bearer|basic)\s|^\s*(sk-|sk_|AKIA|ASIA)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +430,8 @@ def _provider(name: str, raw: Any, known_types: Mapping[str, ProviderFields]) ->
     where = f"providers.{name}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a table")
+    if "api_key" in raw:
+        raise ConfigError(f"{where}.api_key: secrets never go in the file; use api_key_env or api_key_secret")
     _check_keys(raw, _PROVIDER_KEYS, where)
     ptype = _get(raw, "type", str, where, None)
     if ptype is None:
@@ -410,6 +455,11 @@ def _provider(name: str, raw: Any, known_types: Mapping[str, ProviderFields]) ->
     for hname, hvalue in headers_raw.items():
         if not isinstance(hvalue, str) or not _header_safe(hname) or not _header_safe(hvalue):
             raise ConfigError(f"{where}.headers.{hname}: must be a string without control characters")
+        if hname.lower() in _SECRET_HEADERS or _SECRET_VALUE.match(hvalue):
+            raise ConfigError(
+                f"{where}.headers.{hname}: secrets never go in the file; use api_key_env or "
+                "api_key_secret (and auth_header for the header that carries it)"
+            )
         headers.append((hname.lower(), hvalue))
     auth_header = _get(raw, "auth_header", str, where, "authorization").lower()
     if auth_header not in _AUTH_HEADERS:
@@ -418,8 +468,6 @@ def _provider(name: str, raw: Any, known_types: Mapping[str, ProviderFields]) ->
         value = raw.get(key)
         if value is not None and (not isinstance(value, str) or not value):
             raise ConfigError(f"{where}.{key}: expected a non-empty string")
-    if "api_key" in raw:  # pragma: no cover - caught by _check_keys; kept for the clearer message
-        raise ConfigError(f"{where}.api_key: secrets never go in the file; use api_key_env")
     return ProviderConfig(
         name=name,
         type=ptype,
@@ -539,7 +587,7 @@ def _admin(document: Mapping[str, Any], env: Mapping[str, str]) -> AdminSettings
     where = "admin"
     raw = _table(document, "admin", "")
     _check_keys(raw, {"enabled", "token_env", "recent_requests"}, where)
-    deployed = bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+    deployed = bool(env.get(ENV_LAMBDA_FUNCTION))
     settings = AdminSettings(
         enabled=_get(raw, "enabled", bool, where, "admin" in document or not deployed),
         token_env=_get(raw, "token_env", str, where, AdminSettings().token_env),
@@ -619,14 +667,14 @@ def _store(raw: Mapping[str, Any], env: Mapping[str, str]) -> StoreSettings:
         {"backend", "path", "table", "region", "endpoint_url", "simulated_latency_ms", "timeout_ms"},
         where,
     )
-    default = "dynamodb" if env.get("SWITCHBOARD_TABLE") else "sqlite"  # on Lambda the stack sets the table
+    default = "dynamodb" if env.get(ENV_TABLE) else "sqlite"  # on Lambda the stack sets the table
     backend = _get(raw, "backend", str, where, default)
     if backend not in ("sqlite", "dynamodb", "memory"):
         raise ConfigError("store.backend: one of sqlite, dynamodb, memory")
     settings = StoreSettings(
         backend=backend,
         path=_get(raw, "path", str, where, StoreSettings().path),
-        table=_get(raw, "table", str, where, None) or env.get("SWITCHBOARD_TABLE"),
+        table=_get(raw, "table", str, where, None) or env.get(ENV_TABLE),
         region=_get(raw, "region", str, where, None) or env.get(ENV_AWS_REGION),
         endpoint_url=_get(raw, "endpoint_url", str, where, None),
         simulated_latency_ms=_get(raw, "simulated_latency_ms", int, where, 0),

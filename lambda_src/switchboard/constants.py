@@ -47,6 +47,9 @@ ENV_AUTH: Final = "SWITCHBOARD_AUTH"
 ENV_ORIGIN_SECRET: Final = "SWITCHBOARD_ORIGIN_SECRET"  # noqa: S105 - a variable name
 ORIGIN_HEADER: Final = b"x-switchboard-origin"
 ENV_AWS_REGION: Final = "AWS_REGION"
+ENV_REGION_COUNT: Final = "SWITCHBOARD_REGION_COUNT"
+ENV_TABLE: Final = "SWITCHBOARD_TABLE"
+ENV_LAMBDA_FUNCTION: Final = "AWS_LAMBDA_FUNCTION_NAME"
 
 # The SSE comment that carries full-stream timing, sent just before `data: [DONE]`.
 SSE_TIMING_PREFIX: Final = b": switchboard-timing "

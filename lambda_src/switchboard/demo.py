@@ -7,7 +7,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from switchboard.config import Config, parse_config
+from switchboard.config import Config, load_config, parse_config
+from switchboard.constants import ENV_CONFIG
 
 # Providers added when their key is in the environment: (name, type, key variable, base URL, models).
 # Current models by their providers' pages (see state/price_list.py for the pages and dates).
@@ -62,3 +63,16 @@ def demo_document(env: Mapping[str, str]) -> dict[str, Any]:
 def demo_config(env: Mapping[str, str] | None = None) -> Config:
     env = os.environ if env is None else env
     return parse_config(demo_document(env), env=env)
+
+
+def resolve_config(
+    path: str | None = None, env: Mapping[str, str] | None = None
+) -> tuple[Config, str | None]:
+    """The configuration a process serves, decided in one place for `serve`, `keys`, `usage`,
+    `admin` and the Lambda app: `path` (`--config`), else the file `$SWITCHBOARD_CONFIG` names, else
+    the built-in demo. Returns it and the file it came from (None: the demo)."""
+    env = os.environ if env is None else env
+    path = path or env.get(ENV_CONFIG) or None
+    if path:
+        return load_config(path, env=env), path
+    return demo_config(env), None

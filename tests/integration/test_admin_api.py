@@ -312,15 +312,12 @@ async def test_console_pages_have_a_strict_csp_and_no_inline_script(env: None) -
 
 async def test_admin_api_is_off_on_lambda_unless_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     from switchboard.config import parse_config
-    from switchboard.providers import registered_types
 
     document = {"models": {"m": {"targets": ["p/x"]}}, "providers": {"p": {"type": "mock"}}}
     lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "gw"}
-    assert not parse_config(document, known_types=registered_types(), env=lambda_env).admin.enabled
-    assert parse_config(
-        {**document, "admin": {}}, known_types=registered_types(), env=lambda_env
-    ).admin.enabled
-    assert parse_config(document, known_types=registered_types(), env={}).admin.enabled
+    assert not parse_config(document, env=lambda_env).admin.enabled
+    assert parse_config({**document, "admin": {}}, env=lambda_env).admin.enabled
+    assert parse_config(document, env={}).admin.enabled
     monkeypatch.setenv("SB_TEST_ADMIN", ADMIN)
     app = build_app(make_config(admin={"enabled": False, "token_env": "SB_TEST_ADMIN"}), store=MemoryStore())
     async with client_for(app) as client:

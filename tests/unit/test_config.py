@@ -82,7 +82,7 @@ def test_region_defaults_to_aws_region() -> None:
         ),
         (
             doc(providers={"openai": {"type": "openai", "base_url": "https://x", "api_key": "sk-1"}}),
-            "providers.openai.api_key: unknown key",
+            "providers.openai.api_key: secrets never go in the file",
         ),
         (
             doc(providers={"openai": {"type": "openai", "base_url": "https://x", "auth_header": "cookie"}}),
@@ -204,3 +204,56 @@ def test_store_section() -> None:
     ):
         with pytest.raises(ConfigError, match=message):
             parse_config(doc(store=bad), env={})
+
+
+def _doc(**gateway: object) -> dict[str, object]:
+    return {
+        "gateway": gateway,
+        "providers": {"m": {"type": "mock"}},
+        "models": {"echo": {"targets": ["m/echo"]}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SWITCHBOARD_REGION_COUNT": "abc"},
+            "$SWITCHBOARD_REGION_COUNT (gateway.regions): expected an integer >= 1, got 'abc'",
+        ),
+        (
+            {"SWITCHBOARD_REGION_COUNT": "0"},
+            "$SWITCHBOARD_REGION_COUNT (gateway.regions): expected an integer >= 1, got '0'",
+        ),
+        ({"SWITCHBOARD_AUTH": "off"}, "$SWITCHBOARD_AUTH: one of required, open (got 'off')"),
+    ],
+)
+def test_environment_overrides_are_blamed_by_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(_doc(), env=env)
+    assert str(caught.value) == message
+
+
+def test_configuration_hygiene() -> None:
+    with pytest.raises(ConfigError, match=r"^gateway\.auth: one of required, open \(got 'off'\)$"):
+        parse_config(_doc(auth="off"), env={})
+    with pytest.raises(ConfigError, match=r"^gateway\.regions: must be at least 1$"):
+        parse_config(_doc(regions=0), env={})
+    assert parse_config(_doc(), env={"SWITCHBOARD_REGION_COUNT": "3"}).gateway.regions == 3
+    with pytest.raises(ConfigError, match=r"did you mean 'providers'\?"):
+        parse_config({**_doc(), "provider": {}}, env={})
+    with pytest.raises(ConfigError, match=r"gateway\.regoin: unknown key \(did you mean 'region'\?"):
+        parse_config(_doc(regoin="x"), env={})
+    for name, value in [
+        ("authorization", "Bearer sk-live-123"),
+        ("x-extra", "sk-proj-123"),
+        ("x-api-key", "k"),
+    ]:
+        doc = _doc()
+        doc["providers"] = {
+            "o": {"type": "openai", "base_url": "https://x.test/v1", "headers": {name: value}}
+        }
+        with pytest.raises(
+            ConfigError, match=rf"providers\.o\.headers\.{name}: secrets never go in the file"
+        ):
+            parse_config(doc, env={})

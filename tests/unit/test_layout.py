@@ -76,7 +76,8 @@ def test_cycle_finder_finds_a_cycle() -> None:
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__main__", "lambda_handler"),  # process entry points
     ("cli",),  # the command line (serve, keys, usage, check-config)
-    ("app", "demo", "devtools"),  # wiring the gateway together; the demo configuration; test servers
+    ("app", "devtools"),  # wiring the gateway together; test servers
+    ("demo",),  # which configuration a process serves (a file, or the built-in demo)
     ("admin",),  # admin tokens, key operations, admin API, console views and per-minute aggregates
     ("edge",),  # the ASGI server: routes, HTTP guard, origin guard
     ("pipeline",),  # one request's stages

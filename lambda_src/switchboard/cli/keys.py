@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -200,17 +199,11 @@ async def _usage(store: Any, args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from switchboard.config import ConfigError, load_config
-    from switchboard.constants import ENV_CONFIG
+    from switchboard.config import ConfigError
+    from switchboard.demo import resolve_config
 
     try:
-        path = args.config or os.environ.get(ENV_CONFIG)  # the same file `serve` would use
-        if path:
-            settings = load_config(path).store
-        else:
-            from switchboard.demo import demo_config
-
-            settings = demo_config().store
+        settings = resolve_config(args.config)[0].store  # the same configuration `serve` would use
         if args.command == "admin":
             from switchboard.cli import admin
 

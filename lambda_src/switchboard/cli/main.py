@@ -9,8 +9,6 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from switchboard.constants import ENV_CONFIG
-
 if TYPE_CHECKING:
     from switchboard.edge.guard import HttpLimits
 
@@ -196,15 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     # httpx logs every request URL at INFO: never log upstream URLs (and it costs CPU per request)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     log = logging.getLogger("switchboard")
-    try:
-        if args.config:
-            config = load_config(args.config)
-        elif os.environ.get(ENV_CONFIG):
-            config = load_config(os.environ[ENV_CONFIG])
-        else:
-            from switchboard.demo import demo_config
+    from switchboard.demo import resolve_config
 
-            config = demo_config()
+    try:
+        config, source = resolve_config(args.config)
+        if source is None:
             log.info("no --config given: serving the built-in demo configuration (mock provider)")
     except ConfigError as exc:
         print(f"invalid configuration: {exc}", file=sys.stderr)
