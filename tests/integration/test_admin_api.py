@@ -24,6 +24,8 @@ def _app(store: MemoryStore, handler: Any = None, **sections: Any) -> Any:
     config = make_config(
         gateway={"region": "test-region", "auth": "required"},
         admin={"token_env": "SB_TEST_ADMIN"},
+        # a key with a dollar budget is never served by an unpriced target (issue 21): price them
+        prices={"model-a": {"prompt": 1.0, "completion": 2.0}, "model-b": {"prompt": 1.0, "completion": 2.0}},
         **sections,
     )
     return build_app(config, handler or (lambda request: json_response(200, completion())), store=store)

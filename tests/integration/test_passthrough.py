@@ -427,3 +427,44 @@ async def test_repeated_beta_headers_are_joined_and_each_goes_only_to_its_own_ap
     sent = upstream.calls[0].headers
     assert sent.get_list("openai-beta") == ["a=v1, b=v2"]
     assert "anthropic-beta" not in sent and "anthropic-version" not in sent
+
+
+async def test_count_tokens_goes_through_the_pipeline_boundary_and_finish() -> None:
+    from switchboard.state.store.memory import MemoryStore
+    from switchboard.state.usage import UsageEvent
+    from switchboard.telemetry.metrics import MetricsSink, RequestRecord
+
+    class Records(MetricsSink):
+        enabled = True
+
+        def __init__(self) -> None:
+            self.records: list[RequestRecord] = []
+
+        def record(self, record: RequestRecord) -> None:
+            self.records.append(record)
+
+    class Usage:
+        def __init__(self) -> None:
+            self.events: list[UsageEvent] = []
+
+        def record(self, event: UsageEvent) -> None:
+            self.events.append(event)
+
+        async def drain(self) -> None:
+            return None
+
+    metrics, usage = Records(), Usage()
+    app = build_app(config(), Upstream(), store=MemoryStore(), metrics=metrics)
+    app.services.usage = usage
+    async with client_for(app) as http:
+        counted = await http.post(
+            "/v1/messages/count_tokens", json={"model": "gpt", "messages": [{"role": "user", "content": "x"}]}
+        )
+        unknown = await http.post("/v1/messages/count_tokens", json={"model": "nope", "messages": []})
+    assert counted.status_code == 200
+    assert unknown.status_code == 400
+    assert [(r.route, r.status, r.outcome) for r in metrics.records] == [
+        ("/v1/messages/count_tokens", 200, "ok"),
+        ("/v1/messages/count_tokens", 400, "refused"),
+    ]
+    assert usage.events == []  # counting generates nothing: no usage

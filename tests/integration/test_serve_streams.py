@@ -90,13 +90,13 @@ def test_a_translated_responses_stream_is_stored_before_its_final_event(gateway:
                 )
             found += got.status_code == 200 and follow.status_code == 200
     assert found == rounds
-    usage = _usage(gateway)
-    served = [row for row in usage["rows"] if row["model"] == "chat-only"]
+    served = _usage(gateway, "chat-only", 2 * rounds)
     assert sum(row["requests"] for row in served) >= 2 * rounds
     assert sum(row["errors"] for row in served) == 0  # none of them counted as a client gone
 
 
-def _usage(gateway: Served) -> dict[str, Any]:
+def _usage(gateway: Served, model: str, requests: int) -> list[dict[str, Any]]:
+    """The key's usage rows of `model`, once they count `requests` (or after 15 s)."""
     config = gateway.log.parent / "switchboard.toml"
     deadline = time.monotonic() + 15
     while True:  # the gateway writes usage in the background (1 s batches)
@@ -119,8 +119,9 @@ def _usage(gateway: Served) -> dict[str, Any]:
         )
         report = json.loads(out.stdout)
         assert isinstance(report, dict)
-        if report["rows"] or time.monotonic() > deadline:
-            return report
+        rows = [row for row in report["rows"] if row["model"] == model]
+        if sum(row["requests"] for row in rows) >= requests or time.monotonic() > deadline:
+            return rows
         time.sleep(0.5)
 
 

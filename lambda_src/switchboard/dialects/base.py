@@ -34,3 +34,5 @@ class Dialect:
     error_body: Callable[[GatewayError], bytes]
     stream_events: Callable[[ChatRequest], StreamRenderer] | None
     """The parsed request -> a per-stream translator of OpenAI chunks into the client's events."""
+    billable: bool = True
+    """Its requests are counted in usage (a token count generates nothing: it is not)."""

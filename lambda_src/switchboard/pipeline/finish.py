@@ -86,7 +86,7 @@ def _keep(ctx: RequestContext, services: Services) -> None:
 
 
 def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, cost: int | None) -> None:
-    if ctx.request is None:
+    if ctx.request is None or not ctx.dialect.billable:
         return
     key, target = ctx.key, ctx.target
     if usage is None:

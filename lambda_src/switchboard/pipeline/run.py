@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 
-from switchboard.asgi import ClientGone, Receive, RequestHeaders, Send, request_id
+from switchboard.asgi import ClientGone, Receive, RequestHeaders, Scope, Send, request_id
 from switchboard.config import Config
 from switchboard.dialects.base import Dialect
 from switchboard.errors import GatewayError
@@ -67,6 +68,27 @@ class _DisconnectWatch:
             watcher.cancel()
 
 
+class Watch:
+    """A request's disconnect watch, armed by its stage once the body has been read (the watcher
+    reads the client's messages from then on)."""
+
+    __slots__ = ("watch",)
+
+    def __init__(self) -> None:
+        self.watch: _DisconnectWatch | None = None
+
+    def arm(self, ctx: RequestContext) -> None:
+        self.watch = _DisconnectWatch(ctx)
+
+    def stop(self) -> None:
+        if self.watch is not None:
+            self.watch.stop()
+
+
+Stage = Callable[[RequestContext, Watch], Awaitable[None]]
+"""What a route does inside the pipeline's error boundary (it may arm the disconnect watch)."""
+
+
 class Pipeline:
     def __init__(self, config: Config, executor: Executor, services: Services) -> None:
         self.config = config
@@ -76,33 +98,49 @@ class Pipeline:
         self._max_body = config.gateway.max_body_bytes
 
     async def __call__(self, scope: dict, receive: Receive, send: Send, dialect: Dialect) -> None:  # type: ignore[type-arg]
+        await self.serve(scope, receive, send, dialect, self._answer)
+
+    async def _answer(self, ctx: RequestContext, watch: Watch) -> None:
+        """A model request: the stages from authentication to the answer."""
+        services = self.services
+        await authenticate(ctx, services.auth)
+        await read_request(ctx, self._max_body)
+        authorize(ctx, services.auth)
+        plan(ctx, self.config, services.limits, services.prices)
+        await admit(ctx, services.limits)
+        await lookup_cache(ctx, services.cache)
+        if ctx.cache_entry is not None:
+            await respond.replay(ctx, self.region, ctx.cache_entry)
+            ctx.status, ctx.outcome = 200, "done" if ctx.stream else "ok"
+            return
+        await conversation.recall(ctx, services.conversations, self.config)
+        watch.arm(ctx)
+        if ctx.stream:
+            remember = partial(conversation.remember, ctx, services.conversations)
+            await execute.stream(ctx, self.config, self.executor, self.region, remember)
+        else:
+            content = await execute.complete(ctx, self.config, self.executor)
+            await conversation.remember(ctx, services.conversations, content)
+            await respond.send_answer(ctx, self.region, content)
+
+    async def serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        dialect: Dialect,
+        stage: Stage,
+    ) -> None:
+        """One request through `stage` inside the one error boundary, then `finish` (every route of
+        the pipeline: model requests and the small routes such as token counting)."""
         headers = RequestHeaders(scope["headers"])
         rid = request_id(headers.request_id, headers.lambda_context, scope)
         ctx = RequestContext(dialect, headers, rid, receive, send)
         ctx.prices = self.services.prices
         ctx.timing.span = self.services.tracer.start(headers.traceparent)
-        watch: _DisconnectWatch | None = None
+        armed = Watch()
         try:
-            services = self.services
-            await authenticate(ctx, services.auth)
-            await read_request(ctx, self._max_body)
-            authorize(ctx, services.auth)
-            plan(ctx, self.config, services.limits, services.prices)
-            await admit(ctx, services.limits)
-            await lookup_cache(ctx, services.cache)
-            if ctx.cache_entry is not None:
-                await respond.replay(ctx, self.region, ctx.cache_entry)
-                ctx.status, ctx.outcome = 200, "done" if ctx.stream else "ok"
-            else:
-                await conversation.recall(ctx, services.conversations, self.config)
-                watch = _DisconnectWatch(ctx)
-                if ctx.stream:
-                    remember = partial(conversation.remember, ctx, services.conversations)
-                    await execute.stream(ctx, self.config, self.executor, self.region, remember)
-                else:
-                    content = await execute.complete(ctx, self.config, self.executor)
-                    await conversation.remember(ctx, services.conversations, content)
-                    await respond.send_answer(ctx, self.region, content)
+            await stage(ctx, armed)
         except GatewayError as exc:
             ctx.error = type(exc)
             ctx.status = exc.http_status
@@ -113,6 +151,7 @@ class Pipeline:
         except ClientGone:
             ctx.outcome = "client_gone"
         except asyncio.CancelledError:
+            watch = armed.watch
             if watch is None or not watch.fired:
                 raise
             if watch.task is not None:
@@ -127,6 +166,5 @@ class Pipeline:
                 await respond.send_error(ctx, self.region, error)
         finally:
             ctx.response_complete = True
-            if watch is not None:
-                watch.stop()
+            armed.stop()
         finish(ctx, self.services)
