@@ -14,7 +14,9 @@ import pytest
 from real_serve import Serve, create_key, serve
 
 pytestmark = pytest.mark.loopback
-FIRST_ANSWER_S = 0.6
+FIRST_EXTRA_S = 0.5
+"""How much longer than the same request sent again the first answer may take: building the FastAPI
+app on first use cost 1.2 s here; compared with a warm repeat, so a loaded machine slows both."""
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,8 @@ def test_wrong_method_on_a_stored_response_is_405_with_allow_at_once(gateway: tu
         assert answer.status_code == 405, answer.text
         assert answer.headers["allow"] == "GET, DELETE"
         assert set(answer.json()["error"]) == {"message", "type", "param", "code"}
-        assert elapsed < FIRST_ANSWER_S, f"{method} took {elapsed:.2f} s"
+        _, warm = _call(server, key, method, "/v1/responses/resp_x", json={})
+        assert elapsed < warm + FIRST_EXTRA_S, f"{method} took {elapsed:.2f} s, then {warm:.2f} s"
     answer, _ = _call(server, key, "GET", "/v1/responses/resp_x")
     assert answer.status_code == 404 and answer.json()["error"]["param"] == "response_id"
 
@@ -62,7 +65,8 @@ def test_unknown_routes_are_404_in_the_route_shape_at_once(
         assert body["type"] == "error" and set(body["error"]) == {"type", "message"}
     else:
         assert set(body["error"]) == {"message", "type", "param", "code"}
-    assert elapsed < FIRST_ANSWER_S, f"{path} took {elapsed:.2f} s"
+    _, warm = _call(server, key, "GET", path)
+    assert elapsed < warm + FIRST_EXTRA_S, f"{path} took {elapsed:.2f} s, then {warm:.2f} s"
 
 
 @pytest.mark.parametrize("path", ["/v1/chat%2Fcompletions", "/v1/chat%2fcompletions", "/v1%2Fmessages"])
