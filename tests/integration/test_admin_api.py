@@ -117,7 +117,7 @@ async def test_cross_origin_requests_are_refused_even_with_a_token(env: None) ->
 
 async def test_key_operations_validate_like_the_cli_and_take_effect_at_once(env: None) -> None:
     store = MemoryStore()
-    app = _app(store, prices={"a/model-a": {"prompt": 1.0, "completion": 2.0}})  # budgets need prices
+    app = _app(store)
     async with client_for(app) as client:
         admin = _bearer(ADMIN)
         for bad, field in (
