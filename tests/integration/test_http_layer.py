@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
-from support import free_port
+from real_serve import create_key, serve
 
 pytestmark = pytest.mark.loopback
 
 HEAD_S, BODY_TOTAL_S, MAX_HEADER = 1.0, 3.0, 16 * 1024
 CHAT = "/v1/chat/completions"
-SWITCHBOARD = (sys.executable, "-m", "switchboard")
 BODY = b'{"model":"echo","messages":[{"role":"user","content":"hi"}]}'
 
 
@@ -46,58 +40,13 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("serve")
-    config = tmp / "switchboard.toml"
-    config.write_text(
+    config = (
         f'[store]\nbackend = "sqlite"\npath = "{tmp / "store.db"}"\n'
         '[providers.mock]\ntype = "mock"\n[models.echo]\ntargets = ["mock/echo"]\n'
     )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    created = subprocess.run(
-        [*SWITCHBOARD, "keys", "create", "--config", str(config), "--tenant", "t", "--name", "k", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=True,
-    )
-    key = json.loads(created.stdout)["key"]
-    port = free_port()
-    log = (tmp / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            *SWITCHBOARD,
-            *("serve", "--config", str(config), "--port", str(port), "--log-level", "warning"),
-            *("--http-timeout-s", str(HEAD_S), "--http-body-timeout-s", str(BODY_TOTAL_S)),
-            *("--max-header-bytes", str(MAX_HEADER)),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    try:
-        _wait_ready(port, proc, tmp / "serve.log")
-        yield Server(port, key)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
-
-
-def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"switchboard serve exited: {log.read_text()}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("switchboard serve did not become ready in 30 s")
+    limits = ("--http-timeout-s", str(HEAD_S), "--http-body-timeout-s", str(BODY_TOTAL_S))
+    with serve(tmp, config, None, *limits, "--max-header-bytes", str(MAX_HEADER)) as (served, path):
+        yield Server(served.port, create_key(path))
 
 
 class Answer:
