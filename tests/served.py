@@ -18,12 +18,9 @@ model name starting with `bad-` makes an OpenAI chat stream carry one malformed 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
+import real_serve
 
 ANSWER = {"city": "Oslo", "temp": 3}
 _RESULT_MARKS = ('"role": "tool"', "function_call_output", '"tool_result"', "functionResponse", "toolResult")
@@ -430,12 +427,6 @@ class Served:
     log: Path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def provider_config(root: str) -> str:
     """One provider of every type, all pointing at the fake."""
     return "\n".join(
@@ -501,46 +492,11 @@ def create_key(config: Path, env: dict[str, str], *flags: str) -> str:
 
 @contextmanager
 def run_serve(config: Path, env: dict[str, str], tenant: str = "t") -> Iterator[Served]:
-    """`switchboard serve --config CONFIG` on a free port (its store in the config) with one real
-    gateway key of `tenant`; `env` is added to this process's environment (no SWITCHBOARD_CONFIG,
-    no AWS profile)."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
-    env.pop("SWITCHBOARD_CONFIG", None)
-    env.pop("AWS_PROFILE", None)
-    switchboard = [sys.executable, "-m", "switchboard"]
-    key = create_key(config, env, "--tenant", tenant, "--name", "k")
-    port = _free_port()
-    log = config.parent / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*switchboard, "serve", "--config", str(config), "--port", str(port), "--log-level", "warning"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"switchboard serve exited {proc.returncode}: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"switchboard serve not ready in 30 s: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield Served(base, key, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    """`switchboard serve --config CONFIG` (`tests/real_serve.py`) with one real gateway key of
+    `tenant`; `env` is added to this process's environment."""
+    key = real_serve.create_key(config, tenant=tenant, env=env)
+    with real_serve.serve(config.parent, config.read_text(), env) as (server, _):
+        yield Served(server.url, key, server.log)
 
 
 def schema_sent(body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
