@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import load_environment
+from infra.config import DeployConfigError, load_environment, paging_problems
 from infra.stacks import build_stacks
 
 ROOT = Path(__file__).resolve().parent
@@ -25,6 +26,19 @@ ROOT = Path(__file__).resolve().parent
 
 def cdk_json_context() -> dict[str, Any]:
     return dict(json.loads((ROOT / "cdk.json").read_text()).get("context", {}))
+
+
+STRICT_ENV = "SWITCHBOARD_STRICT_SYNTH"
+"""Set by scripts/deploy (and any release pipeline): warnings that make a deploy unsafe fail it."""
+NOTIFY_HELP = (
+    " Set environments.<env>.notifications in cdk.json: emails (a list), https (PagerDuty / Opsgenie"
+    " endpoints) and/or slack {workspace_id, channel_id} (docs/runbook.md, Paging)."
+)
+
+
+def warn_loudly(message: str) -> None:
+    bar = "!" * 78
+    print(f"{bar}\n!! {message}\n{bar}", file=sys.stderr)
 
 
 def _truthy(value: Any) -> bool:
@@ -50,7 +64,15 @@ def build_app(
     if _truthy(app.node.try_get_context("require_bytecode")):
         overrides["require_bytecode"] = True
     config = dataclasses.replace(config, **overrides)
+    problems = paging_problems(config)
+    strict = _truthy(app.node.try_get_context("strict")) or _truthy(os.environ.get(STRICT_ENV))
+    if problems and strict:
+        raise DeployConfigError("nobody would be paged: " + "; ".join(problems) + NOTIFY_HELP)
     stacks = build_stacks(app, config)
+    for problem in problems:
+        warn_loudly(f"NOBODY WILL BE PAGED: {problem}.{NOTIFY_HELP}")
+        for stack in stacks.values():
+            cdk.Annotations.of(stack).add_warning_v2("switchboard:no-paging", problem)
     if nag:
         cdk.Aspects.of(app).add(AwsSolutionsChecks())
     return app, stacks

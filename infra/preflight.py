@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.config import UNRESERVED_MINIMUM, EnvironmentConfig, load_environment
+from infra.config import UNRESERVED_MINIMUM, EnvironmentConfig, load_environment, paging_problems
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,11 +110,32 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - needs an A
         f"auth: SWITCHBOARD_AUTH={env.auth_mode}"
         + ("  (openGateway: anyone can call /v1!)" if env.open_gateway else "")
     )
-    for region in env.regions:
-        verdict = check_region(env, _quota(region, env.stack_name(f"Gateway-{region}")))
-        failures += not verdict.ok
-        print(verdict.message)
+    from botocore.exceptions import BotoCoreError, NoCredentialsError, NoRegionError
+
+    for problem in paging_problems(env):
+        failures += 1
+        print(f"FAIL paging: {problem} (cdk.json notifications; docs/runbook.md, Paging)")
+    try:
+        for region in env.regions:
+            verdict = check_region(env, _quota(region, env.stack_name(f"Gateway-{region}")))
+            failures += not verdict.ok
+            print(verdict.message)
+    except (NoCredentialsError, NoRegionError):
+        print(NO_CREDENTIALS)
+        return 2
+    except BotoCoreError as exc:
+        print(
+            f"FAIL the AWS API could not be reached ({type(exc).__name__}): check the network and credentials"
+        )
+        return 2
     return 1 if failures else 0
+
+
+NO_CREDENTIALS = (
+    "FAIL no AWS credentials: the quota checks need read access to Lambda in every region.\n"
+    "     Set AWS_PROFILE=<profile> (after `aws sso login --profile <profile>`), or run `aws configure`,\n"
+    "     then run scripts/preflight again. Nothing was checked against the account."
+)
 
 
 if __name__ == "__main__":  # pragma: no cover

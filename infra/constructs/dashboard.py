@@ -15,31 +15,44 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cw
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
+
+from infra.constructs.paging import notify
+from infra.thresholds import (
+    DATAPOINTS_TO_ALARM,
+    EVALUATION_PERIODS,
+    GATEWAY_ERROR_PERCENT,
+    PROVIDER_ERROR_PERCENT,
+)
 
 NAMESPACE = "Switchboard"
 PERIOD = Duration.minutes(1)
 
 
-HEALTH_ALARMS = ("ErrorRate5xx", "FunctionErrors")
-"""The regional alarms whose ALARM state marks a region failing for the health prober."""
+HEALTH_ALARMS = ("GatewayErrorRate", "FunctionErrors", "Throttles")
+"""The regional alarms whose ALARM state marks a region failing (the composite `RegionUnhealthy`,
+the health prober, CodeDeploy's automatic rollback)."""
+REGION_UNHEALTHY = "RegionUnhealthy"
+CAUSE_METRIC = "FailuresByCause"
 
 
 def alarm_name(env: str, region: str, alarm: str) -> str:
     return f"switchboard-{env}-{region}-{alarm}"
 
 
-def alarm_topic(scope: Construct, alarm_email: str | None) -> sns.Topic | None:
-    if not alarm_email:
-        return None
-    topic = sns.Topic(scope, "Alarms", enforce_ssl=True)
-    topic.add_subscription(subs.EmailSubscription(alarm_email))
-    return topic
+def cause_metric(region: str, cause: str, period: Duration = PERIOD) -> cw.Metric:
+    return cw.Metric(
+        namespace=NAMESPACE,
+        metric_name=CAUSE_METRIC,
+        dimensions_map={"region": region, "service": "gateway", "cause": cause},
+        statistic="Sum",
+        period=period,
+        region=region,
+        label=f"{cause} failures",
+    )
 
 
 def gateway_metric(name: str, region: str, statistic: str = "p50", label: str | None = None) -> cw.Metric:
@@ -65,7 +78,7 @@ class LatencyDashboard(Construct):
         function: lambda_.Function,
         log_group: logs.ILogGroup,
         p99_overhead_alarm_ms: float,
-        alarm_email: str | None,
+        topic: sns.ITopic | None,
         env_name: str,
         timeout_s: int,
     ) -> None:
@@ -100,6 +113,9 @@ class LatencyDashboard(Construct):
                 title="Errors by class",
                 left=[
                     errors5xx,
+                    cause_metric(region, "gateway"),
+                    cause_metric(region, "provider"),
+                    cause_metric(region, "direct"),
                     m("Errors4xx", "Sum", "4xx"),
                     m("Failures", "Sum", "all targets failed"),
                     m("StreamErrors", "Sum", "streams cut"),
@@ -164,22 +180,38 @@ class LatencyDashboard(Construct):
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
                 alarm_description=f"Gateway overhead p99 above {p99_overhead_alarm_ms} ms in {region}",
             ),
+            self._cause_rate(
+                "GatewayErrorRate",
+                name("GatewayErrorRate"),
+                cause_metric(region, "gateway"),
+                requests,
+                GATEWAY_ERROR_PERCENT,
+                f"More than {GATEWAY_ERROR_PERCENT}% of requests failed by the gateway itself in {region} "
+                "(internal errors, store unavailable, origin secret unreadable or not matching "
+                "CloudFront's): the region is broken (docs/runbook.md)",
+            ),
+            self._cause_rate(
+                "ProviderErrorRate",
+                name("ProviderErrorRate"),
+                cause_metric(region, "provider"),
+                requests,
+                PROVIDER_ERROR_PERCENT,
+                f"More than {PROVIDER_ERROR_PERCENT}% of requests in {region} failed because every provider "
+                "target failed: a provider outage (not a region failure; the prober evacuates only a region "
+                "clearly worse than the others)",
+            ),
             cw.Alarm(
                 self,
-                "ErrorRate5xx",
-                alarm_name=name("ErrorRate5xx"),
-                metric=cw.MathExpression(
-                    expression="100 * e / IF(r > 0, r, 1)",
-                    using_metrics={"e": errors5xx, "r": requests},
-                    period=PERIOD,
-                    label="5xx %",
-                ),
-                threshold=5,
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
+                "DirectCalls",
+                alarm_name=name("DirectCalls"),
+                metric=cause_metric(region, "direct", Duration.minutes(5)),
+                threshold=0,
+                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                evaluation_periods=1,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"More than 5% of requests answered 5xx by the app in {region} "
-                "(its own records: see FunctionErrors for crashes and timeouts)",
+                alarm_description=f"Calls to the function URL in {region} that did not come through "
+                "CloudFront (no origin header): someone found the URL; they skip WAF and use reserved "
+                "concurrency (docs/runbook.md, threat model)",
             ),
             cw.Alarm(
                 self,
@@ -242,17 +274,56 @@ class LatencyDashboard(Construct):
             ),
         ]
         self.alarms = {alarm.node.id: alarm for alarm in alarms}
-        self.dashboard.add_widgets(cw.AlarmStatusWidget(alarms=alarms, title="Alarms", width=24))
-        topic = alarm_topic(self, alarm_email)
-        if topic is not None:
-            for alarm in alarms:
-                alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        self.health_alarms = [self.alarms[a] for a in HEALTH_ALARMS]
+        self.region_unhealthy = cw.CompositeAlarm(
+            self,
+            REGION_UNHEALTHY,
+            composite_alarm_name=name(REGION_UNHEALTHY),
+            alarm_rule=cw.AlarmRule.any_of(*self.health_alarms),
+            alarm_description=f"{region} is failing by its own fault (gateway errors, Lambda errors or "
+            "throttles): the prober evacuates it, CodeDeploy rolls a deployment back. docs/runbook.md",
+        )
+        notify(self.region_unhealthy, topic)
+        for alarm in alarms:
+            if alarm not in self.health_alarms:  # the composite pages for its members
+                notify(alarm, topic)
+        self.dashboard.add_widgets(
+            cw.AlarmStatusWidget(alarms=[self.region_unhealthy, *alarms], title="Alarms", width=24)
+        )
+
+    def _cause_rate(
+        self,
+        construct_id: str,
+        alarm_name: str,
+        failed: cw.Metric,
+        requests: cw.Metric,
+        percent: int,
+        text: str,
+    ) -> cw.Alarm:
+        """% of the region's requests that failed with one cause, M of N one-minute periods."""
+        return cw.Alarm(
+            self,
+            construct_id,
+            alarm_name=alarm_name,
+            metric=cw.MathExpression(
+                expression="100 * e / IF(r > 0, r, 1)",
+                using_metrics={"e": failed, "r": requests},
+                period=PERIOD,
+                label=f"{failed.label} %",
+            ),
+            threshold=percent,
+            evaluation_periods=EVALUATION_PERIODS,
+            datapoints_to_alarm=DATAPOINTS_TO_ALARM,
+            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            alarm_description=text,
+        )
 
 
 @dataclass(frozen=True)
 class EdgeMetrics:
     distribution_id: str
-    web_acl_name: str
+    web_acl_name: str | None
+    """None: no WAF in this environment."""
 
 
 def cloudfront_metric(distribution_id: str, name: str, statistic: str, label: str) -> cw.Metric:
@@ -288,7 +359,7 @@ class GlobalDashboard(Construct):
         regions: Sequence[str],
         edge: EdgeMetrics,
         env_name: str,
-        alarm_email: str | None,
+        topic: sns.ITopic | None,
         waf_block_alarm_per_5min: int = 1000,
         extra_alarms: Sequence[cw.Alarm] = (),
     ) -> None:
@@ -314,15 +385,18 @@ class GlobalDashboard(Construct):
                 ],
                 width=8,
             ),
-            cw.GraphWidget(
-                title="WAF",
-                left=[
-                    waf_metric(edge.web_acl_name, "AllowedRequests", "allowed"),
-                    waf_metric(edge.web_acl_name, "BlockedRequests", "blocked"),
-                ],
-                width=8,
-            ),
         )
+        if edge.web_acl_name is not None:
+            self.dashboard.add_widgets(
+                cw.GraphWidget(
+                    title="WAF",
+                    left=[
+                        waf_metric(edge.web_acl_name, "AllowedRequests", "allowed"),
+                        waf_metric(edge.web_acl_name, "BlockedRequests", "blocked"),
+                    ],
+                    width=8,
+                )
+            )
         for title, name, stat in (
             ("Gateway overhead p99 (ms) by region", "OverheadMs", "p99"),
             ("Gateway overhead p50 (ms) by region", "OverheadMs", "p50"),
@@ -353,23 +427,38 @@ class GlobalDashboard(Construct):
             ),
             cw.Alarm(
                 self,
-                "WafBlocks",
-                alarm_name=f"switchboard-{env_name}-edge-WafBlocks",
-                metric=waf_metric(edge.web_acl_name, "BlockedRequests", "blocked").with_(
-                    period=Duration.minutes(5)
-                ),
-                threshold=waf_block_alarm_per_5min,
-                comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                evaluation_periods=1,
+                "CloudFront4xxRate",
+                alarm_name=f"switchboard-{env_name}-edge-CloudFront4xxRate",
+                metric=cf("4xxErrorRate", "Average", "4xx %"),
+                threshold=25,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
                 treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"WAF blocked more than {waf_block_alarm_per_5min} requests in 5 "
-                "minutes (rate limit or IP reputation): an attack, or a client being locked out",
+                alarm_description="More than 25% of viewer requests answered 4xx: a botched origin-secret "
+                "rotation (every request 403), a key revoked for a busy client, or WAF blocking a "
+                "client (docs/runbook.md)",
             ),
             *extra_alarms,
         ]
+        if edge.web_acl_name is not None:
+            alarms.append(
+                cw.Alarm(
+                    self,
+                    "WafBlocks",
+                    alarm_name=f"switchboard-{env_name}-edge-WafBlocks",
+                    metric=waf_metric(edge.web_acl_name, "BlockedRequests", "blocked").with_(
+                        period=Duration.minutes(5)
+                    ),
+                    threshold=waf_block_alarm_per_5min,
+                    comparison_operator=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=1,
+                    treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+                    alarm_description=f"WAF blocked more than {waf_block_alarm_per_5min} requests in 5 "
+                    "minutes (rate limits, IP reputation, known bad inputs): an attack, or a client being "
+                    "locked out",
+                )
+            )
         self.alarms = {alarm.node.id: alarm for alarm in alarms}
         self.dashboard.add_widgets(cw.AlarmStatusWidget(alarms=alarms, title="Edge alarms", width=24))
-        topic = alarm_topic(self, alarm_email)
-        if topic is not None:
-            for alarm in alarms:
-                alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        for alarm in alarms:
+            notify(alarm, topic)

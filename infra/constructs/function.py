@@ -1,12 +1,16 @@
 """GatewayFunction: the gateway on Lambda with response streaming through the Lambda Web Adapter,
 an alias whose provisioned concurrency is owned by a target-tracking scalable target, and a function
-URL on the alias."""
+URL on the alias. Versions are retained (a rollback has somewhere to go back to); `GradualRollout`
+moves the alias to a new version through CodeDeploy (canary or linear) and rolls back by itself when
+the region's health alarms fire."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -41,6 +45,8 @@ class GatewayFunction(Construct):
         provider_secrets: Sequence[str],
         region_count: int = 1,
         bedrock: BedrockResources | None = None,
+        store_conversations: bool = True,
+        cache_responses: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -77,16 +83,24 @@ class GatewayFunction(Construct):
                 "SWITCHBOARD_ORIGIN_SECRET": origin_secret_name,
                 "SWITCHBOARD_TABLE": table_name,
                 "SWITCHBOARD_REGION_COUNT": str(region_count),
+                # data residency: "off" keeps stored conversations / cached answers out of the
+                # (replicated) table
+                "SWITCHBOARD_STORE_CONVERSATIONS": "on" if store_conversations else "off",
+                "SWITCHBOARD_CACHE": "on" if cache_responses else "off",
                 "PYTHONDONTWRITEBYTECODE": "1",
             },
             description="Switchboard AI gateway (Lambda Web Adapter, response streaming)",
+            # Old versions stay when a new one is published: CodeDeploy (and an operator) can move
+            # `live` back to them (docs/runbook.md, "Roll back").
+            current_version_options=lambda_.VersionOptions(removal_policy=RemovalPolicy.RETAIN),
         )
         # No ProvisionedConcurrencyConfig on the alias: the scalable target alone owns the capacity
         # (it scales the alias to min_capacity when registered). Setting both would reset any
         # scaled-out capacity to the minimum on every deploy.
         self.alias = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version)
-        scaling = self.alias.add_auto_scaling(min_capacity=provisioned_min, max_capacity=provisioned_max)
-        scaling.scale_on_utilization(utilization_target=0.7)
+        if provisioned_max > 0:  # 0: on-demand only (dev: nothing billed while idle)
+            scaling = self.alias.add_auto_scaling(min_capacity=provisioned_min, max_capacity=provisioned_max)
+            scaling.scale_on_utilization(utilization_target=0.7)
         # The URL is on the alias: a $LATEST URL never uses provisioned concurrency.
         self.url = self.alias.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.NONE, invoke_mode=lambda_.InvokeMode.RESPONSE_STREAM
@@ -123,6 +137,41 @@ class GatewayFunction(Construct):
                 actions=list(BEDROCK_INVOKE_ACTIONS), resources=bedrock.arns(stack.account)
             )
             role.add_to_policy(self.bedrock_statement)
+
+
+DEPLOYMENT_CONFIGS = {
+    "canary": codedeploy.LambdaDeploymentConfig.CANARY_10_PERCENT_5_MINUTES,
+    "linear": codedeploy.LambdaDeploymentConfig.LINEAR_10_PERCENT_EVERY_1_MINUTE,
+    "all-at-once": codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE,
+}
+
+
+class GradualRollout(Construct):
+    """A CodeDeploy deployment group on the `live` alias: a new version takes 10 % of the traffic for
+    5 minutes (canary) or 10 % more every minute (linear) and the deployment rolls back by itself
+    (alias back on the previous version) when any of `alarms` goes into ALARM meanwhile, or when the
+    deployment fails or is stopped."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        alias: lambda_.Alias,
+        deployment: str,
+        alarms: Sequence[cw.IAlarm],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.group = codedeploy.LambdaDeploymentGroup(
+            self,
+            "Group",
+            alias=alias,
+            deployment_config=DEPLOYMENT_CONFIGS[deployment],
+            alarms=list(alarms),
+            auto_rollback=codedeploy.AutoRollbackConfig(
+                failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True
+            ),
+        )
 
 
 RETENTION = {

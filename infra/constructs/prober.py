@@ -1,5 +1,6 @@
-"""RegionProber: a scheduled Lambda (every minute, in the edge stack) that evacuates a failing
-region in the KeyValueStore and restores it once healthy again (logic: infra/prober/health.py)."""
+"""RegionProber: a scheduled Lambda (every minute) that votes to evacuate a failing region in the
+KeyValueStore and to restore it once healthy again (logic: infra/prober/health.py). One runs in the
+edge stack (us-east-1) and one in a second region's prober stack: a region moves on two votes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import jsii
 from aws_cdk import ArnFormat, BundlingOptions, DockerImage, Duration, ILocalBundling, Stack
-from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -93,15 +93,18 @@ class RegionProber(Construct):
         construct_id: str,
         *,
         architecture: str,
-        health_store: cloudfront.IKeyValueStore,
+        health_store_arn: str,
         distribution_domain: str,
         health_alarms: Mapping[str, Sequence[str]],
         log_retention_days: int,
+        voter: str,
+        voters: Sequence[str],
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         log_group = logs.LogGroup(self, "Logs", retention=RETENTION[log_retention_days])
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        self.role = role
         log_group.grant_write(role)
         self.function = lambda_.Function(
             self,
@@ -124,8 +127,10 @@ class RegionProber(Construct):
             environment={
                 "REGIONS": json.dumps(list(health_alarms)),
                 "HEALTH_ALARMS": json.dumps({r: list(names) for r, names in health_alarms.items()}),
-                "KVS_ARN": health_store.key_value_store_arn,
+                "KVS_ARN": health_store_arn,
                 "DISTRIBUTION_DOMAIN": distribution_domain,
+                "VOTER": voter,
+                "VOTERS": json.dumps(list(voters)),
             },
             description="Switchboard: evacuate and restore regions in the routing KeyValueStore",
         )
@@ -136,9 +141,12 @@ class RegionProber(Construct):
                     "cloudfront-keyvaluestore:ListKeys",
                     "cloudfront-keyvaluestore:UpdateKeys",
                 ],
-                resources=[health_store.key_value_store_arn],
+                resources=[health_store_arn],
             )
         )
+        # GetMetricData has no resource-level permissions (IAM: "*" only); read-only metrics
+        self.metrics_statement = iam.PolicyStatement(actions=["cloudwatch:GetMetricData"], resources=["*"])
+        role.add_to_policy(self.metrics_statement)
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["cloudwatch:DescribeAlarms"],

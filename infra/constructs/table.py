@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 PARTITION_KEY = "pk"
@@ -26,8 +27,16 @@ class GatewayTable(Construct):
         table_name: str,
         replica_regions: Sequence[str],
         deletion_protection: bool,
+        kms_key_arns: Mapping[str, str] | None = None,
+        primary_region: str = "",
     ) -> None:
         super().__init__(scope, construct_id)
+        encryption = None
+        if kms_key_arns:  # data residency: a customer-managed key per replica (each region's own)
+            encryption = dynamodb.TableEncryptionV2.customer_managed_key(
+                kms.Key.from_key_arn(self, "Key", kms_key_arns[primary_region]),
+                {r: arn for r, arn in kms_key_arns.items() if r != primary_region} or None,
+            )
         self.table = dynamodb.TableV2(
             self,
             "Table",
@@ -44,4 +53,5 @@ class GatewayTable(Construct):
             deletion_protection=deletion_protection,
             removal_policy=RemovalPolicy.RETAIN if deletion_protection else RemovalPolicy.DESTROY,
             replicas=[dynamodb.ReplicaTableProps(region=region) for region in replica_regions],
+            encryption=encryption,
         )

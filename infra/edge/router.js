@@ -21,7 +21,8 @@ const NEAR = {
     EU: ['eu-west-1', 'eu-central-1', 'eu-west-2', 'eu-west-3', 'eu-north-1', 'eu-south-1', 'us-east-1'],
     AF: ['af-south-1', 'eu-west-1', 'eu-central-1', 'eu-south-1'],
     ME: ['me-south-1', 'eu-central-1', 'ap-south-1', 'eu-west-1'],
-    AS: ['ap-northeast-1', 'ap-southeast-1', 'ap-northeast-2', 'ap-south-1', 'ap-east-1', 'ap-northeast-3', 'us-west-2'],
+    // Asia before America: Sydney is nearer Singapore, Tokyo and Mumbai than any US region
+    AS: ['ap-northeast-1', 'ap-southeast-1', 'ap-northeast-2', 'ap-south-1', 'ap-east-1', 'ap-northeast-3', 'ap-southeast-2', 'us-west-2'],
     OC: ['ap-southeast-2', 'ap-southeast-1', 'us-west-2'],
 };
 

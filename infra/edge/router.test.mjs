@@ -105,3 +105,14 @@ test('a region the prober marked unhealthy is skipped; force-healthy is served',
   await handler(event({ 'cloudfront-viewer-country': 'AU' }));
   assert.deepEqual(state.selected, ['us-east-1', 'ap-southeast-2']);
 });
+
+test('Singapore, Japan and India go to the nearest deployed region (Sydney), not the US', async () => {
+  const { handler, state } = await load(CONFIG);
+  for (const country of ['SG', 'JP', 'IN']) {
+    await handler(event({ 'cloudfront-viewer-country': country }));
+  }
+  assert.deepEqual(state.selected, ['ap-southeast-2', 'ap-southeast-2', 'ap-southeast-2']);
+  state.store = { 'ap-southeast-2': 'probe-unhealthy' };
+  await handler(event({ 'cloudfront-viewer-country': 'SG' }));
+  assert.equal(state.selected.at(-1), 'us-east-1'); // evacuated: the default region
+});

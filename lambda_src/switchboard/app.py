@@ -9,9 +9,10 @@ from switchboard.admin.minutes import MinuteAggregator
 from switchboard.asgi import ASGIApp
 from switchboard.config import Config, Target, TelemetrySettings
 from switchboard.demo import resolve_config
+from switchboard.edge.health import DeepHealth
 from switchboard.edge.origin import OriginGuard
 from switchboard.edge.server import Gateway
-from switchboard.pipeline.services import NoCache, Services
+from switchboard.pipeline.services import NoCache, NoConversations, Services
 from switchboard.routing.executor import Executor
 from switchboard.state.auth import Authenticator
 from switchboard.state.cache import ResponseCache
@@ -56,7 +57,7 @@ def default_services(
         cache=ResponseCache(store, config.cache) if config.cache.enabled else NoCache(),
         usage=usage_recorder(store, config, prices),
         metrics=metrics,
-        conversations=ConversationStore(store),
+        conversations=ConversationStore(store) if config.gateway.store_conversations else NoConversations(),
         prices=prices,
         tracer=make_tracer(config.telemetry, config.gateway.region),
     )
@@ -94,6 +95,7 @@ def create_app(
         as_transport(transport) if transport is not None else default_transport(config.gateway.transport)
     )
     console: Console | None = None
+    opened = store
     if services is None:
         sink = metrics if metrics is not None else make_sink(config.gateway.metrics, config.gateway.region)
         # the store is opened lazily by its first call (no I/O here)
@@ -135,6 +137,7 @@ def create_app(
         on_shutdown=close_transport,
         tune_gc=tune_gc,
         origin_guard=origin_guard,
+        deep_health=DeepHealth(config, opened),
     )
 
 
@@ -178,8 +181,14 @@ def usage_recorder(store: Store, config: Config, prices: PriceTable | None = Non
     is in flight goes in the next one) and spilled to /tmp (the code directory is read-only)."""
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         spill = os.environ.get("SWITCHBOARD_USAGE_SPILL") or LAMBDA_SPILL
-        return UsageRecorder(store, spill_path=spill, flush_interval_s=0.0, prices=prices or config.prices)
-    return UsageRecorder(store, prices=prices or config.prices)
+        return UsageRecorder(
+            store,
+            spill_path=spill,
+            flush_interval_s=0.0,
+            prices=prices or config.prices,
+            region=config.gateway.region,
+        )
+    return UsageRecorder(store, prices=prices or config.prices, region=config.gateway.region)
 
 
 def config_from_env() -> Config:

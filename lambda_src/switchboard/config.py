@@ -13,7 +13,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -147,6 +147,9 @@ class GatewaySettings:
     exists). `open`: keys are optional (a presented `sb-` key must be valid and is then used for
     limits and usage; no key, or an SDK's placeholder, is served anonymously). $SWITCHBOARD_AUTH
     overrides the file (the CDK stacks set it)."""
+    store_conversations: bool = True
+    """Keep Responses-API conversations (`store`, `previous_response_id`) in the store; off
+    ($SWITCHBOARD_STORE_CONVERSATIONS=off, data residency) keeps nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +359,7 @@ def _gateway(raw: Mapping[str, Any], env: Mapping[str, str]) -> GatewaySettings:
         origin_secret=_get(raw, "origin_secret", str, where, None) or env.get(ENV_ORIGIN_SECRET) or None,
         regions=_get(raw, "regions", int, where, None) or _env_int(env, ENV_REGION_COUNT, 1) or 1,
         auth=env.get(ENV_AUTH) or _get(raw, "auth", str, where, "required"),
+        store_conversations=env.get("SWITCHBOARD_STORE_CONVERSATIONS") != "off",
     )
     if settings.auth not in ("required", "open"):
         source = f"${ENV_AUTH}" if env.get(ENV_AUTH) else "gateway.auth"
@@ -576,7 +580,7 @@ def parse_config(
         providers=providers,
         models=models,
         store=store,
-        cache=_cache(_table(raw, "cache", "")),
+        cache=_residency(_cache(_table(raw, "cache", "")), env),
         prices={name: _price(name, value) for name, value in _table(raw, "prices", "").items()},
         telemetry=_telemetry(_table(raw, "telemetry", "")),
         admin=_admin(raw, env),
@@ -620,6 +624,11 @@ def _telemetry(raw: Mapping[str, Any]) -> TelemetrySettings:
         sample_ratio=ratio,
         access_log=_get(raw, "access_log", bool, where, None),
     )
+
+
+def _residency(cache: CacheSettings, env: Mapping[str, str]) -> CacheSettings:
+    """$SWITCHBOARD_CACHE=off (set by the CDK stacks for data residency) turns the response cache off."""
+    return replace(cache, enabled=False) if env.get("SWITCHBOARD_CACHE") == "off" else cache
 
 
 def _cache(raw: Mapping[str, Any]) -> CacheSettings:

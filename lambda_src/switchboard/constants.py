@@ -26,6 +26,7 @@ EMBEDDINGS_PATH: Final = "/v1/embeddings"
 RESPONSES_PATH: Final = "/v1/responses"
 COUNT_TOKENS_PATH: Final = "/v1/messages/count_tokens"
 HEALTH_PATH: Final = "/healthz"
+DEEP_HEALTH_PATH: Final = "/healthz/deep"  # behind the origin guard: what the region prober calls
 
 # Request headers.
 H_LAMBDA_CONTEXT: Final = b"x-amzn-lambda-context"

@@ -5,13 +5,14 @@ decisions (hysteresis, manual overrides) and the pre-deploy quota check."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.config import DeployConfigError, EnvironmentConfig
+from infra.config import DeployConfigError, EnvironmentConfig, load_environment
 from infra.gateway_config import bedrock_resources, check_attempt_budget, load_gateway_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -327,3 +328,131 @@ def test_preflight_concurrency_verdicts() -> None:
     assert redeploy.ok  # its own reservation is freed and taken again
     dev = EnvironmentConfig(name="dev", primary_region="us-east-1", regions=("us-east-1",), provisioned_max=2)
     assert check_region(dev, RegionQuota("us-east-1", 10, 10)).message.startswith("FAIL")
+
+
+def test_preflight_without_credentials_says_what_to_do(tmp_path: Path) -> None:
+    """No traceback: the missing credentials and how to provide them."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "HOME": str(tmp_path),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "infra.preflight", "-c", "env=dev"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    assert "no AWS credentials" in run.stdout and "AWS_PROFILE" in run.stdout
+
+
+def test_provider_secret_goes_to_every_region_from_a_file_never_the_command_line(tmp_path: Path) -> None:
+    from infra.provider_secret import read_key, write_everywhere
+
+    key_file = tmp_path / "key.txt"
+    key_file.write_text("sk-live-0123456789\n")
+    assert read_key(str(key_file), stdin_is_tty=True) == "sk-live-0123456789"
+
+    class NotFound(Exception):
+        pass
+
+    calls: list[tuple[str, str, str]] = []
+
+    class Client:
+        exceptions = type("E", (), {"ResourceNotFoundException": NotFound})
+
+        def __init__(self, region: str) -> None:
+            self.region = region
+
+        def put_secret_value(self, SecretId: str, SecretString: str) -> None:
+            if self.region == "ap-southeast-2":
+                raise NotFound
+            calls.append((self.region, "put", SecretString))
+
+        def create_secret(self, Name: str, SecretString: str, Description: str) -> None:
+            calls.append((self.region, "create", SecretString))
+
+    env = EnvironmentConfig(
+        name="prod", primary_region="us-east-1", regions=("us-east-1", "eu-west-1", "ap-southeast-2")
+    )
+    lines = write_everywhere(env, "switchboard/openai", "sk-live-0123456789", Client)
+    assert [c[:2] for c in calls] == [
+        ("us-east-1", "put"),
+        ("eu-west-1", "put"),
+        ("ap-southeast-2", "create"),
+    ]
+    assert all(json.loads(c[2]) == {"api_key": "sk-live-0123456789"} for c in calls)
+    assert not any("sk-live" in line for line in lines)  # the key is never printed
+
+
+def test_deploy_plan_one_region_first_then_the_rest_then_the_edge_and_probers() -> None:
+    from infra.deploy import plan
+
+    prod = load_environment(json.loads((ROOT / "cdk.json").read_text())["context"], "prod")
+    steps = [(s.kind, s.target) for s in plan(prod, "eu-west-1")]
+    assert steps == [
+        ("deploy", "Switchboard-prod-Data"),
+        ("deploy", "Switchboard-prod-Gateway-eu-west-1"),
+        ("check", "switchboard-prod-eu-west-1-RegionUnhealthy"),
+        ("deploy", "Switchboard-prod-Gateway-us-east-1"),
+        ("check", "switchboard-prod-us-east-1-RegionUnhealthy"),
+        ("deploy", "Switchboard-prod-Gateway-ap-southeast-2"),
+        ("check", "switchboard-prod-ap-southeast-2-RegionUnhealthy"),
+        ("deploy", "Switchboard-prod-Edge"),
+        ("deploy", "Switchboard-prod-Prober-eu-west-1"),
+    ]
+    with pytest.raises(ValueError, match="not one of"):
+        plan(prod, "sa-east-1")
+
+
+# ---------------------------------------------------------------------------- prober votes and causes
+
+
+def test_one_prober_alone_cannot_evacuate_a_region(health: Any) -> None:
+    """Two voters: us-east-1's prober sees eu-west-1 fail (its own network path), eu-west-1's does not."""
+    store = {"us-east-1": "healthy", "eu-west-1": "healthy"}
+    voters = ("us-east-1", "eu-west-1")
+    up = health.Probe("us-east-1", True, True)
+    for _ in range(6):
+        store.update(
+            health.plan(store, [up, health.Probe("eu-west-1", False, True)], voter="us-east-1", voters=voters)
+        )
+        store.update(
+            health.plan(store, [up, health.Probe("eu-west-1", True, True)], voter="eu-west-1", voters=voters)
+        )
+    assert store["eu-west-1"] == "healthy"
+    assert store["probe:eu-west-1@us-east-1"] == "6"
+    for _ in range(3):  # now both see it fail
+        store.update(
+            health.plan(store, [up, health.Probe("eu-west-1", False, True)], voter="eu-west-1", voters=voters)
+        )
+    assert store["eu-west-1"] == "probe-unhealthy"
+    assert store["probe:eu-west-1@us-east-1"] == store["probe:eu-west-1@eu-west-1"] == "0"  # counted afresh
+
+
+def test_a_provider_outage_everywhere_evacuates_nothing_but_a_clearly_worse_region_goes(health: Any) -> None:
+    def probes(rates: dict[str, float]) -> list[Any]:
+        return [health.Probe(r, True, True, "", pct, 100) for r, pct in rates.items()]
+
+    assert health.clearly_worse(probes({"a": 100.0, "b": 100.0, "c": 95.0})) == set()  # an outage
+    assert health.clearly_worse(probes({"a": 70.0, "b": 2.0, "c": 3.0})) == {"a"}  # a's provider path
+    assert health.clearly_worse(probes({"a": 30.0, "b": 20.0, "c": 20.0})) == set()  # not clearly
+    assert health.clearly_worse(probes({"a": 100.0})) == set()  # nothing to compare with
+    few = [health.Probe("a", True, True, "", 90.0, 5), health.Probe("b", True, True, "", 0.0, 100)]
+    assert health.clearly_worse(few) == set()  # 5 requests say nothing
+    store: dict[str, str] = {}
+    for _ in range(3):
+        store.update(health.plan(store, probes({"a": 100.0, "b": 100.0, "c": 100.0})))
+    assert all(store.get(r, "healthy") == "healthy" for r in "abc")
+    for _ in range(3):
+        store.update(health.plan(store, probes({"a": 80.0, "b": 1.0, "c": 0.0})))
+    assert store["a"] == "probe-unhealthy" and store.get("b", "healthy") == "healthy"

@@ -15,7 +15,7 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 def test_expected_stacks(prod) -> None:
     names = sorted(s.stack_name for s in prod["assembly"].stacks)
     assert names == sorted(
-        ["Switchboard-prod-Data", "Switchboard-prod-Edge"]
+        ["Switchboard-prod-Data", "Switchboard-prod-Edge", "Switchboard-prod-Prober-eu-west-1"]
         + [f"Switchboard-prod-Gateway-{r}" for r in REGIONS]
     )
     regions = {s.stack_name: s.environment.region for s in prod["assembly"].stacks}
@@ -159,7 +159,12 @@ def test_least_privilege_role(templates, region: str) -> None:
     assert "secret:switchboard/openai-??????" in joined
     assert gateway.find_resources("AWS::IAM::Role")
     for role in gateway.find_resources("AWS::IAM::Role").values():
-        assert "ManagedPolicyArns" not in role["Properties"]
+        principal = role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+        if principal == "codedeploy.amazonaws.com":  # a role AWS assumes to run its own service
+            assert json.dumps(role["Properties"]["ManagedPolicyArns"]).count("iam::aws:policy/") == 1
+            assert "service-role/AWSCodeDeployRoleForLambdaLimited" in json.dumps(role["Properties"])
+        else:
+            assert "ManagedPolicyArns" not in role["Properties"]
 
 
 def _dashboard_body(template) -> str:
@@ -200,7 +205,9 @@ def test_dashboard_widgets_and_alarms(templates, region: str) -> None:
         prefix + n
         for n in (
             "OverheadP99",
-            "ErrorRate5xx",
+            "GatewayErrorRate",
+            "ProviderErrorRate",
+            "DirectCalls",
             "FunctionErrors",
             "Throttles",
             "DurationNearTimeout",
@@ -210,7 +217,16 @@ def test_dashboard_widgets_and_alarms(templates, region: str) -> None:
     rendered = {name[len(prefix) :]: json.dumps(props) for name, props in alarms.items()}
     overhead = alarms[prefix + "OverheadP99"]
     assert overhead["Threshold"] == 5 and overhead["Metrics"][0]["MetricStat"]["Stat"] == "p99"
-    assert '"Errors5xx"' in rendered["ErrorRate5xx"]
+    # failures split by cause: the region's own evacuate it, the providers' do not
+    for alarm, cause in (
+        ("GatewayErrorRate", "gateway"),
+        ("ProviderErrorRate", "provider"),
+        ("DirectCalls", "direct"),
+    ):
+        assert '"FailuresByCause"' in rendered[alarm], alarm
+        assert f'{{"Name": "cause", "Value": "{cause}"}}' in rendered[alarm], alarm
+    assert alarms[prefix + "GatewayErrorRate"]["Threshold"] == 5
+    assert alarms[prefix + "ProviderErrorRate"]["Threshold"] == 20
     # Lambda's own metrics: crashes, init failures, timeouts and throttles write no app record
     assert '"AWS/Lambda"' in rendered["FunctionErrors"] and '"Errors"' in rendered["FunctionErrors"]
     assert '"Invocations"' in rendered["FunctionErrors"]
@@ -225,10 +241,75 @@ def test_dashboard_widgets_and_alarms(templates, region: str) -> None:
         '"ProvisionedConcurrencySpilloverInvocations"' in rendered["Spillover"] and spill["Threshold"] == 10
     )
     assert all(m.get("MetricStat", {}).get("Period", 300) == 300 for m in spill["Metrics"])
-    assert all(a["AlarmActions"] for a in alarms.values())
-    gateway.has_resource_properties(
-        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_paging_one_topic_per_region_composite_pages_and_every_alarm_has_its_ok_action(
+    templates, region: str
+) -> None:
+    gateway = templates[f"gateway-{region}"]
+    topics = gateway.find_resources("AWS::SNS::Topic")
+    assert len(topics) == 1  # one topic per region, from the one `notifications` setting
+    topic_id, topic = next(iter(topics.items()))
+    assert topic["Properties"]["TopicName"] == "switchboard-prod-alarms"
+    subscriptions = sorted(
+        (s["Properties"]["Protocol"], s["Properties"]["Endpoint"])
+        for s in gateway.find_resources("AWS::SNS::Subscription").values()
     )
+    assert subscriptions == [
+        ("email", "oncall@acme-ops.io"),
+        ("https", "https://events.pagerduty.com/integration/0123456789abcdef/enqueue"),
+    ]
+    gateway.has_resource_properties(
+        "AWS::Chatbot::SlackChannelConfiguration",
+        {"SlackWorkspaceId": "T0123ABCD", "SlackChannelId": "C0456EFGH", "SnsTopicArns": [{"Ref": topic_id}]},
+    )
+    composites = gateway.find_resources("AWS::CloudWatch::CompositeAlarm")
+    assert len(composites) == 1
+    composite = next(iter(composites.values()))["Properties"]
+    prefix = f"switchboard-prod-{region}-"
+    assert composite["AlarmName"] == prefix + "RegionUnhealthy"
+    rule = json.dumps(composite["AlarmRule"])
+    for member in ("GatewayErrorRate", "FunctionErrors", "Throttles"):
+        assert member in rule
+    assert "ProviderErrorRate" not in rule  # a provider outage is not a broken region
+    assert composite["AlarmActions"] == composite["OKActions"] == [{"Ref": topic_id}]
+    members = {prefix + m for m in ("GatewayErrorRate", "FunctionErrors", "Throttles")}
+    for alarm in gateway.find_resources("AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props["AlarmName"] in members:  # the composite pages for them (no double page)
+            assert "AlarmActions" not in props and "OKActions" not in props
+        else:
+            assert props["AlarmActions"] == props["OKActions"] == [{"Ref": topic_id}], props["AlarmName"]
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_gradual_rollout_with_automatic_rollback_and_retained_versions(templates, region: str) -> None:
+    gateway = templates[f"gateway-{region}"]
+    groups = gateway.find_resources("AWS::CodeDeploy::DeploymentGroup")
+    assert len(groups) == 1
+    group = next(iter(groups.values()))["Properties"]
+    assert group["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    assert group["DeploymentStyle"] == {
+        "DeploymentOption": "WITH_TRAFFIC_CONTROL",
+        "DeploymentType": "BLUE_GREEN",
+    }
+    assert sorted(group["AutoRollbackConfiguration"]["Events"]) == [
+        "DEPLOYMENT_FAILURE",
+        "DEPLOYMENT_STOP_ON_ALARM",
+        "DEPLOYMENT_STOP_ON_REQUEST",
+    ]
+    alarms = json.dumps(group["AlarmConfiguration"])
+    assert group["AlarmConfiguration"]["Enabled"] is True
+    assert len(group["AlarmConfiguration"]["Alarms"]) == 3
+    for member in ("GatewayErrorRate", "FunctionErrors", "Throttles"):
+        assert member in alarms
+    alias = next(iter(gateway.find_resources("AWS::Lambda::Alias").values()))
+    assert "CodeDeployLambdaAliasUpdate" in alias["UpdatePolicy"]  # CodeDeploy moves `live`
+    versions = gateway.find_resources("AWS::Lambda::Version")
+    assert len(versions) == 1
+    version = next(iter(versions.values()))
+    assert version["DeletionPolicy"] == version["UpdateReplacePolicy"] == "Retain"  # rollback targets stay
 
 
 def _gateway_asset(prod):
@@ -322,6 +403,59 @@ def test_distribution_behaviours(templates) -> None:
     edge.resource_count_is("AWS::CloudFront::CachePolicy", 0)
     assert config["WebACLId"]
     edge.resource_count_is("AWS::WAFv2::WebACL", 1)
+
+
+def test_origins_connect_fast_so_a_dead_region_holds_a_request_seconds_not_half_a_minute(templates) -> None:
+    edge = templates["edge"]
+    config = next(iter(edge.find_resources("AWS::CloudFront::Distribution").values()))["Properties"][
+        "DistributionConfig"
+    ]
+    assert len(config["Origins"]) == len(REGIONS)
+    for origin in config["Origins"]:
+        assert origin["ConnectionAttempts"] == 2 and origin["ConnectionTimeout"] == 2  # defaults 3 x 10 s
+
+
+def test_waf_rules_logging_with_credentials_redacted_and_cloudfront_logs(templates) -> None:
+    edge = templates["edge"]
+    acl = next(iter(edge.find_resources("AWS::WAFv2::WebACL").values()))["Properties"]
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    assert sorted(r["Priority"] for r in rules.values()) == list(range(len(rules)))
+    per_ip = rules["rate-limit-per-ip-1min"]["Statement"]["RateBasedStatement"]
+    assert per_ip["EvaluationWindowSec"] == 60 and per_ip["AggregateKeyType"] == "IP"
+    assert rules["rate-limit-per-ip"]["Statement"]["RateBasedStatement"]["EvaluationWindowSec"] == 300
+    for name, header in (
+        ("rate-limit-per-key-1min", "authorization"),
+        ("rate-limit-per-x-api-key-1min", "x-api-key"),
+    ):
+        statement = rules[name]["Statement"]["RateBasedStatement"]
+        assert statement["AggregateKeyType"] == "CUSTOM_KEYS" and statement["EvaluationWindowSec"] == 60
+        assert statement["CustomKeys"][0]["Header"]["Name"] == header
+        assert rules[name]["Action"] == {"Block": {}}
+    managed = {
+        r["Statement"]["ManagedRuleGroupStatement"]["Name"]: r["OverrideAction"]
+        for r in rules.values()
+        if "ManagedRuleGroupStatement" in r["Statement"]
+    }
+    assert managed == {
+        "AWSManagedRulesAmazonIpReputationList": {"None": {}},
+        "AWSManagedRulesKnownBadInputsRuleSet": {"None": {}},
+        "AWSManagedRulesAnonymousIpList": {"Count": {}},  # counted, not blocked
+    }
+    logging = next(iter(edge.find_resources("AWS::WAFv2::LoggingConfiguration").values()))["Properties"]
+    assert logging["RedactedFields"] == [
+        {"SingleHeader": {"Name": "authorization"}},
+        {"SingleHeader": {"Name": "x-api-key"}},
+    ]
+    edge.has_resource_properties(
+        "AWS::Logs::LogGroup", {"LogGroupName": "aws-waf-logs-switchboard-prod-edge"}
+    )
+    config = next(iter(edge.find_resources("AWS::CloudFront::Distribution").values()))["Properties"][
+        "DistributionConfig"
+    ]
+    assert config["Logging"]["Prefix"] == "cloudfront/" and "IncludeCookies" not in config["Logging"]
+    bucket = next(iter(edge.find_resources("AWS::S3::Bucket").values()))["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True
+    assert bucket["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 90
 
 
 def test_origins_one_per_region_with_secret_header_and_stream_timeouts(templates) -> None:
@@ -448,7 +582,13 @@ def test_edge_alarms_cloudfront_waf_and_prober(templates) -> None:
     edge.has_resource_properties("AWS::WAFv2::WebACL", {"Name": "switchboard-prod-edge"})
     prober = [p for name, p in alarms.items() if "ProberErrors" in name]
     assert len(prober) == 1 and prober[0]["TreatMissingData"] == "breaching"  # a prober that stops is seen
-    assert len(alarms) == 3 and all(a["AlarmActions"] for a in alarms.values())
+    four = json.dumps(alarms["switchboard-prod-edge-CloudFront4xxRate"])
+    assert '"MetricName": "4xxErrorRate"' in four  # a botched origin-secret rotation answers 403 everywhere
+    assert len(alarms) == 4
+    assert edge.find_resources("AWS::SNS::Topic") == {}  # us-east-1's topic is the gateway stack's
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == alarm["OKActions"], alarm
+        assert "switchboard-prod-alarms" in json.dumps(alarm["AlarmActions"])
 
 
 def test_region_prober_schedule_permissions_and_environment(templates) -> None:
@@ -459,9 +599,11 @@ def test_region_prober_schedule_permissions_and_environment(templates) -> None:
     variables = prober["Environment"]["Variables"]
     assert json.loads(variables["REGIONS"]) == REGIONS
     assert json.loads(variables["HEALTH_ALARMS"])["eu-west-1"] == [
-        "switchboard-prod-eu-west-1-ErrorRate5xx",
+        "switchboard-prod-eu-west-1-GatewayErrorRate",
         "switchboard-prod-eu-west-1-FunctionErrors",
+        "switchboard-prod-eu-west-1-Throttles",
     ]
+    assert variables["VOTER"] == "us-east-1" and json.loads(variables["VOTERS"]) == ["us-east-1", "eu-west-1"]
     edge.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
     statements = [
         s
@@ -471,7 +613,24 @@ def test_region_prober_schedule_permissions_and_environment(templates) -> None:
     kvs = next(s for s in statements if "cloudfront-keyvaluestore:UpdateKeys" in s["Action"])
     assert "Fn::GetAtt" in json.dumps(kvs["Resource"])  # the store's ARN, not *
     describe = next(s for s in statements if s["Action"] == "cloudwatch:DescribeAlarms")
-    assert len(describe["Resource"]) == 2 * len(REGIONS)
+    assert len(describe["Resource"]) == 3 * len(REGIONS)
+    metrics = next(s for s in statements if s["Action"] == "cloudwatch:GetMetricData")
+    assert metrics["Resource"] == "*"  # GetMetricData has no resource-level permissions (nag: reasoned)
+
+
+def test_a_second_prober_votes_from_another_region(templates) -> None:
+    """One prober in us-east-1 cannot tell its own network trouble from a region failure."""
+    stack = templates["prober-eu-west-1"]
+    prober = next(iter(stack.find_resources("AWS::Lambda::Function").values()))["Properties"]
+    variables = prober["Environment"]["Variables"]
+    assert variables["VOTER"] == "eu-west-1" and json.loads(variables["VOTERS"]) == ["us-east-1", "eu-west-1"]
+    rendered = json.dumps(variables)
+    assert "Fn::GetStackOutput" in rendered and "Switchboard-prod-Edge" in rendered
+    stack.has_resource_properties("AWS::Events::Rule", {"ScheduleExpression": "rate(1 minute)"})
+    alarm = next(iter(stack.find_resources("AWS::CloudWatch::Alarm").values()))["Properties"]
+    assert alarm["AlarmActions"] == alarm["OKActions"] and "switchboard-prod-alarms" in json.dumps(
+        alarm["AlarmActions"]
+    )
 
 
 # ---------------------------------------------------------------------------- checks
@@ -545,7 +704,7 @@ def test_cfn_lint_has_no_errors(prod) -> None:
     from pathlib import Path
 
     templates = sorted(str(p) for p in prod["outdir"].glob("*.template.json"))
-    assert len(templates) == 5
+    assert len(templates) == 6
     for path in templates:  # no rule is ignored anywhere
         assert "cfn-lint" not in Path(path).read_text()
     result = subprocess.run(

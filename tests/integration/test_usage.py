@@ -384,3 +384,60 @@ def test_usage_cli_cost_totals_per_key_and_tenant(tmp_path: Path, capsys: pytest
     for unknown in (["--key", "0123456789abcdef"], ["--key", keys.generate_key()], ["--tenant", "nobody"]):
         assert main(["usage", *unknown, *base]) == 1
         assert capsys.readouterr().out == ""
+
+
+async def test_usage_written_in_two_regions_through_a_lagged_last_writer_wins_replica_sums_exactly(
+    tmp_path: Path,
+) -> None:
+    """GIVEN two regions each writing the same key's usage to its own replica of a global table
+    (lagged replication, last writer wins per item), WHEN both count requests between syncs, THEN
+    the sum read in either region is exactly what was served. The same traffic written to one shared
+    item per key (no region in the sort key) loses the other region's increments: the test can fail."""
+    from support import Replicator
+
+    def traffic(east: UsageRecorder, west: UsageRecorder, step: int) -> None:
+        for recorder, n in ((east, 3), (west, 2)):
+            for i in range(n):
+                recorder.record(
+                    UsageEvent("k", "t", "m", "p", "u", 200, 10 + i, 5, at=1_767_225_600.0 + step)
+                )
+
+    async def run(east_region: str, west_region: str) -> tuple[list[dict], list[dict]]:
+        stores = MemoryStore(), MemoryStore()
+        replicator = Replicator(*stores)
+        east = UsageRecorder(stores[0], spill_path=str(tmp_path / "e.jsonl"), region=east_region)
+        west = UsageRecorder(stores[1], spill_path=str(tmp_path / "w.jsonl"), region=west_region)
+        for step in range(40):
+            traffic(east, west, step)
+            await east.flush()
+            await west.flush()
+            if step % 3 == 0:  # replication lag: both regions write the same items between syncs
+                replicator.sync()
+        replicator.sync()
+        return await usage_report(stores[0], "k"), await usage_report(stores[1], "k")
+
+    served = {
+        "requests": 40 * 5,
+        "prompt_tokens": 40 * (10 + 11 + 12 + 10 + 11),
+        "completion_tokens": 40 * 25,
+    }
+    east_rows, west_rows = await run("us-east-1", "eu-west-1")
+    assert east_rows == west_rows
+    [row] = east_rows
+    assert {k: row[k] for k in served} == served
+    shared_east, _ = await run("same", "same")  # the old layout: one item per key, day and model
+    assert shared_east[0]["requests"] < served["requests"]
+
+
+async def test_usage_report_sums_regions_and_reads_items_from_before_regions() -> None:
+    store = MemoryStore()
+    await store.add("USAGE#k", "2026-12-01#m#p/u", {"requests": 1, "prompt_tokens": 7})
+    await store.add("USAGE#k", "2026-12-01#@us-east-1#m#p/u", {"requests": 2, "prompt_tokens": 3})
+    await store.add("USAGE#k", "2026-12-01#@eu-west-1#m#p/u", {"requests": 4, "prompt_tokens": 1})
+    await store.add("USAGE#k", "2026-12-02#@eu-west-1#m#p/u", {"requests": 1})
+    rows = await usage_report(store, "k")
+    assert [(r["day"], r["model"], r["target"], r["requests"], r["prompt_tokens"]) for r in rows] == [
+        ("2026-12-01", "m", "p/u", 7, 11),
+        ("2026-12-02", "m", "p/u", 1, 0),
+    ]
+    assert [r["day"] for r in await usage_report(store, "k", since="2026-12-02")] == ["2026-12-02"]

@@ -6,6 +6,10 @@ it. The secret lives in Secrets Manager as `{"current": "...", "previous": "..."
 accepted, so the secret can be rotated without a moment where CloudFront and the gateway disagree.
 Values are compared in constant time and cached for `MAX_AGE_S`; when the secret cannot be read,
 requests fail closed (503).
+
+Every refusal is written as a metrics record (`rejection_record`): a botched rotation (every request
+403), a region that cannot read its secret (every request 503) and direct function-URL callers would
+otherwise leave no trace (their `cause`: telemetry/cause.py).
 """
 
 from __future__ import annotations
@@ -17,16 +21,27 @@ from collections.abc import Callable
 
 import orjson
 
-from switchboard.errors import OriginForbidden, OriginUnavailable
+from switchboard.errors import GatewayError, OriginForbidden, OriginUnavailable
+from switchboard.telemetry.cause import GATEWAY, origin_cause
+from switchboard.telemetry.metrics import RequestRecord
 
 MAX_AGE_S = 300.0
 
 
-def read_origin_secret(name: str) -> tuple[bytes, ...]:
-    """Blocking read (run in a thread): the accepted header values, non-empty ones only."""
-    from aws_lambda_powertools.utilities import parameters
+FILE_PREFIX = "file:"
 
-    raw = str(parameters.get_secret(name, max_age=int(MAX_AGE_S)))
+
+def read_origin_secret(name: str) -> tuple[bytes, ...]:
+    """Blocking read (run in a thread): the accepted header values, non-empty ones only. `name` is a
+    Secrets Manager secret, or `file:<path>` holding the same JSON (a proxy in front of a container,
+    the multi-region rehearsal)."""
+    if name.startswith(FILE_PREFIX):
+        with open(name[len(FILE_PREFIX) :], encoding="utf-8") as fh:
+            raw = fh.read().strip()
+    else:
+        from aws_lambda_powertools.utilities import parameters
+
+        raw = str(parameters.get_secret(name, max_age=int(MAX_AGE_S)))
     try:
         parsed = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -78,3 +93,24 @@ class OriginGuard:
             raise OriginForbidden(
                 "direct access is not allowed; call the gateway through its public endpoint"
             )
+
+
+def rejection_record(error: GatewayError, presented: bool, route: str, request_id: str) -> RequestRecord:
+    """The metrics record of a request the guard refused (it never reached a pipeline)."""
+    unavailable = isinstance(error, OriginUnavailable)
+    return RequestRecord(
+        route=route[:100],
+        status=error.http_status,
+        model=None,
+        provider=None,
+        upstream_model=None,
+        stream=False,
+        attempts=0,
+        overhead_ms=0.0,
+        upstream_ms=0.0,
+        total_ms=0.0,
+        ttft_ms=None,
+        request_id=request_id,
+        outcome="origin_unavailable" if unavailable else "origin_forbidden",
+        cause=GATEWAY if unavailable else origin_cause(presented),
+    )

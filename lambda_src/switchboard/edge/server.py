@@ -32,6 +32,7 @@ from switchboard.constants import (
     CHAT_PATH,
     COUNT_TOKENS_PATH,
     CT_JSON,
+    DEEP_HEALTH_PATH,
     EMBEDDINGS_PATH,
     H_CONTENT_TYPE,
     H_REGION,
@@ -44,7 +45,8 @@ from switchboard.constants import (
 from switchboard.dialects import anthropic, embeddings, openai_chat, responses
 from switchboard.dialects.base import Dialect
 from switchboard.edge.anthropic_models import speaks_anthropic_raw
-from switchboard.edge.origin import OriginGuard
+from switchboard.edge.health import DeepHealth
+from switchboard.edge.origin import OriginGuard, rejection_record
 from switchboard.errors import GatewayError, MethodNotAllowed, RouteNotFound
 from switchboard.pipeline import count_tokens, stored_responses
 from switchboard.pipeline.run import Pipeline
@@ -59,7 +61,10 @@ _DIALECTS: dict[str, Dialect] = {
     EMBEDDINGS_PATH: embeddings.DIALECT,
     RESPONSES_PATH: responses.DIALECT,
 }
-_ALLOWED = {path: b"POST" for path in (*_DIALECTS, COUNT_TOKENS_PATH)} | {HEALTH_PATH: b"GET, HEAD"}
+_ALLOWED = {path: b"POST" for path in (*_DIALECTS, COUNT_TOKENS_PATH)} | {
+    HEALTH_PATH: b"GET, HEAD",
+    DEEP_HEALTH_PATH: b"GET, HEAD",
+}
 _STORED_ALLOWED = b"GET, DELETE"
 _WEB_PREFIXES = ("/v1/models", "/docs", "/openapi.json", "/admin/api/", "/console")
 """The FastAPI app's routes (webapp.py, and the admin API and console of admin/api.py): nothing else
@@ -77,6 +82,7 @@ class Gateway:
         on_shutdown: Callable[[], Awaitable[None]] | None = None,
         tune_gc: bool = False,
         origin_guard: OriginGuard | None = None,
+        deep_health: DeepHealth | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
@@ -88,6 +94,7 @@ class Gateway:
         self._on_shutdown = on_shutdown
         self._tune_gc = tune_gc
         self._origin_guard = origin_guard
+        self._deep_health = deep_health or DeepHealth(config, None)
 
     @property
     def metrics(self) -> object:
@@ -118,6 +125,10 @@ class Gateway:
                 return
             if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 await self._health(send)
+                return
+            if path == DEEP_HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
+                status, body = await self._deep_health.check()
+                await send_body(send, status, [(H_CONTENT_TYPE, CT_JSON), (H_REGION, self._region)], body)
                 return
             if path in _ALLOWED:
                 error = MethodNotAllowed(f"method {scope['method'][:10]} not allowed on {path}")
@@ -177,7 +188,8 @@ class Gateway:
         try:
             await guard.check(presented)
         except GatewayError as exc:
-            await self._send_error(send, exc, scope)
+            rid = await self._send_error(send, exc, scope)
+            self.services.metrics.record(rejection_record(exc, presented is not None, scope["path"], rid))
             return False
         return True
 
@@ -194,8 +206,9 @@ class Gateway:
         scope: Scope,
         dialect: Dialect | None = None,
         allow: bytes | None = None,
-    ) -> None:
-        """An error answered before any pipeline (origin, method, auth of the FastAPI routes)."""
+    ) -> str:
+        """An error answered before any pipeline (origin, method, auth of the FastAPI routes);
+        returns the request id it was answered with."""
         headers = RequestHeaders(scope.get("headers", []))
         rid = request_id(headers.request_id, headers.lambda_context, scope)
         response = base_headers(rid, self._region, CT_JSON)
@@ -205,6 +218,7 @@ class Gateway:
         response += Timing().headers(perf_counter())
         body = (dialect or openai_chat.DIALECT).error_body(exc)
         await send_body(send, exc.http_status, response, body)
+        return rid.decode()
 
     def _with_headers(self, scope: Scope, send: Send) -> Send:
         """Adds the request id, region and timing headers to responses of the FastAPI routes."""

@@ -16,6 +16,7 @@ from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Services
 from switchboard.state.prices import requested_tier
 from switchboard.state.usage import UsageEvent
+from switchboard.telemetry.cause import request_cause
 from switchboard.telemetry.metrics import RequestRecord
 from switchboard.telemetry.tracing import Attributes, Span
 from switchboard.values import NO_USAGE, Usage
@@ -141,6 +142,7 @@ def _request_record(
         cached_tokens=usage.cached,
         cache_write_tokens=usage.cache_write,
         cost_nano_usd=cost,
+        cause=request_cause(ctx.status, ctx.error, ctx.outcome),
     )
 
 

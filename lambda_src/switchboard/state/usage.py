@@ -4,7 +4,11 @@ Per key, per UTC day, public model and serving target, one store item accumulate
 errors, cache hits, prompt / completion / cache-read / cache-write tokens and cost (nano-USD, from the shipped
 price table with `[prices]` over it, see `state/prices.py`) with atomic adds, so concurrent
 instances never lose or double a count:
-`pk = USAGE#<key_id>`, `sk = <YYYY-MM-DD>#<model>#<provider>/<upstream model>`. A cache hit counts
+`pk = USAGE#<key_id>`, `sk = <YYYY-MM-DD>#@<region>#<model>#<provider>/<upstream model>`. Each
+region writes its own items: a DynamoDB global table resolves concurrent writes to one item last
+writer wins, which would drop the other regions' increments; readers (`usage_report`, hence
+`switchboard usage`) sum the regions (items written before regions were recorded have no `@`
+segment and are summed too). A cache hit counts
 as a request and a hit, with no tokens (the provider was not called). Counts are summed in memory
 and written in the background `flush_interval_s` after they arrive (counts recorded while a write is
 in flight are written right after it, without waiting for another request); a failing store is
@@ -93,8 +97,10 @@ class UsageRecorder:
         sleep: Any = asyncio.sleep,
         flush_interval_s: float = 1.0,
         prices: PriceTable | Mapping[str, Price] | None = None,
+        region: str = "local",
     ) -> None:
         self._store = store
+        self._region = region
         self._prices = prices if isinstance(prices, PriceTable) else PriceTable(prices)
         self._spill = Path(
             spill_path or os.environ.get("SWITCHBOARD_USAGE_SPILL") or ".switchboard/usage-spill.jsonl"
@@ -121,7 +127,7 @@ class UsageRecorder:
             self._day_number = day_number
             self._day = datetime.datetime.fromtimestamp(event.at, datetime.UTC).strftime("%Y-%m-%d")
         target = f"{event.provider or '-'}/{event.upstream_model or '-'}"
-        key = (f"USAGE#{event.key_id}", f"{self._day}#{event.model}#{target}")
+        key = (f"USAGE#{event.key_id}", usage_sort_key(self._day, self._region, event.model, target))
         totals = self._pending.get(key)
         if totals is None:
             totals = self._pending[key] = dict.fromkeys(COUNTERS, 0)
@@ -341,15 +347,38 @@ class _Entry:
         return cls(pk, sk, counters, token)
 
 
+REGION_MARK = "@"
+
+
+def usage_sort_key(day: str, region: str, model: str, target: str) -> str:
+    """The sort key of one region's usage item (the module docstring)."""
+    return f"{day}#{REGION_MARK}{region}#{model}#{target}"
+
+
+def parse_sort_key(sk: str) -> tuple[str, str | None, str, str]:
+    """(day, region or None for items written before regions were recorded, model, target)."""
+    day, _, rest = sk.partition("#")
+    region = None
+    if rest.startswith(REGION_MARK):
+        region, _, rest = rest[len(REGION_MARK) :].partition("#")
+    model, _, target = rest.rpartition("#")
+    return day, region, model, target
+
+
 async def usage_report(store: Store, key_id: str, since: str | None = None) -> list[dict[str, Any]]:
-    """Per day and model, the counters of one key (from `since`, a YYYY-MM-DD date, on)."""
-    rows = []
+    """Per day and model, the counters of one key (from `since`, a YYYY-MM-DD date, on), every
+    region's items summed (exact however the regions' writes interleave: each item has one writer
+    region)."""
+    sums: dict[tuple[str, str, str], dict[str, int]] = {}
     for item in await store.query(f"USAGE#{key_id}"):
-        day, _, rest = str(item["sk"]).partition("#")
-        model, _, target = rest.rpartition("#")
+        day, _, model, target = parse_sort_key(str(item["sk"]))
         if since and day < since:
             continue
-        counters = {k: int(item.get(k, 0)) for k in COUNTERS}
+        summed = sums.setdefault((day, model, target), dict.fromkeys(COUNTERS, 0))
+        for name in COUNTERS:
+            summed[name] += int(item.get(name, 0))
+    rows = []
+    for (day, model, target), counters in sorted(sums.items()):
         cost = counters.pop("cost_nano_usd") / 1e9
         row = {"day": day, "model": model, "target": target, **counters, "cost_usd": round(cost, 6)}
         if counters["unpriced"]:  # the cost of those answers is unknown: the sum is a lower bound

@@ -56,6 +56,8 @@ class RequestRecord:
     """Prompt tokens written to the provider's cache (part of `prompt_tokens`)."""
     cost_nano_usd: int | None = 0
     """None: the target is unpriced (its cost is unknown)."""
+    cause: str = "none"
+    """Whose failure it was (telemetry/cause.py): none, client, provider, gateway or direct."""
 
 
 class MetricsSink:
@@ -101,7 +103,12 @@ _METADATA = (
     "request_id",
     "outcome",
     "cache",
+    "cause",
 )
+CAUSE_METRIC = "FailuresByCause"
+"""Count of failed requests with the `cause` dimension (a separate EMF document: the region-wide
+metrics keep their two dimensions). Alarms divide it by `Requests` of the same region."""
+_COUNTED_CAUSES = frozenset({"provider", "gateway", "direct"})
 
 
 def record_metrics(record: RequestRecord) -> dict[str, float]:
@@ -184,7 +191,31 @@ class EMFSink(LineSink):
         self._directives: dict[tuple[str, ...], list[dict[str, Any]]] = {}
 
     def line(self, record: RequestRecord) -> bytes:
-        return orjson.dumps(self.serialize(record))
+        main = orjson.dumps(self.serialize(record))
+        if record.cause in _COUNTED_CAUSES:  # a second EMF document: the cause dimension
+            return main + b"\n" + orjson.dumps(self.serialize_cause(record))
+        return main
+
+    def serialize_cause(self, record: RequestRecord, timestamp_ms: int | None = None) -> dict[str, Any]:
+        """`FailuresByCause` = 1 with dimensions region, service and cause (what Powertools writes
+        for one metric with those three dimensions)."""
+        return {
+            "_aws": {
+                "Timestamp": int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": NAMESPACE,
+                        "Dimensions": [["region", "service", "cause"]],
+                        "Metrics": [{"Name": CAUSE_METRIC, "Unit": "Count"}],
+                    }
+                ],
+            },
+            "region": self._region,
+            "service": SERVICE,
+            "cause": record.cause,
+            "request_id": record.request_id,
+            CAUSE_METRIC: [1.0],
+        }
 
     def serialize(self, record: RequestRecord, timestamp_ms: int | None = None) -> dict[str, Any]:
         values = record_metrics(record)
