@@ -98,7 +98,7 @@ MEANING = {
     "P10": "memory, descriptors, connections back to baseline",
     "I1": "streamed translated Responses answer stored before its final event",
     "I2": "RSS bounded under sustained answers over max_response_bytes",
-    "I3": "store write-locked: 503 within the bound, reads served",
+    "I3": "store locked (SQLite) or stopped (DynamoDB): 503 within the bound",
     "I4": "fuzzed bodies through every provider type: no 5xx",
     "I5": "header values from client input: printable, answer whole",
     "I6": "Content-Encoding: gzip/deflate decoded, others 415, zip bomb 413",
@@ -1261,9 +1261,10 @@ def run_issue16(
 
     step("I1 stored after stream")
     issue16.run_stored_after_stream(res, b, key, 10 if quick else 50)
-    step("I3 store write-locked")
+    step("I3 store write-locked (SQLite) and stopped (DynamoDB)")
     routes = (CHAT_PATH, MSG_PATH, "/v1/responses", "/v1/embeddings")
     issue16.run_store_hang(res, b, tmp / "store.db", dict.fromkeys(routes, hang_key), key)
+    issue16.run_store_hang_dynamodb(res, config, env, tmp)
     step("I5-I10, I12, I13")
     issue16.run_header_values(res, b, key)
     issue16.run_encodings(res, b, key)

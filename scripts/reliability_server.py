@@ -5,8 +5,10 @@ not an invariant of this suite), run by scripts/reliability.py against its real 
   continued (`previous_response_id`) at once on another connection.
 - I2: RSS bounded under sustained answers over `max_response_bytes` (baseline + cap x concurrency
   + 48 MiB).
-- I3: the store write-locked by another process: requests needing a store write get a 503 in their
-  dialect within the bound, reads (a stored response, an unseen key) are served at once.
+- I3: the SQLite store write-locked by another process: requests needing a store write get a 503 in
+  their dialect within the bound, reads (a stored response) are served at once; DynamoDB (moto's
+  server behind a third gateway) stopped with SIGSTOP: every request needing the store gets its 503
+  within the bound.
 - I4: fuzzed bodies per provider type, 0 5xx (scripts/reliability_fuzz.py).
 - I5: header values built from client input (`x-switchboard-dropped` with control characters or
   non-ASCII field names): the answer arrives whole, every header value printable ASCII.
@@ -24,8 +26,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import signal
 import socket
 import sqlite3
+import subprocess
 import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +41,7 @@ from reliability import (
     CHAT_PATH,
     MAX_RESPONSE_BYTES,
     MSG_PATH,
+    PY,
     SILENT_S,
     STORE_TIMEOUT_MS,
     STREAM_COMMIT_MS,
@@ -46,6 +51,7 @@ from reliability import (
     call,
     chat,
     error_shape_ok,
+    free_port,
     keys_create,
     messages,
     post,
@@ -54,7 +60,7 @@ from reliability import (
 )
 
 RESP_PATH = "/v1/responses"
-ISSUE16 = ("I1", "I2", "I3", "I4", "I5", "I6", "I7", "I8", "I9", "I10", "I12", "I13")
+STORE_BOUND_S = STORE_TIMEOUT_MS / 1000 + 2.0
 
 
 def _responses_stream_id(body: bytes) -> str | None:
@@ -119,6 +125,20 @@ def run_memory_bound(res: Results, gw: Gateway, key: str, n: int, concurrency: i
     )
 
 
+def _expect_503(
+    res: Results, gw: Gateway, key: str, path: str, body: dict[str, Any], what: str, timings: list[str]
+) -> None:
+    """A request that needs the store (after up to two served from a prefetched lease) is a 503 in
+    the route's shape within the store bound (+2 s)."""
+    for _ in range(3):
+        answer = post(gw.port, key, path, body, timeout=30)
+        if answer.status != 200:
+            break
+    ok = answer.status == 503 and error_shape_ok(path, answer) and answer.elapsed < STORE_BOUND_S
+    res.case("I3", ok, f"{what}: {answer.status} in {answer.elapsed:.2f} s: {short(answer.body)}")
+    timings.append(f"{what} {answer.status} in {answer.elapsed:.2f} s")
+
+
 def run_store_hang(res: Results, gw: Gateway, store: Path, keys: dict[str, str], stored_key: str) -> None:
     """I3 (item 3): `keys` maps a route to a key with rpm 10 (leases of one request)."""
     stored = post(gw.port, stored_key, RESP_PATH, {"model": "fz-openai", "input": "keep me"})
@@ -132,24 +152,12 @@ def run_store_hang(res: Results, gw: Gateway, store: Path, keys: dict[str, str],
     for path, key in keys.items():
         post(gw.port, key, path, bodies[path])
     time.sleep(0.3)  # the background lease refills are done
-    bound = STORE_TIMEOUT_MS / 1000 + 2.0
     lock = sqlite3.connect(store, isolation_level=None, timeout=10)
     lock.execute("BEGIN IMMEDIATE")  # another process holds the write lock
     timings = []
     try:
         for path, key in keys.items():
-            for _ in range(3):  # the prefetched lease first, then one from the store
-                answer = post(gw.port, key, path, bodies[path], timeout=20)
-                if answer.status != 200:
-                    break
-            ok = answer.status == 503 and error_shape_ok(path, answer) and answer.elapsed < bound
-            res.case(
-                "I3",
-                ok,
-                f"{path} needing a lease, store locked: {answer.status} in {answer.elapsed:.2f} s: "
-                f"{short(answer.body)}",
-            )
-            timings.append(f"{path} {answer.status} in {answer.elapsed:.2f} s")
+            _expect_503(res, gw, key, path, bodies[path], f"{path} needing a lease, store locked", timings)
         if rid:
             got = call(gw.port, "GET", f"{RESP_PATH}/{rid}", None, {"authorization": f"Bearer {stored_key}"})
             res.case(
@@ -164,6 +172,110 @@ def run_store_hang(res: Results, gw: Gateway, store: Path, keys: dict[str, str],
         lock.execute("ROLLBACK")
         lock.close()
     res.notes.append(f"I3: SQLite write-locked, timeout_ms {STORE_TIMEOUT_MS}: " + "; ".join(timings))
+
+
+def run_store_hang_dynamodb(res: Results, config: Path, env: dict[str, str], tmp: Path) -> None:
+    """I3 on DynamoDB: moto's server in its own process behind a third gateway, stopped with SIGSTOP
+    (the kernel still accepts connections; nothing answers)."""
+    import boto3
+
+    port = free_port()
+    moto = subprocess.Popen(
+        [PY, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    gw = None
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+        client.create_table(
+            TableName="sb-rel",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        text = config.read_text()
+        start = text.index("[store]")
+        end = text.index("\n\n", start) if "\n\n" in text[start:] else text.index("[routing]")
+        store = (
+            f'[store]\nbackend = "dynamodb"\ntable = "sb-rel"\nregion = "us-east-1"\n'
+            f'endpoint_url = "{endpoint}"\ntimeout_ms = {STORE_TIMEOUT_MS}\n'
+        )
+        dynamo_config = tmp / "dynamodb.toml"
+        dynamo_config.write_text(text[:start] + store + text[end:])
+        keys = {}
+        for name, limits in (("warm", ()), ("limited", ("--rpm", "10")), ("unseen", ())):
+            out = keys_create(dynamo_config, env, "rel", name, *limits)
+            out.check_returncode()
+            keys[name] = json.loads(out.stdout)["key"]
+        gw = Gateway("C", dynamo_config, env, tmp, "warning")
+        stored = post(gw.port, keys["warm"], RESP_PATH, {"model": "fz-openai", "input": "keep me"})
+        rid = json.loads(stored.body).get("id") if stored.status == 200 else "none"
+        post(gw.port, keys["limited"], CHAT_PATH, chat("ok"))
+        time.sleep(0.3)  # the background lease refill is done
+        moto.send_signal(signal.SIGSTOP)
+
+        timings = []
+        try:
+            cases = [
+                ("unseen key, chat", keys["unseen"], CHAT_PATH, chat("ok")),
+                ("unseen key, messages", keys["unseen"], MSG_PATH, messages("claude-ok")),
+                ("unseen key, responses", keys["unseen"], RESP_PATH, {"model": "fz-openai", "input": "x"}),
+                ("unseen key, embeddings", keys["unseen"], "/v1/embeddings", {"model": "ok", "input": "x"}),
+                ("new lease, chat", keys["limited"], CHAT_PATH, chat("ok")),
+                ("new lease, messages", keys["limited"], MSG_PATH, messages("claude-ok")),
+                (
+                    "previous_response_id",
+                    keys["warm"],
+                    RESP_PATH,
+                    {"model": "fz-openai", "input": "x", "previous_response_id": rid},
+                ),
+            ]
+            for name, key, path, body in cases:
+                _expect_503(res, gw, key, path, body, f"DynamoDB stopped, {name}", timings)
+            got = call(
+                gw.port, "GET", f"{RESP_PATH}/{rid}", None, {"authorization": f"Bearer {keys['warm']}"}, 30
+            )
+            ok = got.status == 503 and error_shape_ok(RESP_PATH, got) and got.elapsed < STORE_BOUND_S
+            res.case("I3", ok, f"DynamoDB stopped, GET stored response: {got.status} in {got.elapsed:.2f} s")
+            timings.append(f"GET stored response {got.status} in {got.elapsed:.2f} s")
+        finally:
+            moto.send_signal(signal.SIGCONT)
+        recovered = post(gw.port, keys["warm"], CHAT_PATH, chat("ok"), timeout=30)
+        res.case(
+            "I3", recovered.status == 200, f"DynamoDB resumed: {recovered.status} {short(recovered.body)}"
+        )
+        res.notes.append(
+            f"I3: DynamoDB (moto server) stopped, timeout_ms {STORE_TIMEOUT_MS}: " + "; ".join(timings)
+        )
+    finally:
+        if gw is not None:
+            gw.stop()
+        moto.send_signal(signal.SIGCONT)
+        moto.terminate()
+        moto.wait(10)
 
 
 def run_fuzz(res: Results, gw: Gateway, key: str, per_type: int) -> None:
