@@ -12,8 +12,8 @@ header or a key: the record it is written from holds none. On by default for `sw
 
 from __future__ import annotations
 
-import datetime
 import sys
+import time
 from typing import IO
 
 import orjson
@@ -21,19 +21,26 @@ import orjson
 from switchboard.telemetry.metrics import LineSink, RequestRecord
 from switchboard.telemetry.recent import describe
 
-_UTC = datetime.UTC
 
-
-def access_line(record: RequestRecord) -> bytes:
-    """The JSON line of one request (no trailing newline)."""
-    moment = datetime.datetime.fromtimestamp(record.at, _UTC)
-    stamp = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def access_line(record: RequestRecord, second: str | None = None) -> bytes:
+    """The JSON line of one request (no trailing newline). `second`: the record's time to the second,
+    `YYYY-MM-DDTHH:MM:SS`, when the caller already formatted it."""
+    at = record.at
+    whole = int(at)
+    if second is None:
+        second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    stamp = f"{second}.{int((at - whole) * 1000):03d}Z"
     return orjson.dumps({"time": stamp, **describe(record), "provider": record.provider})
 
 
 class AccessLog(LineSink):
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stderr)
+        self._whole = -1
+        self._second = ""
 
     def line(self, record: RequestRecord) -> bytes:
-        return access_line(record)
+        whole = int(record.at)
+        if whole != self._whole:  # formatted once a second, not once a request
+            self._whole, self._second = whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        return access_line(record, self._second)
