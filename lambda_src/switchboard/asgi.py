@@ -20,6 +20,7 @@ from switchboard.constants import (
     H_CONTENT_ENCODING,
     H_CONTENT_LENGTH,
     H_CONTENT_TYPE,
+    H_GOOG_API_KEY,
     H_LAMBDA_CONTEXT,
     H_REGION,
     H_REGION_PREFERENCE,
@@ -74,7 +75,8 @@ class RequestHeaders:
         self.request_id: bytes | None = None
         self.lambda_context: bytes | None = None
         self.token: str | None = None
-        """The presented gateway key: `Authorization: Bearer ...` or `x-api-key` (first found)."""
+        """The presented gateway key: `Authorization: Bearer ...`, `x-api-key` or `x-goog-api-key`
+        (first found)."""
         self.forward: tuple[tuple[str, str], ...] = ()
         """Headers of a provider's API, passed on to targets that serve that API as it is."""
         self.session: bytes | None = None
@@ -93,7 +95,7 @@ class RequestHeaders:
                     scheme, _, token = value.partition(b" ")
                     if scheme.lower() == b"bearer" and token:
                         self.token = token.strip().decode("latin-1")
-            elif name == H_API_KEY:
+            elif name in (H_API_KEY, H_GOOG_API_KEY):
                 if self.token is None and value:
                     self.token = value.strip().decode("latin-1")
             elif name == H_REQUEST_ID:

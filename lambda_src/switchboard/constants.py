@@ -27,11 +27,13 @@ RESPONSES_PATH: Final = "/v1/responses"
 COUNT_TOKENS_PATH: Final = "/v1/messages/count_tokens"
 HEALTH_PATH: Final = "/healthz"
 DEEP_HEALTH_PATH: Final = "/healthz/deep"  # behind the origin guard: what the region prober calls
+GEMINI_PREFIX: Final = "/v1beta/"  # the Gemini API (pipeline/gemini_routes.py)
 
 # Request headers.
 H_LAMBDA_CONTEXT: Final = b"x-amzn-lambda-context"
 H_AUTHORIZATION: Final = b"authorization"
 H_API_KEY: Final = b"x-api-key"
+H_GOOG_API_KEY: Final = b"x-goog-api-key"  # the Gemini API's key header (its clients send only this)
 H_CACHE_CONTROL: Final = b"cache-control"
 H_CONTENT_ENCODING: Final = b"content-encoding"
 H_SESSION_AFFINITY: Final = b"x-session-affinity"

@@ -1,9 +1,9 @@
-"""Real clients end to end: Claude Code and Codex CLI (installed by scripts/install-clients into
+"""Real clients end to end: Claude Code, Codex CLI and Gemini CLI (installed by scripts/install-clients into
 .cache/clients/) run headless against the fake providers in fakes.py, either directly (proving the
 harness and the fakes) or through a real `switchboard serve` subprocess whose providers point at the
 fakes. Everything stays on 127.0.0.1; every client run has a timeout.
 
-Session fixtures: one fake Anthropic, one fake OpenAI and one gateway for the whole run (each test
+Session fixtures: one fake Anthropic, one fake OpenAI, one fake Gemini and one gateway for the whole run (each test
 clears the fakes' records and sets their tool behaviour)."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from clients.fakes import FakeAnthropic, FakeOpenAI
-from clients.harness import CLAUDE, CLIENT_BIN, CODEX, NODE_MODULES, OPENCODE, UPSTREAM_KEY, Gateway
+from clients.fakes import FakeAnthropic, FakeGemini, FakeOpenAI
+from clients.harness import CLAUDE, CLIENT_BIN, CODEX, GEMINI, NODE_MODULES, OPENCODE, UPSTREAM_KEY, Gateway
 from served import EVERY_KIND, FakeProviders, Served, provider_config, run_serve, serve
 
 
@@ -56,6 +56,12 @@ def vercel_ai() -> Path:
     return NODE_MODULES
 
 
+@pytest.fixture(scope="session")
+def gemini_bin() -> Path:
+    _need(GEMINI)
+    return GEMINI
+
+
 # --------------------------------------------------------------------------- fakes
 
 
@@ -69,6 +75,18 @@ def _anthropic_session() -> Iterator[FakeAnthropic]:
 def _openai_session() -> Iterator[FakeOpenAI]:
     with FakeOpenAI() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def _gemini_session() -> Iterator[FakeGemini]:
+    with FakeGemini() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_gemini(_gemini_session: FakeGemini) -> FakeGemini:
+    _gemini_session.reset()
+    return _gemini_session
 
 
 @pytest.fixture
@@ -90,10 +108,11 @@ def fake_openai(_openai_session: FakeOpenAI) -> FakeOpenAI:
 MODELS = {
     "to-anthropic": "fa/claude-upstream",
     "to-openai": "fo/gpt-upstream",
+    "to-gemini": "fg/gemini-upstream",
 }
 
 
-def _config(anthropic_root: str, openai_root: str, db: Path) -> str:
+def _config(anthropic_root: str, openai_root: str, db: Path, gemini_root: str) -> str:
     lines = [
         "[gateway]",
         'region = "test-clients"',
@@ -111,6 +130,10 @@ def _config(anthropic_root: str, openai_root: str, db: Path) -> str:
         'type = "openai"',
         f'base_url = "{openai_root}/v1"',
         'api_key_env = "FAKE_UPSTREAM_KEY"',
+        "[providers.fg]",
+        'type = "gemini"',
+        f'base_url = "{gemini_root}/v1beta"',
+        'api_key_env = "FAKE_UPSTREAM_KEY"',
     ]
     for public, target in MODELS.items():
         lines += [f'[models."{public}"]', f'targets = ["{target}"]']
@@ -119,12 +142,17 @@ def _config(anthropic_root: str, openai_root: str, db: Path) -> str:
 
 @pytest.fixture(scope="session")
 def gateway(
-    tmp_path_factory: pytest.TempPathFactory, _anthropic_session: FakeAnthropic, _openai_session: FakeOpenAI
+    tmp_path_factory: pytest.TempPathFactory,
+    _anthropic_session: FakeAnthropic,
+    _openai_session: FakeOpenAI,
+    _gemini_session: FakeGemini,
 ) -> Iterator[Gateway]:
     """`switchboard serve` as a subprocess with an sqlite store and one real gateway key."""
     root = tmp_path_factory.mktemp("gateway")
     config = root / "switchboard.toml"
-    config.write_text(_config(_anthropic_session.root, _openai_session.root, root / "state.db"))
+    config.write_text(
+        _config(_anthropic_session.root, _openai_session.root, root / "state.db", _gemini_session.root)
+    )
     with run_serve(config, {"FAKE_UPSTREAM_KEY": UPSTREAM_KEY}, tenant="clients") as served:
         yield Gateway(served.base, served.key, served.log)
 

@@ -582,3 +582,74 @@ class FakeOpenAI(FakeProvider):
             yield _sse(None, "[DONE]")
 
         h.send_sse(events())
+
+
+# --------------------------------------------------------------------------- Gemini
+
+GEMINI_ANSWER = "Hello from the fake Gemini provider."
+
+
+def _gemini_has_function_response(body: dict[str, Any]) -> bool:
+    return any(
+        isinstance(part, dict) and "functionResponse" in part
+        for turn in body.get("contents") or []
+        if isinstance(turn, dict)
+        for part in turn.get("parts") or []
+    )
+
+
+class FakeGemini(FakeProvider):
+    """POST /v1beta/models/{model}:generateContent, :streamGenerateContent?alt=sse (SSE: one
+    GenerateContentResponse per `data:` event, the last with finishReason and usageMetadata, then
+    the stream closes) and :countTokens; GET /v1beta/models/{model}; errors Google-shaped."""
+
+    answer = GEMINI_ANSWER
+
+    def handle_get(self, h: _Handler) -> None:
+        path = urlsplit(h.path).path
+        if path.startswith("/v1beta/models/"):
+            name = path.removeprefix("/v1beta/models/")
+            h.send_json(200, {"name": f"models/{name}", "baseModelId": name, "version": "001"})
+            return
+        h.send_json(404, {"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}})
+
+    def handle_post(self, h: _Handler, rec: Recorded) -> None:
+        body = rec.body if isinstance(rec.body, dict) else {}
+        model, _, method = rec.path.removeprefix("/v1beta/models/").rpartition(":")
+        if method == "countTokens":
+            h.send_json(200, {"totalTokens": max(1, len(json.dumps(body)) // 4)})
+            return
+        if method not in ("generateContent", "streamGenerateContent"):
+            h.send_json(404, {"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}})
+            return
+        use_tool = (
+            self.tool_call is not None and bool(body.get("tools")) and not _gemini_has_function_response(body)
+        )
+        usage = {"promptTokenCount": 21, "candidatesTokenCount": 9, "totalTokenCount": 30}
+        rid = f"fake{uuid.uuid4().hex[:12]}"
+        if use_tool:
+            assert self.tool_call is not None
+            name, args = self.tool_call
+            last: list[dict[str, Any]] = [{"functionCall": {"name": name, "args": args}}]
+            pieces: list[str] = []
+        else:
+            last, pieces = [], _pieces(self.answer)
+
+        def response(parts: list[dict[str, Any]], final: bool) -> dict[str, Any]:
+            candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+            out: dict[str, Any] = {"candidates": [candidate], "modelVersion": model, "responseId": rid}
+            if final:
+                candidate["finishReason"] = "STOP"
+                out["usageMetadata"] = usage
+            return out
+
+        if method == "generateContent":
+            h.send_json(200, response(last or [{"text": self.answer}], True))
+            return
+
+        def events() -> Iterator[bytes]:
+            for piece in pieces[:-1]:
+                yield _sse(None, response([{"text": piece}], False))
+            yield _sse(None, response(last or [{"text": pieces[-1]}], True))
+
+        h.send_sse(events())

@@ -32,6 +32,7 @@ OPENCODE_OFFLINE = {
     "OPENCODE_DISABLE_EXTERNAL_SKILLS": "1",
     "OPENCODE_PURE": "1",
 }
+GEMINI = CLIENT_BIN / "gemini"
 CLIENT_TIMEOUT_S = 90
 # Without these Codex 0.169.0 looks up ab.chatgpt.com (analytics), chatgpt.com, github.com and
 # api.github.com (the plugin marketplace) on every run: seen with strace; with them it only talks to
@@ -168,6 +169,31 @@ def run_opencode(
     (work / "opencode.json").write_text(json.dumps(config))
     env = {**_base_env(home), **OPENCODE_OFFLINE}
     return _run([str(opencode), "run", "-m", model, prompt], env, work)
+
+
+GEMINI_SETTINGS = {
+    "security": {"auth": {"selectedType": "gemini-api-key"}},
+    "privacy": {"usageStatisticsEnabled": False},
+    "general": {"disableAutoUpdate": True, "disableUpdateNag": True},
+}
+"""API-key auth, no usage statistics, no update checks: it then talks only to its base URL."""
+
+
+def run_gemini(
+    gemini: Path, base_url: str, key: str, model: str, tmp_path: Path, prompt: str = "say hi"
+) -> Run:
+    """`gemini -m MODEL -p PROMPT --output-format json` (headless) against base_url (no /v1beta)."""
+    home, work = _scratch(tmp_path)
+    (home / ".gemini").mkdir(exist_ok=True)
+    (home / ".gemini" / "settings.json").write_text(json.dumps(GEMINI_SETTINGS))
+    env = {
+        **_base_env(home),
+        "GOOGLE_GEMINI_BASE_URL": base_url,
+        "GEMINI_API_KEY": key,
+        "GEMINI_CLI_NO_RELAUNCH": "true",
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",
+    }
+    return _run([str(gemini), "-m", model, "-p", prompt, "--output-format", "json"], env, work)
 
 
 def work_dir(tmp_path: Path) -> Path:

@@ -1,7 +1,8 @@
 """The gateway's ASGI entry: a bare ASGI dispatcher for the hot routes, FastAPI for the rest.
 
 `POST /v1/chat/completions`, `/v1/messages` and `/v1/embeddings` go to the request pipeline
-(`pipeline/run.py`) with their dialect, and `GET /healthz` is answered here, all without a framework
+(`pipeline/run.py`) with their dialect, everything under `/v1beta/` (the Gemini API) to
+`pipeline/gemini_routes.py`, and `GET /healthz` is answered here, all without a framework
 (the framework layer costs ~100 us CPU and Starlette's StreamingResponse ~0.5 ms of time to first
 token per request). Everything else (`/v1/models`, docs, unknown routes) goes to the FastAPI app in
 `webapp.py`, built on first use so it stays off the cold-start path: only paths it serves
@@ -34,6 +35,7 @@ from switchboard.constants import (
     CT_JSON,
     DEEP_HEALTH_PATH,
     EMBEDDINGS_PATH,
+    GEMINI_PREFIX,
     H_CONTENT_TYPE,
     H_REGION,
     H_REQUEST_ID,
@@ -48,7 +50,7 @@ from switchboard.edge.anthropic_models import speaks_anthropic_raw
 from switchboard.edge.health import DeepHealth
 from switchboard.edge.origin import OriginGuard, rejection_record
 from switchboard.errors import GatewayError, MethodNotAllowed, RouteNotFound
-from switchboard.pipeline import count_tokens, stored_responses
+from switchboard.pipeline import count_tokens, gemini_routes, stored_responses
 from switchboard.pipeline.run import Pipeline
 from switchboard.pipeline.services import Services
 from switchboard.routing.executor import Executor
@@ -122,6 +124,12 @@ class Gateway:
                     return
                 error = MethodNotAllowed(f"method {scope['method'][:10]} not allowed on {path[:200]}")
                 await self._send_error(send, error, scope, responses.DIALECT, allow=_STORED_ALLOWED)
+                return
+            if path.startswith(GEMINI_PREFIX) or (
+                path.startswith("/v1/models")
+                and gemini_routes.wants_gemini(path, scope["method"], scope["headers"])
+            ):
+                await gemini_routes.serve(scope, receive, send, self.pipeline)
                 return
             if path == HEALTH_PATH and scope["method"] in ("GET", "HEAD"):
                 await self._health(send)

@@ -1,15 +1,17 @@
-"""`POST /v1/messages/count_tokens` (the anthropic SDK's `messages.count_tokens`).
+"""`POST /v1/messages/count_tokens` (the anthropic SDK's `messages.count_tokens`) and
+`POST /v1beta/models/{model}:countTokens` (Gemini's), one `Counting` each.
 
-Authenticated and validated like `/v1/messages` (Anthropic-shaped errors). The count comes from
-the first Anthropic target of the model's chain, passed through as the client sent it (with
-fallback between Anthropic targets); a chain without one gets a documented estimate (~4 bytes of
-request per token) and says so in `x-switchboard-token-count: estimate`. Counting generates
-nothing: no limits are taken and no usage is recorded; like every route of the pipeline it goes
-through its error boundary and `finish` (a metric record, a trace span).
+Authenticated and validated like the dialect's generation route (its error shape). The count
+comes from the first target of the model's chain that serves the counting API, passed through as
+the client sent it (with fallback between such targets); a chain without one gets a documented
+estimate (~4 bytes of request per token) and says so in `x-switchboard-token-count: estimate`.
+Counting generates nothing: no limits are taken and no usage is recorded; like every route of the
+pipeline it goes through its error boundary and `finish` (a metric record, a trace span).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from time import perf_counter
 
 import orjson
@@ -31,7 +33,22 @@ DIALECT = Dialect(COUNT_TOKENS_PATH, parse_count_tokens_request, None, error_bod
 H_TOKEN_COUNT = b"x-switchboard-token-count"
 
 
-async def serve(scope: Scope, receive: Receive, send: Send, pipeline: Pipeline) -> None:
+@dataclass(frozen=True, slots=True)
+class Counting:
+    dialect: Dialect
+    """Its `billable` is False: counting generates nothing."""
+    api: str
+    """The counting API a target must serve for the count to be passed through."""
+    field: str
+    """The estimate's field: Anthropic's `input_tokens`, Gemini's `totalTokens`."""
+
+
+ANTHROPIC = Counting(DIALECT, ANTHROPIC_COUNT_TOKENS, "input_tokens")
+
+
+async def serve(
+    scope: Scope, receive: Receive, send: Send, pipeline: Pipeline, counting: Counting = ANTHROPIC
+) -> None:
     """Through the pipeline's error boundary and `finish` (a metric record and a span, no usage)."""
 
     async def count(ctx: RequestContext, watch: Watch) -> None:
@@ -43,9 +60,7 @@ async def serve(scope: Scope, receive: Receive, send: Send, pipeline: Pipeline) 
         request, chain = ctx.request, ctx.plan
         assert request is not None
         assert chain is not None
-        targets = tuple(
-            t for t in chain.targets if ANTHROPIC_COUNT_TOKENS in native_apis(config.providers[t.provider])
-        )
+        targets = tuple(t for t in chain.targets if counting.api in native_apis(config.providers[t.provider]))
         extra: list[tuple[bytes, bytes]] = []
         if targets:
             result = await pipeline.executor.complete(request, targets, chain.deadline_s, ctx.timing)
@@ -53,11 +68,11 @@ async def serve(scope: Scope, receive: Receive, send: Send, pipeline: Pipeline) 
             body, source = result.content, b"provider"
             extra = [(H_PROVIDER, result.target.provider.encode()), (H_MODEL, result.target.model.encode())]
         else:
-            body, source = orjson.dumps({"input_tokens": max(1, len(ctx.raw) // 4)}), b"estimate"
+            body, source = orjson.dumps({counting.field: max(1, len(ctx.raw) // 4)}), b"estimate"
         answer = base_headers(ctx.request_id, pipeline.region, CT_JSON) + extra + [(H_TOKEN_COUNT, source)]
         ctx.response_started = True
         await send_body(ctx.send, 200, answer + ctx.timing.headers(perf_counter()), body)
         ctx.response_complete = True
         ctx.status, ctx.outcome = 200, "ok"
 
-    await pipeline.serve(scope, receive, send, DIALECT, count)
+    await pipeline.serve(scope, receive, send, counting.dialect, count)

@@ -23,7 +23,13 @@ from switchboard.providers.bedrock import BedrockAdapter
 from switchboard.providers.gemini import GeminiAdapter
 from switchboard.providers.mock import MockAdapter
 from switchboard.providers.openai import OpenAIAdapter
-from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES, OPENAI_RESPONSES
+from switchboard.wire.readers import (
+    ANTHROPIC_COUNT_TOKENS,
+    ANTHROPIC_MESSAGES,
+    GEMINI_COUNT_TOKENS,
+    GEMINI_GENERATE,
+    OPENAI_RESPONSES,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -67,6 +73,7 @@ def _mock_upstream() -> httpx.AsyncBaseTransport:
 
 _ANTHROPIC_APIS: Final = frozenset({ANTHROPIC_MESSAGES, ANTHROPIC_COUNT_TOKENS})
 _OPENAI_APIS: Final = frozenset({OPENAI_RESPONSES})
+_GEMINI_APIS: Final = frozenset({GEMINI_GENERATE, GEMINI_COUNT_TOKENS})
 
 
 def _openai_apis(provider: ProviderConfig) -> frozenset[str]:
@@ -81,7 +88,7 @@ _REGISTRY: dict[str, ProviderType] = {
     "anthropic": ProviderType(
         AnthropicAdapter(), native_apis=lambda p: _ANTHROPIC_APIS, honours=_CACHE_MARKERS
     ),
-    "gemini": ProviderType(GeminiAdapter()),
+    "gemini": ProviderType(GeminiAdapter(), native_apis=lambda p: _GEMINI_APIS),
     "bedrock": ProviderType(
         BedrockAdapter(),
         fields=ProviderFields(base_url=False, region=True),

@@ -63,7 +63,7 @@ class Authenticator:
                 return None
             if token is None:
                 raise Unauthorized(
-                    "missing API key: send 'Authorization: Bearer sb-...' or 'x-api-key' "
+                    "missing API key: send 'Authorization: Bearer sb-...', 'x-api-key' or 'x-goog-api-key' "
                     "(an operator creates keys with `switchboard keys create`)"
                 )
             raise Unauthorized("invalid API key")

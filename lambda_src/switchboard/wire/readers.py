@@ -7,8 +7,9 @@ buffered so an early error can still fall back), whether it is an error (and its
 the usage the stream reports as a `Usage` value. It also builds the two events the relay may have
 to write itself, in the same format: the error event that ends a failed stream and the final event
 that ends a complete one. Formats: OpenAI chat chunks (the executor's own form: every translated
-stream and OpenAI-compatible upstreams), Anthropic Messages events and OpenAI Responses events (both
-relayed byte for byte to a client that speaks them: same-dialect pass-through).
+stream and OpenAI-compatible upstreams), Anthropic Messages events, OpenAI Responses events and
+Gemini `streamGenerateContent` events (`wire/gemini.py`), all three relayed byte for byte to a client
+that speaks them: same-dialect pass-through.
 
 `json_usage` reads the usage of a complete answer in each format.
 """
@@ -22,6 +23,8 @@ import orjson
 
 from switchboard.values import Usage
 from switchboard.wire.anthropic import hour_writes
+from switchboard.wire.gemini import GeminiEventReader
+from switchboard.wire.gemini import json_usage as gemini_json_usage
 from switchboard.wire.openai import (
     DONE,
     answer_usage,
@@ -32,12 +35,14 @@ from switchboard.wire.openai import (
     is_done,
     usage_from_openai,
 )
-from switchboard.wire.sse import event_data
+from switchboard.wire.sse import event_object as _parse
 
 OPENAI_CHAT = "openai.chat"
 ANTHROPIC_MESSAGES = "anthropic.messages"
 ANTHROPIC_COUNT_TOKENS = "anthropic.count_tokens"
 OPENAI_RESPONSES = "openai.responses"
+GEMINI_GENERATE = "gemini.generate"
+GEMINI_COUNT_TOKENS = "gemini.count_tokens"
 
 
 class StreamReader(Protocol):
@@ -61,17 +66,6 @@ class StreamReader(Protocol):
     def error_event(self, message: str, code: str, kind: str) -> bytes: ...
 
     def final_event(self, event: bytes) -> bytes: ...
-
-
-def _parse(event: bytes) -> dict[str, Any] | None:
-    data = event_data(event)
-    if data is None:
-        return None
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def _event_name(event: bytes) -> bytes:
@@ -265,6 +259,8 @@ def stream_reader(api: str, strip_usage: bool = False) -> StreamReader:
         return AnthropicEventReader()
     if api == OPENAI_RESPONSES:
         return ResponsesEventReader()
+    if api == GEMINI_GENERATE:
+        return GeminiEventReader()
     return OpenAIChunkReader(strip_usage)
 
 
@@ -272,6 +268,8 @@ def json_usage(api: str, content: bytes) -> Usage | None:
     """The usage of a complete answer in its own format (None when it reports none)."""
     if api == OPENAI_CHAT:
         return answer_usage(content)
+    if api == GEMINI_GENERATE:
+        return gemini_json_usage(content)
     try:
         parsed = orjson.loads(content)
     except orjson.JSONDecodeError:

@@ -8,7 +8,9 @@ the next chunk is dropped, so a CRLF split across reads is still one line ending
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
+
+import orjson
 
 DEFAULT_MAX_EVENT_BYTES: Final = 8 * 1024 * 1024
 
@@ -64,3 +66,15 @@ def event_data(event: bytes) -> bytes | None:
             value = line[5:]
             parts.append(value[1:] if value.startswith(b" ") else value)
     return b"\n".join(parts) if parts else None
+
+
+def event_object(event: bytes) -> dict[str, Any] | None:
+    """The event's `data:` parsed as a JSON object; None for comments, non-JSON and non-objects."""
+    data = event_data(event)
+    if data is None:
+        return None
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None

@@ -42,14 +42,9 @@ from switchboard.errors import UpstreamError, UpstreamProtocolError
 from switchboard.providers.base import Answer, StreamTranslator, UpstreamCall, classify_status
 from switchboard.providers.embeddings import openai_embeddings
 from switchboard.providers.gemini.request import build_embed_body, build_generate_body, convert_messages
-from switchboard.providers.gemini.response import (
-    GeminiStream,
-    finish_reason,
-    openai_usage,
-    to_chat_completion,
-    usage_from_gemini,
-)
+from switchboard.providers.gemini.response import GeminiStream, to_chat_completion
 from switchboard.upstream.http import UpstreamRequest
+from switchboard.wire.gemini import finish_reason, openai_usage, usage_from_gemini
 
 __all__ = [
     "GeminiAdapter",

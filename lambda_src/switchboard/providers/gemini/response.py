@@ -1,6 +1,6 @@
 """Gemini GenerateContentResponse objects (answers and SSE chunks) -> OpenAI bodies and chunks.
 
-Owns the finish-reason and usage mapping for Gemini; OpenAI bodies and events are built by
+The finish-reason and usage tables are `wire.gemini`'s; OpenAI bodies and events are built by
 `wire.openai`. Pure: no I/O, clock or logging (`created` is passed in).
 """
 
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
 import orjson
 
 from switchboard.values import Usage
+from switchboard.wire.gemini import finish_reason, openai_usage, usage_from_gemini
 from switchboard.wire.openai import (
     DONE,
     assistant_message,
@@ -23,44 +24,8 @@ from switchboard.wire.openai import (
     malformed_event,
     tool_call,
     usage_chunk,
-    usage_object,
 )
 from switchboard.wire.sse import event_data
-
-FILTERED: Final = frozenset(
-    {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"}
-)
-
-
-def finish_reason(reason: str | None, has_calls: bool) -> str | None:
-    if reason is None:
-        return None
-    if has_calls:
-        return "tool_calls"
-    if reason == "MAX_TOKENS":
-        return "length"
-    if reason in FILTERED:
-        return "content_filter"
-    return "stop"
-
-
-def usage_from_gemini(meta: Mapping[str, Any]) -> Usage:
-    """`usageMetadata` -> counts: thinking tokens are completion tokens (and `reasoning`), cached
-    content is the cache-read part of the prompt. Raises ValueError / TypeError on non-numbers."""
-    thoughts = int(meta.get("thoughtsTokenCount") or 0)
-    return Usage(
-        int(meta.get("promptTokenCount") or 0),
-        int(meta.get("candidatesTokenCount") or 0) + thoughts,
-        int(meta.get("cachedContentTokenCount") or 0),
-        reasoning=thoughts,
-    )
-
-
-def openai_usage(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """`usageMetadata` -> OpenAI `usage`; Gemini's own total is kept when it reports one."""
-    usage = usage_from_gemini(meta)
-    total = int(meta.get("totalTokenCount") or usage.total)
-    return usage_object(usage.prompt, usage.completion, usage.cached, total)
 
 
 def _split_parts(parts: list[Any], call_prefix: str, first_call: int) -> tuple[str, list[dict[str, Any]]]:
