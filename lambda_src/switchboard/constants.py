@@ -24,6 +24,7 @@ CHAT_PATH: Final = "/v1/chat/completions"
 MESSAGES_PATH: Final = "/v1/messages"
 EMBEDDINGS_PATH: Final = "/v1/embeddings"
 RESPONSES_PATH: Final = "/v1/responses"
+RESPONSES_INPUT_TOKENS_PATH: Final = "/v1/responses/input_tokens"
 COUNT_TOKENS_PATH: Final = "/v1/messages/count_tokens"
 HEALTH_PATH: Final = "/healthz"
 DEEP_HEALTH_PATH: Final = "/healthz/deep"  # behind the origin guard: what the region prober calls

@@ -48,6 +48,10 @@ class NativeRequest:
     """The client's body with Switchboard's routing fields removed (`model` is rewritten per target)."""
     headers: tuple[tuple[str, str], ...] = ()
     """Allow-listed client headers of that API (`anthropic-version`, `anthropic-beta`, `openai-beta`)."""
+    method: str = "POST"
+    resource: str = ""
+    """For calls on a stored object (`openai.responses.resource`): the path below the API's root,
+    built by Switchboard from validated parts (e.g. `/resp_1/input_items?order=asc`); no body."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -160,11 +160,12 @@ def served() -> Iterator[tuple[str, str, Fakes]]:
 
 
 @pytest.fixture
-def client(served: tuple[str, str, Fakes]) -> genai.Client:
+def client(served: tuple[str, str, Fakes]) -> Iterator[genai.Client]:
     base, key, fakes = served
     fakes.calls.clear()
     # the SDK's default version (v1 in google-genai 3.x): /v1/models/{model}:method, GET /v1/models
-    return genai.Client(api_key=key, http_options=types.HttpOptions(base_url=base))
+    with genai.Client(api_key=key, http_options=types.HttpOptions(base_url=base)) as client:
+        yield client
 
 
 TEXT = {"gem": "".join(GEMINI_TEXT), "gpt": "".join(OPENAI_TEXT)}
@@ -282,10 +283,11 @@ def test_models_and_errors(client: genai.Client, served: tuple[str, str, Fakes])
         client.models.generate_content(model="nope", contents="hi")
     assert missing.value.code == 404 and missing.value.status == "NOT_FOUND"
     base = served[0]
-    stranger = genai.Client(
-        api_key="sb-not-a-real-key", http_options=types.HttpOptions(base_url=base, api_version="v1beta")
-    )
-    with pytest.raises(errors.ClientError) as refused:
+    options = types.HttpOptions(base_url=base, api_version="v1beta")
+    with (
+        genai.Client(api_key="sb-not-a-real-key", http_options=options) as stranger,
+        pytest.raises(errors.ClientError) as refused,
+    ):
         stranger.models.generate_content(model="gem", contents="hi")
     assert refused.value.code == 401 and refused.value.status == "UNAUTHENTICATED"
     assert served[2].calls == []

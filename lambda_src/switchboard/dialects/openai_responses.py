@@ -19,9 +19,11 @@ Dropped and named in `ResponsesRequest.dropped` (for `x-switchboard-dropped`): p
 tuning fields (`include`, `prompt_cache_key`, `client_metadata`, `service_tier`, `truncation`,
 `reasoning.summary`, `text.verbosity`, ...), fields this module does not know, non-function tools
 (`tools.<type>`), and `reasoning` input items (`input.reasoning`).
-Refused with a 400 naming the field: wrong types, `background: true`, `conversation`, `prompt`,
-`file_id` / `file_url` inputs, `item_reference` and other item types, a `tool_choice` that forces a
-dropped tool, and the fields that could choose an upstream (`request.FORBIDDEN_FIELDS`).
+Served only by `openai` targets (`ChatRequest.untranslatable`: translated targets are skipped, and a
+chain without a pass-through target answers a 400 naming the field): `conversation`, `prompt`,
+`background: true` (OpenAI keeps and runs those itself). Refused with a 400 naming the field: wrong
+types, `file_id` / `file_url` inputs, `item_reference` and other item types, a `tool_choice` that
+forces a dropped tool, and the fields that could choose an upstream (`request.FORBIDDEN_FIELDS`).
 """
 
 from __future__ import annotations
@@ -54,10 +56,8 @@ __all__ = [
     "with_history",
 ]
 
-REFUSED: Final = {
-    "conversation": "conversations are not available for translated targets; use previous_response_id",
-    "prompt": "stored prompt templates are not available for translated targets",
-}
+NATIVE_ONLY: Final = ("conversation", "prompt")
+"""Fields only OpenAI's own Responses API can serve (with `background: true`)."""
 # Request parameters a response object repeats as sent (the rest take `wire.responses.ECHO_DEFAULTS`).
 ECHOED: Final = (
     "instructions",
@@ -399,7 +399,10 @@ def _metadata(value: Any) -> dict[str, str]:
     return value
 
 
-def _check_top_level(body: dict[str, Any], dropped: list[str]) -> None:
+def _check_top_level(body: dict[str, Any], dropped: list[str]) -> str | None:
+    """Refuses what no target may receive, names what is dropped; returns the first field only an
+    `openai` (pass-through) target can serve, if any."""
+    native_only = None
     for name in body:
         if name in FORBIDDEN_FIELDS:
             raise InvalidRequest(
@@ -407,17 +410,16 @@ def _check_top_level(body: dict[str, Any], dropped: list[str]) -> None:
                 param=name,
                 code="forbidden_field",
             )
-        if name in REFUSED and body[name] is not None:
-            raise _bad(f"'{name}': {REFUSED[name]}", name)
-        if name not in HANDLED and name not in REFUSED and body[name] is not None:
+        if name in NATIVE_ONLY and body[name] is not None:
+            native_only = native_only or name
+        elif name not in HANDLED and body[name] is not None:
             dropped.append(name)
     background = body.get("background")
     if background not in (None, False):
         if background is not True:
             raise _bad("'background' must be a boolean", "background")
-        raise _bad(
-            "'background': background responses are not available for translated targets", "background"
-        )
+        native_only = native_only or "background"
+    return native_only
 
 
 def to_chat_request(raw: bytes) -> ResponsesRequest:
@@ -425,7 +427,7 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     the field for anything malformed). See the module docstring for what maps, drops and refuses."""
     body = parse_json_object(raw)
     dropped: list[str] = []
-    _check_top_level(body, dropped)
+    native_only = _check_top_level(body, dropped)
     stream, store, parallel = (_flag(body, name) for name in ("stream", "store", "parallel_tool_calls"))
     # The routing fields (and `model`, which `models` may stand in for) are checked by the chat
     # parser, on a stub body: the real one is built here and never parsed twice.
@@ -435,14 +437,16 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     model = request.model
     previous = _string(body.get("previous_response_id"), "previous_response_id", optional=True)
     instructions = _string(body.get("instructions"), "instructions", optional=True)
-    if "input" not in body:
+    if "input" not in body and native_only is None:
         raise _bad("'input' is required", "input")
-    input_messages = _items(body["input"], "input", dropped)
+    input_messages = _items(body["input"], "input", dropped) if "input" in body else []
 
     chat: dict[str, Any] = {"model": model, "messages": []}  # the body the executor sends
     if instructions:
         chat["messages"].append({"role": "system", "content": instructions})
     chat["messages"].extend(input_messages)
+    if not chat["messages"] and native_only is not None:
+        chat["messages"].append({"role": "user", "content": ""})  # never sent: only OpenAI serves it
     if not chat["messages"]:
         raise _bad("'input' has nothing a model can answer (only items that are dropped)", "input")
     max_tokens = body.get("max_output_tokens")
@@ -484,6 +488,7 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     base.update(
         native=NativeRequest(OPENAI_RESPONSES, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}),
         dropped=tuple(dropped),
+        untranslatable=native_only,
         client_names=CLIENT_NAMES,
         echo=echo,
         input_messages=input_messages,

@@ -42,6 +42,7 @@ from switchboard.constants import (
     HEALTH_PATH,
     MESSAGES_PATH,
     ORIGIN_HEADER,
+    RESPONSES_INPUT_TOKENS_PATH,
     RESPONSES_PATH,
 )
 from switchboard.dialects import anthropic, embeddings, openai_chat, responses
@@ -55,6 +56,7 @@ from switchboard.pipeline.run import Pipeline
 from switchboard.pipeline.services import Services
 from switchboard.routing.executor import Executor
 from switchboard.telemetry.timing import Timing
+from switchboard.wire.readers import OPENAI_INPUT_TOKENS
 
 _HEALTH_BODY = b'{"status":"ok"}'
 _DIALECTS: dict[str, Dialect] = {
@@ -63,11 +65,15 @@ _DIALECTS: dict[str, Dialect] = {
     EMBEDDINGS_PATH: embeddings.DIALECT,
     RESPONSES_PATH: responses.DIALECT,
 }
-_ALLOWED = {path: b"POST" for path in (*_DIALECTS, COUNT_TOKENS_PATH)} | {
+_ALLOWED = {path: b"POST" for path in (*_DIALECTS, COUNT_TOKENS_PATH, RESPONSES_INPUT_TOKENS_PATH)} | {
     HEALTH_PATH: b"GET, HEAD",
     DEEP_HEALTH_PATH: b"GET, HEAD",
 }
-_STORED_ALLOWED = b"GET, DELETE"
+_INPUT_TOKENS = count_tokens.Counting(
+    responses.INPUT_TOKENS,
+    OPENAI_INPUT_TOKENS,
+    lambda n: {"object": "response.input_tokens", "input_tokens": n},
+)
 _WEB_PREFIXES = ("/v1/models", "/docs", "/openapi.json", "/admin/api/", "/console")
 """The FastAPI app's routes (webapp.py, and the admin API and console of admin/api.py): nothing else
 needs it built."""
@@ -118,12 +124,11 @@ class Gateway:
             if path == COUNT_TOKENS_PATH and scope["method"] == "POST":
                 await count_tokens.serve(scope, receive, send, self.pipeline)
                 return
-            if path.startswith(stored_responses.PREFIX) and "/" not in path[len(stored_responses.PREFIX) :]:
-                if scope["method"] in ("GET", "DELETE"):
-                    await stored_responses.serve(scope, receive, send, self.services, self._region)
-                    return
-                error = MethodNotAllowed(f"method {scope['method'][:10]} not allowed on {path[:200]}")
-                await self._send_error(send, error, scope, responses.DIALECT, allow=_STORED_ALLOWED)
+            if path == RESPONSES_INPUT_TOKENS_PATH and scope["method"] == "POST":
+                await count_tokens.serve(scope, receive, send, self.pipeline, _INPUT_TOKENS)
+                return
+            if path.startswith(stored_responses.PREFIX) and path != RESPONSES_INPUT_TOKENS_PATH:
+                await stored_responses.serve(scope, receive, send, self.pipeline)
                 return
             if path.startswith(GEMINI_PREFIX) or (
                 path.startswith("/v1/models")
@@ -142,6 +147,8 @@ class Gateway:
                 error = MethodNotAllowed(f"method {scope['method'][:10]} not allowed on {path}")
                 if path == COUNT_TOKENS_PATH:
                     dialect = count_tokens.DIALECT
+                elif path == RESPONSES_INPUT_TOKENS_PATH:
+                    dialect = responses.INPUT_TOKENS
                 await self._send_error(send, error, scope, dialect, allow=_ALLOWED[path])
                 return
             if path.startswith("/v1/"):

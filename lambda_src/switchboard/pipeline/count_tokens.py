@@ -1,5 +1,6 @@
-"""`POST /v1/messages/count_tokens` (the anthropic SDK's `messages.count_tokens`) and
-`POST /v1beta/models/{model}:countTokens` (Gemini's), one `Counting` each.
+"""`POST /v1/messages/count_tokens` (the anthropic SDK's `messages.count_tokens`),
+`POST /v1beta/models/{model}:countTokens` (Gemini's) and `POST /v1/responses/input_tokens` (the
+openai SDK's `responses.input_tokens.count`), one `Counting` each.
 
 Authenticated and validated like the dialect's generation route (its error shape). The count
 comes from the first target of the model's chain that serves the counting API, passed through as
@@ -11,8 +12,10 @@ pipeline it goes through its error boundary and `finish` (a metric record, a tra
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from time import perf_counter
+from typing import Any
 
 import orjson
 
@@ -39,11 +42,11 @@ class Counting:
     """Its `billable` is False: counting generates nothing."""
     api: str
     """The counting API a target must serve for the count to be passed through."""
-    field: str
-    """The estimate's field: Anthropic's `input_tokens`, Gemini's `totalTokens`."""
+    estimate: Callable[[int], dict[str, Any]]
+    """The estimated count -> the API's answer (`{"input_tokens": n}`, `{"totalTokens": n}`, ...)."""
 
 
-ANTHROPIC = Counting(DIALECT, ANTHROPIC_COUNT_TOKENS, "input_tokens")
+ANTHROPIC = Counting(DIALECT, ANTHROPIC_COUNT_TOKENS, lambda n: {"input_tokens": n})
 
 
 async def serve(
@@ -68,7 +71,7 @@ async def serve(
             body, source = result.content, b"provider"
             extra = [(H_PROVIDER, result.target.provider.encode()), (H_MODEL, result.target.model.encode())]
         else:
-            body, source = orjson.dumps({counting.field: max(1, len(ctx.raw) // 4)}), b"estimate"
+            body, source = orjson.dumps(counting.estimate(max(1, len(ctx.raw) // 4))), b"estimate"
         answer = base_headers(ctx.request_id, pipeline.region, CT_JSON) + extra + [(H_TOKEN_COUNT, source)]
         ctx.response_started = True
         await send_body(ctx.send, 200, answer + ctx.timing.headers(perf_counter()), body)

@@ -64,7 +64,9 @@ async def serve(scope: Scope, receive: Receive, send: Send, pipeline: Pipeline) 
     where = gemini.route(path, query)
     if where is not None and method == "POST" and not _key_in_query(query):
         if where.method == gemini.COUNT_TOKENS:
-            counting = count_tokens.Counting(gemini.dialect(where), GEMINI_COUNT_TOKENS, "totalTokens")
+            counting = count_tokens.Counting(
+                gemini.dialect(where), GEMINI_COUNT_TOKENS, lambda n: {"totalTokens": n}
+            )
             await count_tokens.serve(scope, receive, send, pipeline, counting)
             return
         if where.method == gemini.STREAM:

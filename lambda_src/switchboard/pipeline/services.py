@@ -106,6 +106,14 @@ class Conversations(Protocol):
 
     async def delete(self, tenant: str, response_id: str) -> bool: ...
 
+    async def input_messages(self, tenant: str, response_id: str) -> list[dict[str, Any]] | None: ...
+
+    async def remember_origin(self, tenant: str, response_id: str, provider: str) -> None: ...
+
+    async def origin(self, tenant: str, response_id: str) -> str | None: ...
+
+    async def forget_origin(self, tenant: str, response_id: str) -> None: ...
+
 
 class OpenAuth:
     """No keys: every caller is served (`serve` warns; deployed gateways refuse this)."""
@@ -183,6 +191,18 @@ class NoConversations:
 
     async def delete(self, tenant: str, response_id: str) -> bool:
         return False
+
+    async def input_messages(self, tenant: str, response_id: str) -> list[dict[str, Any]] | None:
+        return None
+
+    async def remember_origin(self, tenant: str, response_id: str, provider: str) -> None:
+        return None
+
+    async def origin(self, tenant: str, response_id: str) -> str | None:
+        return None
+
+    async def forget_origin(self, tenant: str, response_id: str) -> None:
+        return None
 
 
 @dataclass(slots=True)

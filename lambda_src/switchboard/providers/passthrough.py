@@ -27,13 +27,16 @@ from switchboard.wire.readers import (
     ANTHROPIC_MESSAGES,
     GEMINI_COUNT_TOKENS,
     GEMINI_GENERATE,
+    OPENAI_INPUT_TOKENS,
+    OPENAI_RESPONSE_RESOURCE,
 )
 
 DEFAULT_ANTHROPIC_VERSION: Final = "2023-06-01"
 _GEMINI: Final = frozenset({GEMINI_GENERATE, GEMINI_COUNT_TOKENS})
 
 
-def _url(provider: ProviderConfig, api: str, model: str, stream: bool) -> str:
+def _url(provider: ProviderConfig, native: NativeRequest, model: str, stream: bool) -> str:
+    api = native.api
     if api in _GEMINI:  # the model is part of Gemini's path; streams are always asked for as SSE
         method = "countTokens" if api == GEMINI_COUNT_TOKENS else "generateContent"
         if stream:
@@ -44,12 +47,22 @@ def _url(provider: ProviderConfig, api: str, model: str, stream: bool) -> str:
     if api == ANTHROPIC_COUNT_TOKENS:
         return provider.base_url + "/messages/count_tokens"
     url = provider.base_url + "/responses"
-    return f"{url}?api-version={provider.api_version}" if provider.api_version else url
+    if api == OPENAI_INPUT_TOKENS:
+        url += "/input_tokens"
+    elif api == OPENAI_RESPONSE_RESOURCE:
+        url += native.resource
+    if provider.api_version:
+        url += f"{'&' if '?' in url else '?'}api-version={provider.api_version}"
+    return url
 
 
 def passthrough_request(call: UpstreamCall, native: NativeRequest) -> UpstreamRequest:
-    body = dict(native.body)
     provider = call.provider
+    if native.api == OPENAI_RESPONSE_RESOURCE:  # a stored response: no body, no model
+        headers = {"accept": "application/json", **dict(provider.headers)}
+        headers.update(auth_headers(provider, call.credential))
+        return UpstreamRequest(native.method, _url(provider, native, call.model, False), headers, b"")
+    body = dict(native.body)
     gemini = native.api in _GEMINI
     if not gemini:  # Gemini names the model in the path (`_url`), never in the body
         body["model"] = call.model
@@ -70,5 +83,5 @@ def passthrough_request(call: UpstreamCall, native: NativeRequest) -> UpstreamRe
             headers["x-goog-api-key" if gemini else "x-api-key"] = call.credential
     else:
         headers.update(auth_headers(provider, call.credential))
-    url = _url(provider, native.api, call.model, call.stream)
+    url = _url(provider, native, call.model, call.stream)
     return UpstreamRequest("POST", url, headers, orjson.dumps(body))

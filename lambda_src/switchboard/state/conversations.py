@@ -7,9 +7,12 @@ form), the response object (for `GET /v1/responses/{id}`) and the id of the resp
 conversation, oldest first, ready to go before the new turn's input.
 
 Items are per tenant: `pk = RESP#<tenant>#<response id>` (ids never contain `#`, so keys cannot
-collide across tenants), `sk = V1`. Another tenant's id, an expired one, a malformed one, or one
-whose chain has a missing link is simply not found (None: the caller answers 404). A child never
-outlives its parent: its expiry is capped at the parent's, so a conversation expires whole.
+collide across tenants), `sk = V1`. A response an `openai` provider stored itself (passed through)
+is not kept here; only which provider holds it (`sk = ORIGIN`, the same 30 days), so retrieve,
+delete, input_items and cancel can be sent to that provider for this tenant only. Another tenant's
+id, an expired one, a malformed one, or one whose chain has a missing link is simply not found
+(None: the caller answers 404). A child never outlives its parent: its expiry is capped at the
+parent's, so a conversation expires whole.
 
 Payloads over `COMPRESS_OVER` bytes are zlib-compressed (base64 text, which every backend stores);
 an encoding larger than `max_item_bytes` (DynamoDB's item limit is 400 KB) is not stored and `save`
@@ -31,6 +34,8 @@ from switchboard.errors import InvalidRequest
 from switchboard.state.store.base import Store
 
 SK: Final = "V1"
+ORIGIN_SK: Final = "ORIGIN"
+"""Beside a response OpenAI stored itself (a passed-through answer): which provider holds it."""
 DEFAULT_TTL_S: Final = 30 * 86_400  # what OpenAI keeps a stored response for
 DEFAULT_MAX_DEPTH: Final = 100
 DEFAULT_MAX_ITEM_BYTES: Final = 350_000
@@ -135,6 +140,31 @@ class ConversationStore:
             history += turn.get("input") or []
             history += turn.get("output") or []
         return history
+
+    async def input_messages(self, tenant: str, response_id: str) -> list[Message] | None:
+        """The stored turn's input (chat messages), or None."""
+        found = await self._read(tenant, response_id)
+        return list(found[0].get("input") or []) if found is not None else None
+
+    async def remember_origin(self, tenant: str, response_id: str, provider: str) -> None:
+        """Note that `provider` stored `response_id` for this tenant (ids it invents that do not
+        look like response ids are not noted)."""
+        pk = self._pk(tenant, response_id)
+        if pk is not None:
+            expires_at = int(self._clock() + self._ttl_s)
+            await self._store.put(pk, ORIGIN_SK, {"provider": provider}, expires_at=expires_at)
+
+    async def origin(self, tenant: str, response_id: str) -> str | None:
+        """The provider that stored `response_id` for this tenant, or None."""
+        pk = self._pk(tenant, response_id)
+        item = await self._store.get(pk, ORIGIN_SK) if pk is not None else None
+        provider = item.get("provider") if item is not None else None
+        return provider if isinstance(provider, str) else None
+
+    async def forget_origin(self, tenant: str, response_id: str) -> None:
+        pk = self._pk(tenant, response_id)
+        if pk is not None:
+            await self._store.delete(pk, ORIGIN_SK)
 
     async def get(self, tenant: str, response_id: str) -> bytes | None:
         """The stored response object (JSON), or None."""

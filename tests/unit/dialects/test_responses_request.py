@@ -378,10 +378,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"input": "x", "metadata": {"k": 1}}, "metadata"),
     ({"input": "x", "metadata": "k"}, "metadata"),
     ({"input": "x", "parallel_tool_calls": "no"}, "parallel_tool_calls"),
-    ({"input": "x", "background": True}, "background"),
     ({"input": "x", "background": "x"}, "background"),
-    ({"input": "x", "conversation": "conv_1"}, "conversation"),
-    ({"input": "x", "prompt": {"id": "pmpt_1"}}, "prompt"),
     ({"input": "x", "api_base": "https://evil.test"}, "api_base"),
     ({"input": "x", "text": "json"}, "text"),
     ({"input": "x", "text": {"format": {"type": "xml"}}}, "text.format.type"),
@@ -538,3 +535,21 @@ def test_any_json_is_either_mapped_or_a_400(fields: dict[str, Any], items: list[
         assert isinstance(error, InvalidRequest) and error.http_status == 400 and error.param
     else:
         assert request.body["messages"] and isinstance(request.dropped, tuple)
+
+
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        ({"input": "x", "background": True}, "background"),
+        ({"input": "x", "conversation": "conv_1"}, "conversation"),
+        ({"conversation": {"id": "conv_1"}}, "conversation"),
+        ({"prompt": {"id": "pmpt_1"}}, "prompt"),
+        ({"input": "x", "prompt": {"id": "pmpt_1"}, "background": True}, "prompt"),
+    ],
+)
+def test_what_only_openai_serves_is_untranslatable_not_refused(fields: dict[str, Any], name: str) -> None:
+    """Refused only when a translated target is tried: OpenAI targets get the body as sent."""
+    request = parse(**fields)
+    assert request.untranslatable == name
+    assert request.native is not None and request.native.body[name] == fields[name]
+    assert name not in request.dropped
