@@ -199,6 +199,7 @@ def _wants_json(body: dict[str, Any]) -> bool:
         fmt.get("type") in ("json_schema", "json_object")
         or "format" in (body.get("output_config") or {})
         or "responseJsonSchema" in (body.get("generationConfig") or {})
+        or "responseSchema" in (body.get("generationConfig") or {})  # google-genai's form for pydantic
         or "textFormat" in (body.get("outputConfig") or {})
     )
 

@@ -282,10 +282,14 @@ async def test_count_tokens_passes_through_or_estimates() -> None:
     assert counted.headers["x-switchboard-token-count"] == "provider"
     assert str(upstream.calls[0].url) == "https://gemini.example/v1beta/models/gemini-2.5-flash:countTokens"
     assert upstream.body() == {"contents": BODY["contents"]}
+    upstream.responses.append(json_response(200, {"totalTokens": 9}))
+    whole = {"generateContentRequest": {"model": "models/gem", **BODY}}
+    assert (await post(app, "/v1beta/models/gem:countTokens", whole)).json() == {"totalTokens": 9}
+    assert upstream.body() == {"generateContentRequest": {"model": "models/gemini-2.5-flash", **BODY}}
     estimate = await post(app, "/v1beta/models/gpt:countTokens", {"generateContentRequest": BODY})
     assert estimate.headers["x-switchboard-token-count"] == "estimate"
     assert estimate.json()["totalTokens"] > 0
-    assert len(upstream.calls) == 1
+    assert len(upstream.calls) == 2
 
 
 # --------------------------------------------------------------------------- auth, errors, models
@@ -329,3 +333,31 @@ async def test_auth_comes_first_and_errors_are_google_shaped() -> None:
         assert "generateContent" in one.json()["supportedGenerationMethods"]
         unknown = await client.get("/v1beta/models/nope", headers=goog)
         assert unknown.status_code == 404 and unknown.json()["error"]["status"] == "NOT_FOUND"
+
+
+async def test_cache_keys_on_the_model_in_the_path_and_the_stream_form() -> None:
+    events = fixture("stream_text.sse")
+    upstream = Upstream(
+        httpx.Response(200, content=fixture("completion.json")),
+        httpx.Response(200, content=fixture("completion.json")),
+        sse_response(events),
+        sse_response(events),
+    )
+    store = MemoryStore()
+    key, _ = await keys.create_key(store, tenant="t", name="n")
+    app = build_app(config("required"), upstream, store=store)
+    headers = {"x-goog-api-key": key, "cache-control": "max-age=60"}
+    first = await post(app, "/v1beta/models/gem:generateContent", BODY, headers)
+    hit = await post(app, "/v1beta/models/gem:generateContent", BODY, headers)
+    assert (first.headers["x-switchboard-cache"], hit.headers["x-switchboard-cache"]) == ("miss", "hit")
+    assert hit.content == first.content
+    other_model = await post(app, "/v1beta/models/gem-then-gpt:generateContent", BODY, headers)
+    assert other_model.headers["x-switchboard-cache"] == "miss"  # same body, another model
+    sse = await post(app, "/v1beta/models/gem:streamGenerateContent?alt=sse", BODY, headers)
+    array = await post(app, "/v1beta/models/gem:streamGenerateContent", BODY, headers)
+    assert sse.headers["x-switchboard-cache"] == array.headers["x-switchboard-cache"] == "miss"
+    replayed = await post(app, "/v1beta/models/gem:streamGenerateContent", BODY, headers)
+    assert replayed.headers["x-switchboard-cache"] == "hit"
+    assert replayed.json() == array.json() == [json.loads(d) for d in parse_sse(events.decode())]
+    assert len(upstream.calls) == 4
+    await app.aclose()

@@ -64,8 +64,10 @@ def passthrough_request(call: UpstreamCall, native: NativeRequest) -> UpstreamRe
         return UpstreamRequest(native.method, _url(provider, native, call.model, False), headers, b"")
     body = dict(native.body)
     gemini = native.api in _GEMINI
-    if not gemini:  # Gemini names the model in the path (`_url`), never in the body
+    if not gemini:  # Gemini names the model in the path (`_url`)...
         body["model"] = call.model
+    elif isinstance(inner := body.get("generateContentRequest"), dict) and "model" in inner:
+        body["generateContentRequest"] = {**inner, "model": f"models/{call.model}"}  # ...and here
     headers = {
         "content-type": "application/json",
         "accept": "text/event-stream" if call.stream else "application/json",
