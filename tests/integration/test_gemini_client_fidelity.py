@@ -30,15 +30,16 @@ def gateway(fake: FakeProviders, tmp_path_factory: pytest.TempPathFactory) -> It
         yield served
 
 
-def google(gateway: Served) -> genai.Client:
-    return genai.Client(api_key=gateway.key, http_options=types.HttpOptions(base_url=gateway.base))
+@pytest.fixture
+def google(gateway: Served) -> Iterator[genai.Client]:
+    with genai.Client(api_key=gateway.key, http_options=types.HttpOptions(base_url=gateway.base)) as client:
+        yield client
 
 
 @pytest.mark.parametrize("model", ["openai-chat", *TARGETS])
-def test_generate_content_parsed(gateway: Served, fake: FakeProviders, model: str) -> None:
+def test_generate_content_parsed(google: genai.Client, fake: FakeProviders, model: str) -> None:
     config = types.GenerateContentConfig(response_mime_type="application/json", response_schema=Weather)
-    client = google(gateway)  # held: a collected Client closes its connection pool
-    response = client.models.generate_content(model=model, contents="weather?", config=config)
+    response = google.models.generate_content(model=model, contents="weather?", config=config)
     assert response.parsed == Weather(**ANSWER)
     body = fake.last().body
     if model == "gemini":  # passed through as sent
@@ -52,9 +53,9 @@ def test_generate_content_parsed(gateway: Served, fake: FakeProviders, model: st
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["json", "stream"])
 @pytest.mark.parametrize("model", ["openai-chat", "anthropic", "bedrock"])
-def test_gemini_usage_equals_the_upstreams(gateway: Served, model: str, streamed: bool) -> None:
+def test_gemini_usage_equals_the_upstreams(google: genai.Client, model: str, streamed: bool) -> None:
     fresh, read, write, out = upstream_counts(model)
-    client = google(gateway)
+    client = google
     if streamed:
         usage = list(client.models.generate_content_stream(model=model, contents="hi"))[-1].usage_metadata
     else:
