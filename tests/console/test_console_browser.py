@@ -253,13 +253,24 @@ def _seed(store_path: Path) -> None:
                         f"{stamp}#{model}#fake/fake-model",
                         {**counters, "cost_nano_usd": 5_800_000},
                     )
-        for step in range(7 * 144):
-            at = now - step * 600
-            await store.add(
-                PK,
-                f"{minute_key(at)}#local",
-                {"n": 30, "o3": 20, "o9": 10, "u40": 25, "u45": 5, "e_provider": 1},
-            )
+        for step in range(7 * 144):  # a minute every 10 minutes, varying (for the docs' screenshots)
+            wave = (step * 7) % 24
+            counters = {
+                "n": 20 + wave,
+                "o2": 10 + wave % 5,
+                "o4": 8,
+                "o9": 2 + wave % 3,
+                "u38": 10 + wave,
+                "u42": 8,
+                "u47": 2 + wave % 4,
+                "c_hit": wave % 6,
+                "c_miss": 10,
+            }
+            if step % 9 == 0:
+                counters.update({"e_provider": 1 + wave % 2, "f:fake": 1})
+            if step % 13 == 0:
+                counters["e_client"] = 2
+            await store.add(PK, f"{minute_key(now - step * 600)}#local", counters)
         await store.close()
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
@@ -282,6 +293,18 @@ def test_first_render_under_a_second_with_30_days_for_100_keys(browser: Any, tmp
                 assert page.inner_text("#usage-requests") == f"{100 * 30 * 2 * 40:,}"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "first-render.json").write_text(json.dumps(timings, indent=2))
+        page.goto(seeded.url + "/console/#usage")
+        page.reload()
+        page.wait_for_selector("body[data-page=usage]")
+        _shot(page, "usage-30-days")
+        page.goto(seeded.url + "/console/#overview")
+        page.reload()
+        page.wait_for_selector("body[data-page=overview]")
+        page.click("button[data-window='24h']")
+        page.wait_for_selector("button.pressed[data-window='24h']")
+        page.wait_for_selector("body[data-page=overview]")
+        assert int(page.get_attribute("#chart-rpm", "data-points")) >= 90  # 96 quarter hours, seeded
+        _shot(page, "overview-24h")
         print(f"\nfirst render on loopback, 30 days x 100 keys: {timings}")
         # the best of three; on a machine busier than one runnable process per core the budget
         # grows with the load (said loudly): the number is what the README reports

@@ -97,19 +97,33 @@
 
   // ---------------------------------------------------------------- charts
 
+  function powersOfTen(min, max) {
+    const out = [];
+    for (let e = Math.floor(Math.log10(Math.max(min, 1e-3))); e <= Math.ceil(Math.log10(Math.max(max, 1e-3))); e++) {
+      out.push(Math.pow(10, e));
+    }
+    return out;
+  }
+
   function chart(title, id, t, series, opts) {
     const box = el("div", { class: "card chart", id });
     box.append(el("h2", { text: title }));
     const points = series.reduce((n, s) => n + s.values.filter((v) => v !== null && v !== undefined).length, 0);
     box.dataset.points = String(points);
     const data = [t, ...series.map((s) => s.values.map((v) => (v === undefined ? null : v)))];
+    const log = Boolean(opts && opts.y && opts.y.distr === 3);
     const palette = ["#3056d3", "#7aa2ff", "#b9ccff", "#e0702b", "#f2a66e", "#f8d2b4", "#1f8a4c", "#9b59b6"];
     const width = Math.max(320, (main.clientWidth || 1000) / (window.innerWidth > 1100 ? 2 : 1) - 60);
     const options = {
       width,
       height: 200,
       scales: { x: { time: true }, y: Object.assign({ auto: true }, (opts && opts.y) || {}) },
-      axes: [{}, { size: 60, values: (u, ticks) => ticks.map((v) => fmt(v) + ((opts && opts.unit) || "")) }],
+      axes: [{}, {
+        size: 72,
+        // a log axis: grid lines and labels at the powers of ten only (minor ticks would overlap)
+        splits: log ? (u, i, min, max) => powersOfTen(min, max) : undefined,
+        values: (u, ticks) => ticks.map((v) => fmt(v) + ((opts && opts.unit) || "")),
+      }],
       series: [{}].concat(series.map((s, i) => ({
         label: s.label,
         stroke: s.color || palette[i % palette.length],
@@ -158,14 +172,14 @@
     const rpm = chart("Requests per minute", "chart-rpm", t, [{ label: "rpm", values: data.rpm }]);
     rpm.dataset.requests = String(totals.requests);
     grid.append(rpm);
-    grid.append(chart("Added latency (overhead) vs upstream, ms", "chart-latency", t, [
+    grid.append(chart("Added latency (overhead) vs upstream, ms (log scale)", "chart-latency", t, [
       { label: "overhead p50", values: data.overhead_p50 },
       { label: "overhead p95", values: data.overhead_p95 },
       { label: "overhead p99", values: data.overhead_p99 },
       { label: "upstream p50", values: data.upstream_p50 },
       { label: "upstream p95", values: data.upstream_p95 },
       { label: "upstream p99", values: data.upstream_p99 },
-    ], { unit: " ms" }));
+    ], { unit: " ms", y: { distr: 3, log: 10 } }));  // log scale: ours are ~1 ms, the provider's ~100s
     const pct = (values) => values.map((v) => (v === null ? null : 100 * v));
     grid.append(chart("Error rate by cause, %", "chart-errors", t, [
       { label: "client", values: pct(data.error_client), color: "#e0a82b" },
