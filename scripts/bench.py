@@ -1084,7 +1084,7 @@ targets = ["up/{args.stream_model}"]
             stdout=subprocess.DEVNULL,
             env=env,
         ),
-        "sb": subprocess.Popen(pinned(0, serve_argv(config, sb_port)), env=env),
+        "sb": subprocess.Popen(pinned(0, serve_argv(config, sb_port, quiet(sb_dir))), env=env),
     }
     targets = {"sb": (f"http://127.0.0.1:{sb_port}/v1/chat/completions", "bench", "bench-stream")}
     if args.bare:
