@@ -36,7 +36,7 @@ import orjson
 from switchboard.dialects.request import (
     ROUTING_FIELDS,
     ChatRequest,
-    parse_chat_request,
+    chat_request,
     parse_json_object,
     refuse_forbidden,
 )
@@ -461,7 +461,7 @@ def _translate(body: dict[str, Any]) -> ChatRequest:
             out.drop(field)
         elif field in ROUTING_FIELDS:
             chat[field] = body[field]
-    request = parse_chat_request(orjson.dumps(chat))
+    request = chat_request(chat)
     native = {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
     request.native = NativeRequest(ANTHROPIC_MESSAGES, native)
     request.dropped = tuple(out.dropped)

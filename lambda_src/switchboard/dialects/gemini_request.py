@@ -32,7 +32,7 @@ import orjson
 from switchboard.dialects.request import (
     ROUTING_FIELDS,
     ChatRequest,
-    parse_chat_request,
+    chat_request,
     parse_json_object,
     refuse_forbidden,
 )
@@ -441,7 +441,7 @@ def _translate(body: dict[str, Any], model: str, stream: bool) -> ChatRequest:
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # the last chunk carries usageMetadata
-    request = parse_chat_request(orjson.dumps(chat))
+    request = chat_request(chat)
     request.native = NativeRequest(
         GEMINI_GENERATE, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
     )

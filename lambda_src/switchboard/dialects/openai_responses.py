@@ -37,7 +37,7 @@ from switchboard.dialects.request import (
     FORBIDDEN_FIELDS,
     ROUTING_FIELDS,
     ChatRequest,
-    parse_chat_request,
+    chat_request,
     parse_json_object,
 )
 from switchboard.errors import GatewayError, InvalidRequest
@@ -433,7 +433,7 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     # parser, on a stub body: the real one is built here and never parsed twice.
     stub = {"model": body.get("model"), "messages": [{"role": "user"}], "stream": bool(stream)}
     stub.update({name: body[name] for name in ROUTING_FIELDS if name in body})
-    request = parse_chat_request(orjson.dumps(stub))
+    request = chat_request(stub)
     model = request.model
     previous = _string(body.get("previous_response_id"), "previous_response_id", optional=True)
     instructions = _string(body.get("instructions"), "instructions", optional=True)

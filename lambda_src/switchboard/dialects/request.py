@@ -175,7 +175,10 @@ def _str_list(value: Any, field: str) -> tuple[str, ...]:
 
 def _routed(raw: bytes, endpoint: str) -> tuple[ChatRequest, Any, Any]:
     """Parse, refuse upstream-choosing fields, strip and check the routing fields, resolve `model`."""
-    body = parse_json_object(raw)
+    return _routed_body(parse_json_object(raw), endpoint)
+
+
+def _routed_body(body: dict[str, Any], endpoint: str) -> tuple[ChatRequest, Any, Any]:
     refuse_forbidden(body)
     models = prefs = timeout = priority = None
     if "models" in body or "provider_preferences" in body or "timeout" in body or "priority" in body:
@@ -248,7 +251,14 @@ def parse_embeddings_request(raw: bytes) -> ChatRequest:
 
 
 def parse_chat_request(raw: bytes) -> ChatRequest:
-    request, prefs, timeout = _routed(raw, "chat")
+    """A Chat Completions body, parsed strictly (`parse_json_object`) and checked."""
+    return chat_request(parse_json_object(raw))
+
+
+def chat_request(body: dict[str, Any]) -> ChatRequest:
+    """A Chat Completions body already decoded (a client's, or a dialect's translation of one, which
+    is not serialised and parsed again), checked as `parse_chat_request` checks it."""
+    request, prefs, timeout = _routed_body(body, "chat")
     body = request.body
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
