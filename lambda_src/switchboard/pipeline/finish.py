@@ -14,6 +14,7 @@ from time import perf_counter
 
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Services
+from switchboard.state.keys import ANONYMOUS_TENANT
 from switchboard.state.prices import requested_tier
 from switchboard.state.usage import UsageEvent
 from switchboard.telemetry.cause import request_cause
@@ -93,8 +94,8 @@ def _record_usage(ctx: RequestContext, services: Services, usage: Usage | None, 
     if usage is None:
         usage = NO_USAGE
     event = UsageEvent(
-        key_id=key.key_id if key is not None else "open",
-        tenant=key.tenant if key is not None else "open",
+        key_id=key.key_id if key is not None else ANONYMOUS_TENANT,
+        tenant=key.tenant if key is not None else ANONYMOUS_TENANT,
         model=ctx.request.model,
         provider=target.provider if target else None,
         upstream_model=target.model if target else None,
