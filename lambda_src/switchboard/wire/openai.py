@@ -18,7 +18,7 @@ from typing import Any, Final
 import orjson
 
 from switchboard.values import Usage
-from switchboard.wire.sse import event_data
+from switchboard.wire.sse import event_data, event_object
 
 DONE: Final = b"data: [DONE]\n\n"
 
@@ -194,16 +194,8 @@ def error_payload(event: bytes) -> dict[str, Any] | None:
     """The parsed `{"error": ...}` object if this event is an error event, else None (cheap check first)."""
     if b"error" not in event[:40]:
         return None
-    data = event_data(event)
-    if data is None:
-        return None
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(parsed, dict) and "error" in parsed:
-        return parsed
-    return None
+    parsed = event_object(event)
+    return parsed if parsed is not None and "error" in parsed else None
 
 
 def event_usage(event: bytes) -> tuple[Usage | None, bool]:
