@@ -429,19 +429,16 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     dropped: list[str] = []
     native_only = _check_top_level(body, dropped)
     stream, store, parallel = (_flag(body, name) for name in ("stream", "store", "parallel_tool_calls"))
-    # The routing fields (and `model`, which `models` may stand in for) are checked by the chat
-    # parser, on a stub body: the real one is built here and never parsed twice.
-    stub = {"model": body.get("model"), "messages": [{"role": "user"}], "stream": bool(stream)}
-    stub.update({name: body[name] for name in ROUTING_FIELDS if name in body})
-    request = chat_request(stub)
-    model = request.model
     previous = _string(body.get("previous_response_id"), "previous_response_id", optional=True)
     instructions = _string(body.get("instructions"), "instructions", optional=True)
     if "input" not in body and native_only is None:
         raise _bad("'input' is required", "input")
     input_messages = _items(body["input"], "input", dropped) if "input" in body else []
 
-    chat: dict[str, Any] = {"model": model, "messages": []}  # the body the executor sends
+    # the body the executor sends; `model` (which `models` may stand in for) and the routing fields
+    # are resolved and checked by `chat_request` once it is built
+    chat: dict[str, Any] = {"model": body.get("model"), "messages": []}
+    chat.update({name: body[name] for name in ROUTING_FIELDS if name in body})
     if instructions:
         chat["messages"].append({"role": "system", "content": instructions})
     chat["messages"].extend(input_messages)
@@ -481,9 +478,11 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # response.completed carries the usage
-    request.body = chat
+    request = chat_request(chat)
     echo: dict[str, Any] = {k: body[k] for k in ECHOED if body.get(k) is not None}
-    echo.update(model=model, metadata=metadata, store=store is not False, previous_response_id=previous)
+    echo.update(
+        model=request.model, metadata=metadata, store=store is not False, previous_response_id=previous
+    )
     base = {f.name: getattr(request, f.name) for f in fields(ChatRequest)}
     base.update(
         native=NativeRequest(OPENAI_RESPONSES, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}),
