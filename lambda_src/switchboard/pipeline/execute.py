@@ -25,7 +25,6 @@ from switchboard.pipeline import respond
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.dropped import for_target
 from switchboard.routing.executor import Executor
-from switchboard.routing.model_rules import fit
 from switchboard.routing.relay import HEARTBEAT, relay
 from switchboard.wire.openai import error_event
 
@@ -37,7 +36,7 @@ async def complete(ctx: RequestContext, config: Config, executor: Executor) -> b
     assert plan is not None
     result = await executor.complete(request, plan.targets, plan.deadline_s, ctx.timing, plan.balance)
     ctx.target, ctx.usage = result.target, result.usage
-    _name_dropped(request, config, result.target, result.native is not None)
+    _name_dropped(request, config, result.target, result.refused)
     if result.native is not None:  # the client's own API, passed through: relayed as it is
         ctx.passed_through = True
         return result.content
@@ -70,7 +69,7 @@ async def stream(
         raise
     committed = await early.stop()
     ctx.target = opened.target
-    _name_dropped(request, config, opened.target, opened.native is not None)
+    _name_dropped(request, config, opened.target, opened.refused)
     ctx.passed_through = opened.native is not None
     respond.price_stream(ctx, opened.target)
     if not committed:
@@ -183,9 +182,9 @@ async def _fail_committed(ctx: RequestContext, error: GatewayError) -> None:
     ctx.response_complete = True
 
 
-def _name_dropped(request: ChatRequest, config: Config, target: Target, native_served: bool) -> None:
+def _name_dropped(request: ChatRequest, config: Config, target: Target, refused: tuple[str, ...]) -> None:
     """`x-switchboard-dropped` for the serving target: what its translation leaves out, and the
-    settings its model refuses, which the executor left out of its request (`routing/model_rules.py`)."""
+    settings its model refuses, which the executor left out of its request (`routing/model_rules.py`;
+    the executor reports them, so the rules are not worked out a second time)."""
     kind = config.providers[target.provider].type
-    refused = fit(request, kind, target.model, native_served)[1]
     request.dropped = for_target(request.dropped, kind, refused)

@@ -53,6 +53,8 @@ class Completed:
     """What the provider reported using, read once from its own answer (None: it reported nothing)."""
     native: str | None = None
     """The client's own API when the answer was passed through untouched (not the executor's form)."""
+    refused: tuple[str, ...] = ()
+    """Settings the serving target's model refuses, left out of its request (`model_rules.fit`)."""
 
 
 @dataclass(slots=True)
@@ -68,6 +70,8 @@ class StreamStart:
     reader: StreamReader
     native: str | None = None
     """The client's own API when events are relayed untouched (not the executor's form)."""
+    refused: tuple[str, ...] = ()
+    """Settings the serving target's model refuses, left out of its request (`model_rules.fit`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,8 @@ class _Prepared:
     native: NativeRequest | None
     """Set when the target serves the client's own API: the client's body is passed through."""
     client_names: Mapping[str, str]
+    refused: tuple[str, ...]
+    """What the model's rules left out of this target's request (named in x-switchboard-dropped)."""
 
     def build(self) -> UpstreamRequest:
         if self.native is not None:
@@ -197,7 +203,7 @@ class Executor:
         native = request.native
         if native is not None and native.api not in native_apis(provider):
             native = None
-        body, _ = fit(request, provider.type, target.model, native is not None)  # the model's rules
+        body, refused = fit(request, provider.type, target.model, native is not None)  # the model's rules
         call = UpstreamCall(
             provider=provider,
             model=target.model,
@@ -219,6 +225,7 @@ class Executor:
             self.credentials.known_values(),
             native,
             request.client_names,
+            refused,
         )
 
     def _attempt_timeout(self, provider: ProviderConfig, target: Target, remaining: float) -> float:
@@ -301,7 +308,7 @@ class Executor:
                 raise UpstreamProtocolError(
                     "upstream returned a malformed body", upstream_status=response.status
                 )
-            return Completed(answer.body, target, answer.usage)
+            return Completed(answer.body, target, answer.usage, refused=prepared.refused)
 
         async def attempt(target: Target, remaining: float) -> Completed:
             return await self._attempt(target, request, False, remaining, timing, use, balance.timed)
@@ -325,7 +332,9 @@ class Executor:
                 return await _read_until_output(target, None, reader, response, native, prepared.secrets)
             translator = prepared.adapter.stream_translator(prepared.call)
             reader = stream_reader(OPENAI_CHAT, request.strip_usage)
-            return await _read_until_output(target, translator, reader, response, None, prepared.secrets)
+            start = await _read_until_output(target, translator, reader, response, None, prepared.secrets)
+            start.refused = prepared.refused
+            return start
 
         async def attempt(target: Target, remaining: float) -> StreamStart:
             return await self._attempt(target, request, True, remaining, timing, use, balance.timed)
