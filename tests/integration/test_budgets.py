@@ -146,7 +146,7 @@ async def test_monthly_refusal_names_the_first_of_next_month() -> None:
     limits = KeyLimits(RateLimiter(MemoryStore()))
     key = KeyRecord("k", "t", "n", "hint", 0, budget_nano_usd_per_month=NANO // 100)
     with pytest.raises(RateLimited) as refused:
-        await limits.admit(key, 400, {"max_tokens": 1000}, Price(15.0, 75.0))
+        await limits.admit(key, 400, 1000, Price(15.0, 75.0))
     today = datetime.datetime.now(datetime.UTC).date()
     first = datetime.date(today.year + today.month // 12, today.month % 12 + 1, 1)
     assert f"USD per month ($0.01); resets at {first}T00:00:00Z" in str(refused.value)
@@ -156,7 +156,7 @@ async def spend(limits: KeyLimits, key: KeyRecord, price: Price, rng: random.Ran
     """One request: reserve the worst case, settle with a real cost of 30-100 % of it. Returns
     (admitted, spent nano-USD)."""
     try:
-        reservation = await limits.admit(key, 400, {"max_tokens": 500}, price)
+        reservation = await limits.admit(key, 400, 500, price)
     except RateLimited:
         return 0, 0
     assert reservation is not None

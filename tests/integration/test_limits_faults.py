@@ -30,20 +30,20 @@ async def test_a_reservation_settles_into_the_window_it_was_taken_in() -> None:
     now = [window_start() + 59.5]
     limits = KeyLimits(RateLimiter(MemoryStore(), clock=lambda: now[0]))
     tpm = key(tpm=1000)
-    body = {"max_tokens": 900}
-    crossing = await limits.admit(tpm, 0, body)  # minute W
+    cap = 900
+    crossing = await limits.admit(tpm, 0, cap)  # minute W
     now[0] += 1.0  # minute W + 1
-    assert await limits.admit(tpm, 0, body) is not None
+    assert await limits.admit(tpm, 0, cap) is not None
     limits.settle(crossing, 0)  # the stream ends in W + 1: its refund belongs to W, which is over
     with pytest.raises(RateLimited):
-        await limits.admit(tpm, 0, body)
+        await limits.admit(tpm, 0, cap)
     # nor is the new minute charged for an old reservation that used more than its estimate
     now[0] += 60.0
-    late = await limits.admit(tpm, 0, {"max_tokens": 100})
+    late = await limits.admit(tpm, 0, 100)
     now[0] += 60.0
-    assert await limits.admit(tpm, 0, body) is not None
+    assert await limits.admit(tpm, 0, cap) is not None
     limits.settle(late, 5000)
-    assert await limits.admit(tpm, 0, {"max_tokens": 100}) is not None
+    assert await limits.admit(tpm, 0, 100) is not None
 
 
 async def test_settling_with_zero_returns_the_whole_estimate_to_its_window() -> None:
@@ -52,7 +52,7 @@ async def test_settling_with_zero_returns_the_whole_estimate_to_its_window() -> 
     limits = KeyLimits(RateLimiter(MemoryStore(), clock=lambda: now[0]))
     record = key(tpm=1000, budget_tokens_per_day=1000)
     for _ in range(5):
-        reservation = await limits.admit(record, 400, {"max_tokens": 800})  # 100 + 800 tokens
+        reservation = await limits.admit(record, 400, 800)  # 100 + 800 tokens
         assert reservation is not None and reservation.tokens == 900
         now[0] += 1.0
         limits.settle(reservation, 0)
@@ -71,37 +71,36 @@ async def test_store_failure_while_leasing_is_503_and_returns_units_already_take
     limits = KeyLimits(RateLimiter(store))
     record = key(rpm=2, tpm=100_000)
     with pytest.raises(StoreUnavailable):  # a gateway error (503), not a stack trace
-        await limits.admit(record, 0, {"max_tokens": 10})
+        await limits.admit(record, 0, 10)
     store.down = False
-    assert await limits.admit(record, 0, {"max_tokens": 10}) is not None
-    assert await limits.admit(record, 0, {"max_tokens": 10}) is not None  # the failed request's unit
+    assert await limits.admit(record, 0, 10) is not None
+    assert await limits.admit(record, 0, 10) is not None  # the failed request's unit
     with pytest.raises(RateLimited):
-        await limits.admit(record, 0, {"max_tokens": 10})
+        await limits.admit(record, 0, 10)
 
 
 def test_token_estimates_are_never_negative() -> None:
     for cap in (-10_000_000, 0, -1, 1.5, "100", True, None):
-        assert estimate_tokens(400, {"max_tokens": cap}) == 100 + 1024  # absent: the default answer
-    assert estimate_tokens(400, {"max_completion_tokens": -5, "max_tokens": 50}) == 150
-    assert estimate_tokens(400, {"max_completion_tokens": 30, "max_tokens": 50}) == 130
-    assert estimate_tokens(-400, {"max_tokens": 10}) >= 0
+        assert estimate_tokens(400, cap) == 100 + 1024  # absent: the default answer
+    assert estimate_tokens(400, 50) == 150
+    assert estimate_tokens(-400, 10) >= 0
 
 
 async def test_negative_caps_and_usage_cannot_credit_a_key() -> None:
     limits = KeyLimits(RateLimiter(MemoryStore()))
     record = key(tpm=3000)
-    assert await limits.admit(record, 0, {"max_tokens": -10_000_000}) is not None  # reserves 1024
+    assert await limits.admit(record, 0, -10_000_000) is not None  # reserves 1024
     with pytest.raises(RateLimited):
-        await limits.admit(record, 0, {"max_tokens": 2000})
+        await limits.admit(record, 0, 2000)
     # settling refunds at most what was reserved, whatever the usage claims, and only once
     record = key("k2", tpm=1000)
-    first = await limits.admit(record, 0, {"max_tokens": 400})
-    second = await limits.admit(record, 0, {"max_tokens": 400})
+    first = await limits.admit(record, 0, 400)
+    second = await limits.admit(record, 0, 400)
     limits.settle(first, -10_000)
     limits.settle(first, 0)
-    assert await limits.admit(record, 0, {"max_tokens": 400}) is not None  # first's 400 came back
+    assert await limits.admit(record, 0, 400) is not None  # first's 400 came back
     with pytest.raises(RateLimited):  # and no more: second's 400 is still in use
-        await limits.admit(record, 0, {"max_tokens": 400})
+        await limits.admit(record, 0, 400)
     assert second is not None
 
 

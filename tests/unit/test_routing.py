@@ -41,7 +41,7 @@ def config(**gateway):
 
 
 def req(model="m", **kw) -> ChatRequest:
-    return ChatRequest(body={}, model=model, stream=False, **kw)
+    return ChatRequest(model=model, stream=False, **kw)
 
 
 def test_plan_default_chain() -> None:

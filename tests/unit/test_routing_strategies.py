@@ -46,8 +46,10 @@ def config(models: dict, routing: dict | None = None, prices: dict | None = None
     )
 
 
-def req(model: str = "m", **kw) -> ChatRequest:
-    return ChatRequest(body=kw.pop("body", {}), model=model, stream=False, **kw)
+def req(model: str = "m", body: dict | None = None, **kw) -> ChatRequest:
+    request = ChatRequest(model=model, stream=False, **kw)
+    request.body = body or {}
+    return request
 
 
 # ------------------------------------------------------------------ configuration

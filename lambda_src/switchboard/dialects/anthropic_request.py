@@ -2,8 +2,11 @@
 Anthropic targets, and a translation to the executor's (OpenAI) form for every other target.
 
 Validation is as strict as the OpenAI dialect's: wrong types are a 400 naming the field, whatever
-the target. The body itself is kept (`ChatRequest.native`) so an Anthropic target receives it
-untouched - unknown and future fields, betas, `cache_control`, thinking, documents included.
+the target, raised when the body is parsed (`anthropic_validation`). The body itself is kept
+(`ChatRequest.native`) so an Anthropic target receives it untouched - unknown and future fields,
+betas, `cache_control`, thinking, documents included. The translation is built only when a target
+that does not serve the Messages API is tried (`ChatRequest.translation`, run once); it never
+fails on a body that passed validation.
 
 The translation decides per field (README, "Translation per field"):
 - mapped: `system`, messages (text, image, document (PDF / text), `tool_use`, `tool_result`
@@ -29,18 +32,27 @@ The translation decides per field (README, "Translation per field"):
 
 from __future__ import annotations
 
-from typing import Any, Final, TypeGuard
+from functools import partial
+from typing import Any, Final
 
 import orjson
 
+from switchboard.dialects.anthropic_validation import (
+    BLOCKS,
+    check_messages_body,
+    custom_tool,
+    document_translates,
+    image_translates,
+    required,
+)
 from switchboard.dialects.request import (
     ROUTING_FIELDS,
     ChatRequest,
-    chat_request,
+    Translation,
+    dialect_request,
     parse_json_object,
     refuse_forbidden,
 )
-from switchboard.errors import InvalidRequest
 from switchboard.values import NativeRequest
 from switchboard.wire.openai import strict_compatible
 from switchboard.wire.readers import ANTHROPIC_COUNT_TOKENS, ANTHROPIC_MESSAGES
@@ -97,32 +109,7 @@ class _Translation:
             self.untranslatable = name
 
 
-def _bad(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param)
-
-
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _text(block: dict[str, Any], where: str) -> str:
-    text = block.get("text")
-    if not isinstance(text, str):
-        raise _bad(f"'{where}.text' must be a string", f"{where}.text")
-    return text
-
-
-def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
-    if not isinstance(content, list) or not all(isinstance(b, dict) for b in content):
-        raise _bad(f"'{where}' must be a string or a list of content blocks", where)
-    for j, block in enumerate(content):
-        if not isinstance(block.get("type"), str):
-            raise _bad(f"'{where}[{j}].type' must be a string", f"{where}[{j}].type")
-    return content
+# The functions below read a body `anthropic_validation` has checked: they index without checking.
 
 
 def _carry_cache_control(block: dict[str, Any], item: dict[str, Any] | None, out: _Translation) -> None:
@@ -133,39 +120,28 @@ def _carry_cache_control(block: dict[str, Any], item: dict[str, Any] | None, out
             item["cache_control"] = block["cache_control"]
 
 
-def _source(block: dict[str, Any], where: str) -> dict[str, Any]:
-    source = block.get("source")
-    if not isinstance(source, dict) or not isinstance(source.get("type"), str):
-        raise _bad(f"'{where}.source' must be an object with a 'type'", f"{where}.source")
-    return source
-
-
 def _image(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any] | None:
-    source = _source(block, where)
+    source = block["source"]
+    if not image_translates(source):
+        out.cannot(f"{where}.source")
+        return None
     if source["type"] == "base64":
-        media, data = source.get("media_type"), source.get("data")
-        if not isinstance(media, str) or not isinstance(data, str):
-            raise _bad(f"'{where}.source' needs string media_type and data", f"{where}.source")
-        return {"type": "image_url", "image_url": {"url": f"data:{media};base64,{data}"}}
-    if source["type"] == "url" and isinstance(source.get("url"), str):
-        return {"type": "image_url", "image_url": {"url": source["url"]}}
-    out.cannot(f"{where}.source")
-    return None
+        url = f"data:{source['media_type']};base64,{source['data']}"
+    else:
+        url = source["url"]
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _document(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any] | None:
-    source = _source(block, where)
-    if source["type"] == "base64" and isinstance(source.get("data"), str):
-        media = source.get("media_type") or "application/pdf"
-        name = block.get("title") if isinstance(block.get("title"), str) else "document.pdf"
-        return {
-            "type": "file",
-            "file": {"filename": name, "file_data": f"data:{media};base64,{source['data']}"},
-        }
-    if source["type"] == "text" and isinstance(source.get("data"), str):
+    source = block["source"]
+    if not document_translates(source):
+        out.cannot(f"{where}.source")
+        return None
+    if source["type"] == "text":
         return {"type": "text", "text": source["data"]}
-    out.cannot(f"{where}.source")
-    return None
+    media = source.get("media_type") or "application/pdf"
+    name = block.get("title") if isinstance(block.get("title"), str) else "document.pdf"
+    return {"type": "file", "file": {"filename": name, "file_data": f"data:{media};base64,{source['data']}"}}
 
 
 def _tool_result(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any]:
@@ -177,16 +153,14 @@ def _tool_result(block: dict[str, Any], where: str, out: _Translation) -> dict[s
 
 
 def _tool_message(block: dict[str, Any], where: str, out: _Translation) -> dict[str, Any]:
-    if not isinstance(block.get("tool_use_id"), str):
-        raise _bad(f"'{where}.tool_use_id' must be a string", f"{where}.tool_use_id")
     result = block.get("content")
     if result is None or isinstance(result, str):
         text = result or ""
     else:
         parts = []
-        for k, item in enumerate(_blocks(result, f"{where}.content")):
+        for k, item in enumerate(result):
             if item["type"] == "text":
-                parts.append(_text(item, f"{where}.content[{k}]"))
+                parts.append(item["text"])
             else:
                 out.cannot(f"{where}.content[{k}]")
         text = "\n".join(parts)
@@ -195,54 +169,48 @@ def _tool_message(block: dict[str, Any], where: str, out: _Translation) -> dict[
     return {"role": "tool", "tool_call_id": block["tool_use_id"], "content": text}
 
 
-def _tool_use(block: dict[str, Any], where: str) -> dict[str, Any]:
-    if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
-        raise _bad(f"'{where}' needs string 'id' and 'name'", where)
-    arguments = block.get("input", {})
-    if not isinstance(arguments, dict):
-        raise _bad(f"'{where}.input' must be an object", f"{where}.input")
+def _tool_use(block: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": block["id"],
         "type": "function",
-        "function": {"name": block["name"], "arguments": orjson.dumps(arguments).decode()},
+        "function": {"name": block["name"], "arguments": orjson.dumps(block.get("input", {})).decode()},
     }
 
 
-def _turn(message: Any, i: int, out: _Translation) -> list[dict[str, Any]]:
+def _turn(message: dict[str, Any], i: int, out: _Translation) -> list[dict[str, Any]]:
     where = f"messages[{i}]"
-    if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-        raise _bad(f"'{where}.role' must be a string", f"{where}.role")
-    role, content = message["role"], message.get("content")
-    if role == "system":  # mid-conversation system turns (Claude Code sends them)
-        return [{"role": "system", "content": content if isinstance(content, str) else _system(content, out)}]
-    if role not in ("user", "assistant"):
+    role = message["role"]
+    if role not in ("user", "assistant", "system"):
         out.cannot(f"{where}.role")
         return []
+    content = message["content"]  # checked: a string or a list of blocks
+    if role == "system":  # mid-conversation system turns (Claude Code sends them)
+        return [{"role": "system", "content": _system(content, out)}]
     if isinstance(content, str):
         return [{"role": role, "content": content}]
     parts: list[dict[str, Any]] = []
     calls: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
-    for j, block in enumerate(_blocks(content, f"{where}.content")):
+    for j, block in enumerate(content):
         kind, bwhere = block["type"], f"{where}.content[{j}]"
         part: dict[str, Any] | None = None
-        if kind == "text":
-            part = {"type": "text", "text": _text(block, bwhere)}
+        if (kind, role) not in BLOCKS:
+            out.cannot(f"{bwhere}.type")
+            part = {"type": "text", "text": ""}  # never sent: only native targets serve this request
+        elif kind == "text":
+            part = {"type": "text", "text": block["text"]}
         elif kind == "image":
             part = _image(block, bwhere, out)
         elif kind == "document":
             part = _document(block, bwhere, out)
-        elif kind == "tool_use" and role == "assistant":
-            calls.append(_tool_use(block, bwhere))
+        elif kind == "tool_use":
+            calls.append(_tool_use(block))
             _carry_cache_control(block, calls[-1], out)
-        elif kind == "tool_result" and role == "user":
+        elif kind == "tool_result":
             results.append(_tool_result(block, bwhere, out))
-        elif kind in ("thinking", "redacted_thinking") and role == "assistant":
+        else:  # thinking, redacted_thinking
             out.drop("messages.thinking")
             _carry_cache_control(block, None, out)
-        else:
-            out.cannot(f"{bwhere}.type")
-            part = {"type": "text", "text": ""}  # never sent: only native targets serve this request
         if part is not None:
             _carry_cache_control(block, part, out)
             parts.append(part)
@@ -261,101 +229,68 @@ def _turn(message: Any, i: int, out: _Translation) -> list[dict[str, Any]]:
     return turns
 
 
-def _system(system: Any, out: _Translation) -> str | list[dict[str, Any]]:
+def _system(system: str | list[dict[str, Any]], out: _Translation) -> str | list[dict[str, Any]]:
     """System text: joined, or as text parts when a block carries a cache marker (kept on its part)."""
     if isinstance(system, str):
         return system
     parts: list[dict[str, Any]] = []
-    for j, block in enumerate(_blocks(system, "system")):
-        if block["type"] != "text":
-            raise _bad(f"'system[{j}]' must be a text block", f"system[{j}]")
-        parts.append({"type": "text", "text": _text(block, f"system[{j}]")})
+    for block in system:
+        parts.append({"type": "text", "text": block["text"]})
         _carry_cache_control(block, parts[-1], out)
     if any("cache_control" in part for part in parts):
         return parts
     return "\n".join(part["text"] for part in parts)
 
 
-def _tools(tools: Any, out: _Translation) -> list[dict[str, Any]]:
-    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
-        raise _bad("'tools' must be a list of tool objects", "tools")
+def _tools(tools: list[dict[str, Any]], out: _Translation) -> list[dict[str, Any]]:
     chat_tools = []
-    for j, tool in enumerate(tools):
-        kind = tool.get("type")
-        if kind not in (None, "custom"):  # server / client tools Anthropic runs itself
-            out.drop(f"tools.{kind}")
+    for tool in tools:
+        if not custom_tool(tool):  # server / client tools Anthropic runs itself
+            out.drop(f"tools.{tool.get('type')}")
             _carry_cache_control(tool, None, out)
             continue
-        schema = tool.get("input_schema", {"type": "object"})
-        if not isinstance(tool.get("name"), str) or not isinstance(schema, dict):
-            raise _bad(f"'tools[{j}]' needs a string 'name' and an object 'input_schema'", f"tools[{j}]")
-        description = tool.get("description", "")
-        if not isinstance(description, str):
-            raise _bad(f"'tools[{j}].description' must be a string", f"tools[{j}].description")
-        chat_tools.append(
-            {
-                "type": "function",
-                "function": {"name": tool["name"], "description": description, "parameters": schema},
-            }
-        )
+        function = {
+            "name": tool["name"],
+            "description": tool.get("description", ""),
+            "parameters": tool.get("input_schema", {"type": "object"}),
+        }
+        chat_tools.append({"type": "function", "function": function})
         _carry_cache_control(tool, chat_tools[-1], out)
     return chat_tools
 
 
-def _tool_choice(choice: Any, chat: dict[str, Any]) -> None:
-    if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "none", "tool"):
-        raise _bad("'tool_choice' must be an object with type auto, any, tool or none", "tool_choice")
+def _tool_choice(choice: dict[str, Any], chat: dict[str, Any]) -> None:
     if choice["type"] == "tool":
-        if not isinstance(choice.get("name"), str) or not choice["name"]:
-            raise _bad("'tool_choice.name' must be a string", "tool_choice.name")
         chat["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
     else:
         chat["tool_choice"] = TOOL_CHOICES[choice["type"]]
-    parallel = choice.get("disable_parallel_tool_use")
-    if parallel is not None and not isinstance(parallel, bool):
-        raise _bad("'tool_choice.disable_parallel_tool_use' must be a boolean", "tool_choice")
-    if parallel:
+    if choice.get("disable_parallel_tool_use"):
         chat["parallel_tool_calls"] = False
 
 
-def _thinking(thinking: Any, chat: dict[str, Any], out: _Translation) -> None:
-    if not isinstance(thinking, dict) or not isinstance(thinking.get("type"), str):
-        raise _bad("'thinking' must be an object with a 'type'", "thinking")
+def _thinking(thinking: dict[str, Any], chat: dict[str, Any], out: _Translation) -> None:
     if thinking["type"] == "enabled":
-        budget = thinking.get("budget_tokens")
-        if not _is_int(budget) or budget < 1:
-            raise _bad("'thinking.budget_tokens' must be a positive integer", "thinking.budget_tokens")
+        budget = thinking["budget_tokens"]
         chat["reasoning_effort"] = "low" if budget < 4096 else "medium" if budget < 16384 else "high"
     elif thinking["type"] != "disabled":
         out.drop("thinking")  # adaptive: the model decides; other models have no such mode
 
 
-def _json_format(fmt: Any, where: str, chat: dict[str, Any]) -> None:
+def _json_format(fmt: dict[str, Any], chat: dict[str, Any]) -> None:
     """Anthropic's JSON output format -> `response_format` json_schema (honoured by every target
     kind, or the target is skipped: never dropped). OpenAI's strict mode only when the schema meets
     its rules (all properties required); Anthropic's own only needs closed objects."""
-    if (
-        not isinstance(fmt, dict)
-        or fmt.get("type") != "json_schema"
-        or not isinstance(fmt.get("schema"), dict)
-    ):
-        raise _bad(f"'{where}' must be an object with type 'json_schema' and an object 'schema'", where)
     spec: dict[str, Any] = {"name": "output", "schema": fmt["schema"]}
     if strict_compatible(fmt["schema"]):
         spec["strict"] = True
     chat["response_format"] = {"type": "json_schema", "json_schema": spec}
 
 
-def _output_config(config: Any, chat: dict[str, Any], out: _Translation) -> None:
-    if not isinstance(config, dict):
-        raise _bad("'output_config' must be an object", "output_config")
+def _output_config(config: dict[str, Any], chat: dict[str, Any], out: _Translation) -> None:
     if config.get("format") is not None:
-        _json_format(config["format"], "output_config.format", chat)
-    effort = config.get("effort")
-    if effort is not None:
-        if effort not in EFFORTS:
-            raise _bad(f"'output_config.effort' must be one of {', '.join(EFFORTS)}", "output_config.effort")
-        chat["reasoning_effort"] = EFFORTS[effort]
+        _json_format(config["format"], chat)
+    if config.get("effort") is not None:
+        chat["reasoning_effort"] = EFFORTS[config["effort"]]
     for key in config:
         if key not in ("format", "effort") and config[key] is not None:
             out.drop(f"output_config.{key}")
@@ -363,41 +298,17 @@ def _output_config(config: Any, chat: dict[str, Any], out: _Translation) -> None
 
 def _sampling(body: dict[str, Any], chat: dict[str, Any]) -> None:
     for name in ("temperature", "top_p"):
-        value = body.get(name)
-        if value is not None:
-            if not _is_number(value) or not 0 <= value <= (2 if name == "temperature" else 1):
-                raise _bad(f"'{name}' must be a number in range", name)
-            chat[name] = value
-    stops = body.get("stop_sequences")
-    if stops is not None:
-        if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
-            raise _bad("'stop_sequences' must be a list of strings", "stop_sequences")
-        chat["stop"] = stops
+        if body.get(name) is not None:
+            chat[name] = body[name]
+    if body.get("stop_sequences") is not None:
+        chat["stop"] = body["stop_sequences"]
 
 
-def _metadata(metadata: Any, chat: dict[str, Any], out: _Translation) -> None:
-    if not isinstance(metadata, dict):
-        raise _bad("'metadata' must be an object", "metadata")
-    user = metadata.get("user_id")
-    if user is not None and not isinstance(user, str):
-        raise _bad("'metadata.user_id' must be a string", "metadata.user_id")
-    if user:
-        chat["user"] = user
+def _metadata(metadata: dict[str, Any], chat: dict[str, Any], out: _Translation) -> None:
+    if metadata.get("user_id"):
+        chat["user"] = metadata["user_id"]
     if set(metadata) - {"user_id"}:
         out.drop("metadata")
-
-
-def _required(body: dict[str, Any]) -> None:
-    model, max_tokens, messages = body.get("model"), body.get("max_tokens"), body.get("messages")
-    if not isinstance(model, str) or not model:
-        raise _bad("'model' is required and must be a string", "model")
-    if not _is_int(max_tokens) or max_tokens < 1:
-        raise _bad("'max_tokens' is required and must be a positive integer", "max_tokens")
-    if not isinstance(messages, list) or not messages:
-        raise _bad("'messages' is required and must be a non-empty array", "messages")
-    stream = body.get("stream")
-    if stream is not None and not isinstance(stream, bool):
-        raise _bad("'stream' must be a boolean", "stream")
 
 
 def _client_names(body: dict[str, Any]) -> dict[str, str]:
@@ -413,8 +324,7 @@ def _client_names(body: dict[str, Any]) -> dict[str, str]:
 def parse_messages_request(raw: bytes) -> ChatRequest:
     body = parse_json_object(raw)
     refuse_forbidden(body)
-    _required(body)
-    return _translate(body)
+    return _checked(body)
 
 
 def parse_count_tokens_request(raw: bytes) -> ChatRequest:
@@ -424,16 +334,27 @@ def parse_count_tokens_request(raw: bytes) -> ChatRequest:
     refuse_forbidden(body)
     if "max_tokens" in body:
         body.pop("max_tokens")  # not part of the count_tokens API: Anthropic would refuse it
-    _required({**body, "max_tokens": 1})
-    request = _translate({**body, "max_tokens": 1})
-    assert request.native is not None
-    request.native = NativeRequest(
-        ANTHROPIC_COUNT_TOKENS, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
-    )
+    native = {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
+    request = _checked({**body, "max_tokens": 1})
+    request.native = NativeRequest(ANTHROPIC_COUNT_TOKENS, native)
     return request
 
 
-def _translate(body: dict[str, Any]) -> ChatRequest:
+def _checked(body: dict[str, Any]) -> ChatRequest:
+    """The request with every check done and its facts read; the translation is left for later."""
+    required(body)
+    has_message = check_messages_body(body)
+    request = dialect_request(body, has_message)  # takes the routing fields out of `body`
+    request.stream = body.get("stream") is True
+    request.answer_cap = body["max_tokens"]
+    request.native = NativeRequest(ANTHROPIC_MESSAGES, body)
+    request.client_names = _client_names(body)
+    request.translation = partial(translate, body)
+    return request
+
+
+def translate(body: dict[str, Any]) -> Translation:
+    """The chat form of a checked body (`_checked`), and what it leaves out."""
     out = _Translation()
     chat: dict[str, Any] = {"model": body["model"], "max_tokens": body["max_tokens"], "messages": []}
     if body.get("system") is not None:
@@ -450,7 +371,7 @@ def _translate(body: dict[str, Any]) -> ChatRequest:
     if body.get("thinking") is not None:
         _thinking(body["thinking"], chat, out)
     if body.get("output_format") is not None:  # the structured-outputs beta's field, still accepted
-        _json_format(body["output_format"], "output_format", chat)
+        _json_format(body["output_format"], chat)
     if body.get("output_config") is not None:
         _output_config(body["output_config"], chat, out)
     if body.get("stream") is True:
@@ -459,12 +380,4 @@ def _translate(body: dict[str, Any]) -> ChatRequest:
     for field in body:
         if field not in MAPPED:
             out.drop(field)
-        elif field in ROUTING_FIELDS:
-            chat[field] = body[field]
-    request = chat_request(chat)
-    native = {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
-    request.native = NativeRequest(ANTHROPIC_MESSAGES, native)
-    request.dropped = tuple(out.dropped)
-    request.untranslatable = out.untranslatable
-    request.client_names = _client_names(body)
-    return request
+    return Translation(chat, tuple(out.dropped), out.untranslatable)

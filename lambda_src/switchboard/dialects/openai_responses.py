@@ -103,9 +103,6 @@ CHOICES: Final = frozenset({"auto", "none", "required"})
 class ResponsesRequest(ChatRequest):
     """A `ChatRequest` (what the executor runs) plus what only the Responses endpoint needs."""
 
-    dropped: tuple[str, ...] = ()
-    """Request fields not honoured, in request order (`x-switchboard-dropped`; `ChatRequest` may
-    declare it too: this one is the same field)."""
     echo: dict[str, Any] = field(default_factory=dict)
     """The request parameters the response object repeats (pass to `to_response` / `ChunksToEvents`)."""
     input_messages: list[dict[str, Any]] = field(default_factory=list)
@@ -483,18 +480,20 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
     echo.update(
         model=request.model, metadata=metadata, store=store is not False, previous_response_id=previous
     )
-    base = {f.name: getattr(request, f.name) for f in fields(ChatRequest)}
+    base = {f.name: getattr(request, f.name) for f in fields(ChatRequest) if f.init}
     base.update(
         native=NativeRequest(OPENAI_RESPONSES, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}),
-        dropped=tuple(dropped),
-        untranslatable=native_only,
         client_names=CLIENT_NAMES,
         echo=echo,
         input_messages=input_messages,
         previous_response_id=previous,
         store=store is not False,
     )
-    return ResponsesRequest(**base)
+    responses = ResponsesRequest(**base)
+    responses.body = request.body
+    responses.dropped = tuple(dropped)
+    responses.untranslatable = native_only
+    return responses
 
 
 def with_history(request: ResponsesRequest, history: list[dict[str, Any]]) -> None:

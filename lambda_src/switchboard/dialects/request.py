@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -128,10 +128,24 @@ def _where_big(value: Any, path: str = "") -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """A dialect's request in the executor's (chat) form, and what the translation left out."""
+
+    body: dict[str, Any]
+    dropped: tuple[str, ...] = ()
+    untranslatable: str | None = None
+
+
 @dataclass(slots=True)
 class ChatRequest:
-    body: dict[str, Any]
-    """The body to send upstream (routing fields removed; `model` rewritten per target later)."""
+    """A request in the executor's form, with the facts every stage reads (computed once, here).
+
+    `body` is the chat form. A Chat Completions or embeddings body is it; a dialect that keeps the
+    client's own body for targets serving its API (`native`) may leave it to a `translation` run on
+    first use - by a target that does not serve `native` - so a passed-through request never builds
+    it. `dropped` and `untranslatable` are the translation's findings: reading them runs it too."""
+
     model: str
     stream: bool
     models: tuple[str, ...] | None = None
@@ -145,13 +159,62 @@ class ChatRequest:
     strip_usage: bool = False
     """Switchboard asked the provider for the stream's usage chunk; the client did not want it."""
     native: NativeRequest | None = None
-    dropped: tuple[str, ...] = ()
-    """Client fields the translation to the executor's form left out (`x-switchboard-dropped`)."""
-    untranslatable: str | None = None
-    """A field the translation cannot carry: only targets serving `native` can answer."""
     client_names: Mapping[str, str] = field(default_factory=dict)
     """Chat-form field -> the client's own name for it (`response_format` -> `text.format`), so a
     refusal never names a field the client did not send (empty: the client speaks the chat form)."""
+    answer_cap: int | None = None
+    """The most output tokens the client allows (`max_completion_tokens` / `max_tokens`, or its
+    dialect's own field), read at parse time: the limiter and the price band reserve from it."""
+    service_tier: str | None = None
+    """The service tier the request asks for, as the chat form carries it (a price multiplier)."""
+    translation: Callable[[], Translation] | None = field(default=None, repr=False)
+    """The dialect's translation, not run yet (run once, then None)."""
+    _body: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _dropped: tuple[str, ...] = field(default=(), init=False, repr=False)
+    _untranslatable: str | None = field(default=None, init=False, repr=False)
+
+    def _translate(self) -> None:
+        translate = self.translation
+        if translate is None:
+            return
+        self.translation = None
+        done = translate()
+        self._body = done.body
+        self._dropped = (*self._dropped, *(name for name in done.dropped if name not in self._dropped))
+        if self._untranslatable is None:  # one set before (a conversation's id) stays first
+            self._untranslatable = done.untranslatable
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The body to send upstream (routing fields removed; `model` rewritten per target later)."""
+        self._translate()
+        return self._body
+
+    @body.setter
+    def body(self, value: dict[str, Any]) -> None:
+        self._translate()
+        self._body = value
+
+    @property
+    def dropped(self) -> tuple[str, ...]:
+        """Client fields the translation to the executor's form left out (`x-switchboard-dropped`)."""
+        self._translate()
+        return self._dropped
+
+    @dropped.setter
+    def dropped(self, value: tuple[str, ...]) -> None:
+        self._translate()
+        self._dropped = value
+
+    @property
+    def untranslatable(self) -> str | None:
+        """A field the translation cannot carry: only targets serving `native` can answer."""
+        self._translate()
+        return self._untranslatable
+
+    @untranslatable.setter
+    def untranslatable(self, value: str | None) -> None:
+        self._untranslatable = value  # kept before the translation's own finding, if it runs later
 
 
 def refuse_forbidden(body: dict[str, Any]) -> None:
@@ -199,9 +262,8 @@ def _routed_body(body: dict[str, Any], endpoint: str) -> tuple[ChatRequest, Any,
             body["model"] = model
     if not isinstance(model, str) or not model or len(model) > MAX_MODEL_NAME:
         raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
-    request = ChatRequest(
-        body=body, model=model, stream=False, models=models, endpoint=endpoint, priority=priority
-    )
+    request = ChatRequest(model=model, stream=False, models=models, endpoint=endpoint, priority=priority)
+    request.body = body
     return request, prefs, timeout
 
 
@@ -247,6 +309,7 @@ def parse_embeddings_request(raw: bytes) -> ChatRequest:
     fmt = request.body.get("encoding_format")
     if fmt not in (None, "float", "base64"):
         raise InvalidRequest("'encoding_format' must be float or base64", param="encoding_format")
+    _read_facts(request, request.body)
     return _apply_overrides(request, prefs, timeout)
 
 
@@ -285,4 +348,28 @@ def chat_request(body: dict[str, Any]) -> ChatRequest:
             raise InvalidRequest(f"'{name}' must be a positive integer", param=name)
 
     request.stream = stream
+    _read_facts(request, body)
+    return _apply_overrides(request, prefs, timeout)
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _read_facts(request: ChatRequest, body: Mapping[str, Any]) -> None:
+    """The answer cap and service tier of a chat-form body (a cap that is not a positive integer
+    counts as absent)."""
+    request.answer_cap = _positive(body.get("max_completion_tokens")) or _positive(body.get("max_tokens"))
+    tier = body.get("service_tier")
+    request.service_tier = tier if isinstance(tier, str) else None
+
+
+def dialect_request(body: dict[str, Any], has_messages: bool) -> ChatRequest:
+    """The routing facts of a dialect's own body (its routing fields are removed from it, `model`
+    checked), checked as `chat_request` would check its translation's: `has_messages` False (the
+    translation would have no message) is the same 400. The dialect sets the rest."""
+    request, prefs, timeout = _routed_body(body, "chat")
+    if not has_messages:
+        raise InvalidRequest("'messages' is required and must be a non-empty array", param="messages")
+    request.body = {}
     return _apply_overrides(request, prefs, timeout)

@@ -17,4 +17,4 @@ async def admit(ctx: RequestContext, limits: Limits) -> None:
     if key is None or request is None:
         return
     ceiling = ctx.plan.ceiling if ctx.plan is not None else None
-    ctx.reservation = await limits.admit(key, len(ctx.raw), request.body, ceiling)
+    ctx.reservation = await limits.admit(key, len(ctx.raw), request.answer_cap, ceiling)

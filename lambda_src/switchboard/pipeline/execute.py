@@ -36,10 +36,10 @@ async def complete(ctx: RequestContext, config: Config, executor: Executor) -> b
     assert plan is not None
     result = await executor.complete(request, plan.targets, plan.deadline_s, ctx.timing, plan.balance)
     ctx.target, ctx.usage = result.target, result.usage
-    _name_dropped(request, config, result.target, result.refused)
     if result.native is not None:  # the client's own API, passed through: relayed as it is
         ctx.passed_through = True
         return result.content
+    _name_dropped(request, config, result.target, result.refused)
     render = ctx.dialect.render
     return result.content if render is None else render(result.content, request)
 
@@ -69,8 +69,9 @@ async def stream(
         raise
     committed = await early.stop()
     ctx.target = opened.target
-    _name_dropped(request, config, opened.target, opened.refused)
     ctx.passed_through = opened.native is not None
+    if not ctx.passed_through:  # (a passed-through request drops nothing and is never translated)
+        _name_dropped(request, config, opened.target, opened.refused)
     respond.price_stream(ctx, opened.target)
     if not committed:
         await respond.start_stream(ctx, region, opened.target)

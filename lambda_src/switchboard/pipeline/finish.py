@@ -15,7 +15,6 @@ from time import perf_counter
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Services
 from switchboard.state.keys import ANONYMOUS_TENANT
-from switchboard.state.prices import requested_tier
 from switchboard.state.usage import UsageEvent
 from switchboard.telemetry.cause import request_cause
 from switchboard.telemetry.metrics import RequestRecord
@@ -61,7 +60,7 @@ def _cost(ctx: RequestContext, services: Services, usage: Usage | None) -> int |
     target = ctx.target
     if usage is None or target is None or ctx.cache_entry is not None:
         return 0  # nothing used, or served from the cache: free, priced or not
-    tier = requested_tier(ctx.request.body) if ctx.request is not None else None
+    tier = ctx.request.service_tier if ctx.request is not None else None
     return services.prices.cost(target.provider, target.model, usage, tier)
 
 

@@ -8,7 +8,7 @@ from switchboard.config import Config, Price, Target
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Limits
 from switchboard.routing.policy import plan_request
-from switchboard.state.prices import PriceTable, requested_tier
+from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import estimate_parts
 
 
@@ -18,8 +18,8 @@ def plan(ctx: RequestContext, config: Config, limits: Limits, prices: PriceTable
     budgeted = ctx.key is not None and limits.needs_price(ctx.key)
     price_of = None
     if budgeted:  # each target at the rates of this request's prompt-length band and service tier
-        prompt, _ = estimate_parts(len(ctx.raw), request.body)
-        tier = requested_tier(request.body)
+        prompt, _ = estimate_parts(len(ctx.raw), request.answer_cap)
+        tier = request.service_tier
 
         def price_of(t: Target) -> Price | None:
             return prices.for_request(t.provider, t.model, prompt, tier)

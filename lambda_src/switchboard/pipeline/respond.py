@@ -27,7 +27,6 @@ from switchboard.errors import GatewayError
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.dropped import header_value
 from switchboard.state.cache import HIT, Entry
-from switchboard.state.prices import requested_tier
 from switchboard.telemetry.timing import Measured
 from switchboard.values import NO_USAGE, Usage, format_usd
 
@@ -55,7 +54,7 @@ def _answer_headers(
     if ctx.reservation is not None:
         headers += ctx.reservation.headers
     request = ctx.request
-    if request is not None and request.dropped and not ctx.passed_through:
+    if request is not None and not ctx.passed_through and request.dropped:  # passed through: never translated
         headers.append((H_DROPPED, header_value(request.dropped)))
     return headers
 
@@ -72,7 +71,7 @@ def answer_cost(ctx: RequestContext) -> int | None:
 
 def _tier(ctx: RequestContext) -> str | None:
     """The service tier the request asked for (its price multiplier, unless the answer says)."""
-    return requested_tier(ctx.request.body) if ctx.request is not None else None
+    return ctx.request.service_tier if ctx.request is not None else None
 
 
 async def send_answer(ctx: RequestContext, region: bytes, content: bytes) -> None:

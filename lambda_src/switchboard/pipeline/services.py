@@ -48,7 +48,7 @@ class Limits(Protocol):
         ...
 
     async def admit(
-        self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any], price: Price | None = None
+        self, key: KeyRecord, body_bytes: int, answer_cap: int | None, price: Price | None = None
     ) -> Reservation | None:
         """Take the request's units (or raise 429); None when the key has no limits."""
         ...
@@ -136,7 +136,7 @@ class NoLimits:
         return False
 
     async def admit(
-        self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any], price: Price | None = None
+        self, key: KeyRecord, body_bytes: int, answer_cap: int | None, price: Price | None = None
     ) -> Reservation | None:
         return None
 

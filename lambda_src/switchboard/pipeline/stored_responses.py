@@ -139,7 +139,8 @@ async def _from_provider(
     if query:
         resource += "?" + urlencode(query, doseq=True)
     native = NativeRequest(OPENAI_RESPONSE_RESOURCE, {}, method=method, resource=resource)
-    request = ChatRequest(body={}, model="", stream=False, native=native, untranslatable="response_id")
+    request = ChatRequest(model="", stream=False, native=native)
+    request.untranslatable = "response_id"
     deadline_s = pipeline.config.routing.timeout_ms / 1000.0
     result = await pipeline.executor.complete(request, (Target(provider, ""),), deadline_s, ctx.timing)
     if sub == "" and method == "DELETE":

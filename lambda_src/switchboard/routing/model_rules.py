@@ -85,6 +85,9 @@ def fit(
     request: ChatRequest, provider_type: str, model: str, native_served: bool
 ) -> tuple[Mapping[str, Any], tuple[str, ...]]:
     """The body a target gets (its model's refusals dropped or mapped) and the names changed: for
-    the executor, per target (the serving target's names reach `x-switchboard-dropped`)."""
+    the executor, per target (the serving target's names reach `x-switchboard-dropped`). A target
+    serving the client's own API gets its body as sent: the chat form is not built for it."""
+    if native_served and request.native is not None:
+        return request.native.body, ()
     is_translated = translated(native_served, request.native is not None, provider_type, request.endpoint)
     return fitted(request.body, model, provider_type, is_translated)

@@ -30,7 +30,6 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
 
 from switchboard.config import Config, Price
 from switchboard.state.listing import Listing, Rules
@@ -215,12 +214,6 @@ def tier_factor(price: Price, tier: str | None) -> float:
     if tier in _STANDARD_TIERS:
         return 1.0
     return next((factor for name, factor in price.tiers if name == tier), 1.0)
-
-
-def requested_tier(body: Mapping[str, Any]) -> str | None:
-    """The service tier a request body asks for (`service_tier`, OpenAI and Gemini), if any."""
-    tier = body.get("service_tier")
-    return tier if isinstance(tier, str) else None
 
 
 def charge(price: Price, usage: Usage, tier: str | None = None) -> int:

@@ -30,7 +30,7 @@ import asyncio
 import datetime
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,17 +275,16 @@ def _cap(value: Any) -> int | None:
     return None
 
 
-def estimate_parts(body_bytes: int, body: Mapping[str, Any]) -> tuple[int, int]:
+def estimate_parts(body_bytes: int, answer_cap: Any) -> tuple[int, int]:
     """(prompt, answer) tokens reserved before the call: the prompt's size (~4 bytes a token) and
-    the answer's cap. Never negative; a cap that is not a positive integer counts as absent (the
-    default estimate)."""
-    cap = _cap(body.get("max_completion_tokens")) or _cap(body.get("max_tokens"))
-    return max(0, body_bytes) // 4, cap or DEFAULT_COMPLETION_ESTIMATE
+    the answer's cap (`ChatRequest.answer_cap`, read once at parse time). Never negative; a cap that
+    is not a positive integer counts as absent (the default estimate)."""
+    return max(0, body_bytes) // 4, _cap(answer_cap) or DEFAULT_COMPLETION_ESTIMATE
 
 
-def estimate_tokens(body_bytes: int, body: Mapping[str, Any]) -> int:
+def estimate_tokens(body_bytes: int, answer_cap: Any) -> int:
     """Prompt size plus the answer's cap (see `estimate_parts`)."""
-    prompt, answer = estimate_parts(body_bytes, body)
+    prompt, answer = estimate_parts(body_bytes, answer_cap)
     return prompt + answer
 
 
@@ -357,7 +356,7 @@ class KeyLimits:
         return bool(key.budget_nano_usd_per_day or key.budget_nano_usd_per_month)
 
     async def admit(
-        self, key: KeyRecord, body_bytes: int, body: Mapping[str, Any], price: Price | None = None
+        self, key: KeyRecord, body_bytes: int, answer_cap: int | None, price: Price | None = None
     ) -> Reservation | None:
         """Take the request's units of every limit of the key, or none of them (429 naming the limit
         and when its window ends). `price`: the dearest price of the request's target chain, for
@@ -367,7 +366,7 @@ class KeyLimits:
             return None
         headers: list[tuple[bytes, bytes]] = []
         taken: list[tuple[Limit, int, int]] = []
-        prompt, answer = estimate_parts(body_bytes, body) if token_limits or cost_limits else (0, 0)
+        prompt, answer = estimate_parts(body_bytes, answer_cap) if token_limits or cost_limits else (0, 0)
         tokens = prompt + answer
         nano = worst_case_nano_usd(price, prompt, answer) if cost_limits and price is not None else 0
         for limit, amount in (
