@@ -1,7 +1,7 @@
-"""`/v1/messages` is translated only for a target that needs it (issue 19 item 5): a request an
-Anthropic target serves is passed through without the chat form ever being built; one that reaches
-other targets is translated once, however many of them are tried; and a malformed body is still
-refused before any upstream call, whichever target comes first."""
+"""`/v1/messages` and the Gemini API are translated only for a target that needs it (issue 19 item
+5): a request a target of the client's own API serves is passed through without the chat form ever
+being built; one that reaches other targets is translated once, however many of them are tried; and
+a malformed body is still refused before any upstream call, whichever target comes first."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from support import build_app, client_for, completion, error_response, json_response, make_config
-from switchboard.dialects import anthropic_request
+from switchboard.dialects import anthropic_request, gemini_request
 from switchboard.dialects.request import Translation
 
 pytestmark = pytest.mark.anyio
@@ -21,11 +21,13 @@ PROVIDERS = {
     "claude": {"type": "anthropic", "base_url": "https://anthropic.example/v1", "api_key_env": "A_KEY"},
     "gpt": {"type": "openai", "base_url": "https://openai.example/v1", "api_key_env": "B_KEY"},
     "gpt2": {"type": "openai", "base_url": "https://openai2.example/v1", "api_key_env": "B_KEY"},
+    "gem": {"type": "gemini", "base_url": "https://gemini.example/v1beta", "api_key_env": "A_KEY"},
 }
 MODELS = {
     "claude": {"targets": ["claude/claude-sonnet-4-5"]},
     "claude-then-gpt": {"targets": ["claude/claude-sonnet-4-5", "gpt/gpt-4o"]},
     "gpt-then-gpt": {"targets": ["gpt/gpt-4o", "gpt2/gpt-4o"]},
+    "gem-then-gpt": {"targets": ["gem/gemini-2.5-flash", "gpt/gpt-4o"]},
 }
 BODY: dict[str, Any] = {
     "max_tokens": 100,
@@ -41,7 +43,16 @@ BODY: dict[str, Any] = {
     "tools": [{"name": "Bash", "description": "run", "input_schema": {"type": "object"}}],
     "metadata": {"user_id": "u-1"},
 }
-STREAM = (Path(__file__).resolve().parents[1] / "fixtures/providers/anthropic/stream_text.sse").read_bytes()
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
+STREAM = (FIXTURES / "anthropic" / "stream_text.sse").read_bytes()
+GEMINI_BODY: dict[str, Any] = {
+    "contents": [
+        {"role": "user", "parts": [{"text": "weather?"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "x"}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"t": 20}}}]},
+    ],
+    "generationConfig": {"maxOutputTokens": 100, "topK": 3},
+}
 ANTHROPIC_ANSWER = {
     "id": "msg_1",
     "type": "message",
@@ -66,6 +77,8 @@ class Upstream:
         self.hosts.append(host)
         if host in self.fail:
             return error_response(503, "busy")
+        if host.startswith("gemini"):
+            return httpx.Response(200, content=(FIXTURES / "gemini" / "completion.json").read_bytes())
         if host.startswith("anthropic"):
             if orjson.loads(request.content).get("stream"):
                 return httpx.Response(200, content=STREAM, headers={"content-type": "text/event-stream"})
@@ -75,22 +88,23 @@ class Upstream:
 
 @pytest.fixture
 def translations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The bodies translated, one entry per run of the translation."""
+    """The bodies translated (either dialect), one entry per run of a translation."""
     runs: list[dict[str, Any]] = []
-    real = anthropic_request.translate
+    for module in (anthropic_request, gemini_request):
+        real = module.translate
 
-    def counted(body: dict[str, Any]) -> Translation:
-        runs.append(body)
-        return real(body)
+        def counted(body: dict[str, Any], *args: Any, real: Any = real) -> Translation:
+            runs.append(body)
+            return real(body, *args)
 
-    monkeypatch.setattr(anthropic_request, "translate", counted)
+        monkeypatch.setattr(module, "translate", counted)
     return runs
 
 
-async def _post(upstream: Upstream, body: dict[str, Any]) -> httpx.Response:
+async def _post(upstream: Upstream, body: dict[str, Any], path: str = "/v1/messages") -> httpx.Response:
     app = build_app(make_config(providers=PROVIDERS, models=MODELS), upstream)
     async with client_for(app) as client:
-        return await client.post("/v1/messages", content=orjson.dumps(body))
+        return await client.post(path, content=orjson.dumps(body))
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -161,3 +175,35 @@ async def test_a_malformed_body_to_an_anthropic_first_chain_makes_no_upstream_ca
     assert f"'{param}" in answer.json()["error"]["message"]
     assert upstream.hosts == []
     assert translations == []
+
+
+async def test_gemini_api_requests_are_translated_only_for_other_targets(
+    translations: list[dict[str, Any]],
+) -> None:
+    path = "/v1beta/models/gem-then-gpt:generateContent"
+    upstream = Upstream()
+    passed = await _post(upstream, GEMINI_BODY, path)
+    assert passed.status_code == 200 and upstream.hosts == ["gemini.example"]
+    assert translations == []
+    upstream = Upstream(fail=("gemini.example",))
+    translated = await _post(upstream, GEMINI_BODY, path)
+    assert translated.status_code == 200 and upstream.hosts[-1] == "openai.example"
+    assert len(translations) == 1
+    assert translated.headers["x-switchboard-dropped"] == "generationConfig.topK"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"contents": [{"role": "user", "parts": [{"functionResponse": {"name": "nobody_called"}}]}]},
+        {"generationConfig": {"maxOutputTokens": "100"}},
+        {"toolConfig": {"functionCallingConfig": {"mode": ["ANY"]}}},
+    ],
+)
+async def test_a_malformed_gemini_body_to_a_gemini_first_chain_makes_no_upstream_call(
+    translations: list[dict[str, Any]], change: dict[str, Any]
+) -> None:
+    upstream = Upstream()
+    answer = await _post(upstream, {**GEMINI_BODY, **change}, "/v1beta/models/gem-then-gpt:generateContent")
+    assert answer.status_code == 400 and answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert upstream.hosts == [] and translations == []

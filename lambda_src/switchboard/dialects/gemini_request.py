@@ -3,8 +3,11 @@
 to the executor's (OpenAI chat) form for every other target.
 
 The model comes from the URL path and streaming from the method, never from the body. The body is
-kept whole (`ChatRequest.native`) so a Gemini target receives it as sent, unknown and future fields
-included. The translation decides per field (README, "The Gemini dialect"):
+checked when it is parsed (`gemini_validation`: wrong types are a 400 naming the field, whatever the
+target) and kept whole (`ChatRequest.native`) so a Gemini target receives it as sent, unknown and
+future fields included. The translation is built only when a target that does not serve the Gemini
+API is tried (`ChatRequest.translation`, run once), and never fails on a checked body. It decides
+per field (README, "The Gemini dialect"):
 - mapped: `contents` (roles `user` / `model`; `text`, `inlineData` (images, as data URLs),
   `functionCall` -> assistant `tool_calls`, `functionResponse` -> `tool` messages, matched to their
   call by `id`, else by name in order), `systemInstruction` -> a system message,
@@ -25,18 +28,29 @@ included. The translation decides per field (README, "The Gemini dialect"):
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Final
 
 import orjson
 
+from switchboard.dialects.gemini_validation import (
+    LEVELS,
+    MODES,
+    OTHER_PART_KEYS,
+    answers,
+    bad,
+    call_id,
+    check_generate_body,
+    obj,
+)
 from switchboard.dialects.request import (
     ROUTING_FIELDS,
     ChatRequest,
-    chat_request,
+    Translation,
+    dialect_request,
     parse_json_object,
     refuse_forbidden,
 )
-from switchboard.errors import InvalidRequest
 from switchboard.values import NativeRequest
 from switchboard.wire.readers import GEMINI_COUNT_TOKENS, GEMINI_GENERATE
 
@@ -46,20 +60,17 @@ MAPPED: Final = frozenset(
 DROPPED: Final = frozenset({"safetySettings", "labels"})
 UNTRANSLATABLE_PARTS: Final = ("fileData", "executableCode", "codeExecutionResult")
 _CONFIG: Final = (
-    ("temperature", "temperature", 0.0, 2.0),
-    ("topP", "top_p", 0.0, 1.0),
-    ("presencePenalty", "presence_penalty", -2.0, 2.0),
-    ("frequencyPenalty", "frequency_penalty", -2.0, 2.0),
-)
-_CONFIG_INTS: Final = (
+    ("temperature", "temperature"),
+    ("topP", "top_p"),
+    ("presencePenalty", "presence_penalty"),
+    ("frequencyPenalty", "frequency_penalty"),
     ("maxOutputTokens", "max_completion_tokens"),
     ("candidateCount", "n"),
     ("seed", "seed"),
 )
 _CONFIG_DONE: Final = frozenset(
     {
-        *(name for name, *_ in _CONFIG),
-        *(name for name, _ in _CONFIG_INTS),
+        *(name for name, _ in _CONFIG),
         "stopSequences",
         "responseMimeType",
         "responseSchema",
@@ -67,8 +78,6 @@ _CONFIG_DONE: Final = frozenset(
         "thinkingConfig",
     }
 )
-MODES: Final = {"AUTO": "auto", "ANY": "required", "NONE": "none", "VALIDATED": "auto"}
-LEVELS: Final = {"MINIMAL": "minimal", "LOW": "low", "MEDIUM": "medium", "HIGH": "high"}
 
 
 class _Translation:
@@ -77,7 +86,7 @@ class _Translation:
     def __init__(self) -> None:
         self.dropped: list[str] = []
         self.untranslatable: str | None = None
-        self.calls: list[tuple[str, str]] = []
+        self.calls: list[tuple[Any, str]] = []
         """(id, name) of the model's function calls not yet answered, oldest first."""
 
     def drop(self, name: str) -> None:
@@ -89,21 +98,7 @@ class _Translation:
             self.untranslatable = name
 
 
-def _bad(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param)
-
-
-def _obj(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _bad(f"'{where}' must be an object", where)
-    return value
-
-
-def _str(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise _bad(f"'{where}' must be a string", where)
-    return value
-
+# The functions below read a body `gemini_validation` has checked: they index without checking.
 
 # --------------------------------------------------------------------------- contents
 
@@ -114,26 +109,22 @@ def _user_parts(parts: list[dict[str, Any]], where: str, out: _Translation) -> l
     tool_messages: list[dict[str, Any]] = []
     content: list[dict[str, Any]] = []
     for j, part in enumerate(parts):
-        pwhere = f"{where}[{j}]"
         if "text" in part:
             if part.get("thought"):
                 out.drop("contents.thought")
                 continue
-            content.append({"type": "text", "text": _str(part["text"], f"{pwhere}.text")})
+            content.append({"type": "text", "text": part["text"]})
         elif "inlineData" in part:
-            blob = _obj(part["inlineData"], f"{pwhere}.inlineData")
-            mime = _str(blob.get("mimeType"), f"{pwhere}.inlineData.mimeType")
-            data = _str(blob.get("data"), f"{pwhere}.inlineData.data")
+            blob = part["inlineData"]
+            mime = blob["mimeType"]
             if not mime.startswith("image/"):
-                out.cannot(f"{pwhere}.inlineData")
+                out.cannot(f"{where}[{j}].inlineData")
                 continue
-            content.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{data}"}})
+            content.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{blob['data']}"}})
         elif "functionResponse" in part:
-            tool_messages.append(
-                _function_response(part["functionResponse"], f"{pwhere}.functionResponse", out)
-            )
+            tool_messages.append(_function_response(part["functionResponse"], out))
         else:
-            _other_part(part, pwhere, out)
+            _other_part(part, f"{where}[{j}]", out)
     messages = list(tool_messages)
     if len(content) == 1 and content[0]["type"] == "text":
         messages.append({"role": "user", "content": content[0]["text"]})
@@ -142,17 +133,10 @@ def _user_parts(parts: list[dict[str, Any]], where: str, out: _Translation) -> l
     return messages
 
 
-def _function_response(value: Any, where: str, out: _Translation) -> dict[str, Any]:
-    response = _obj(value, where)
-    name = _str(response.get("name"), f"{where}.name")
-    call_id = response.get("id")
-    match = None
-    for k, (known_id, known_name) in enumerate(out.calls):
-        if (call_id is not None and known_id == call_id) or (call_id is None and known_name == name):
-            match = out.calls.pop(k)[0]
-            break
-    if match is None:
-        raise _bad(f"'{where}' answers no earlier functionCall named {name[:64]!r}", where)
+def _function_response(response: dict[str, Any], out: _Translation) -> dict[str, Any]:
+    k = answers(out.calls, response.get("id"), response["name"])
+    assert k is not None  # checked: every response answers an earlier call
+    match = out.calls.pop(k)[0]
     result = response.get("response")
     text = result if isinstance(result, str) else orjson.dumps(result if result is not None else {}).decode()
     return {"role": "tool", "tool_call_id": match, "content": text}
@@ -162,32 +146,29 @@ def _model_parts(parts: list[dict[str, Any]], where: str, turn: int, out: _Trans
     text: list[str] = []
     calls: list[dict[str, Any]] = []
     for j, part in enumerate(parts):
-        pwhere = f"{where}[{j}]"
         if "thoughtSignature" in part:
             out.drop("contents.thoughtSignature")
         if "text" in part:
             if part.get("thought"):
                 out.drop("contents.thought")
                 continue
-            text.append(_str(part["text"], f"{pwhere}.text"))
+            text.append(part["text"])
         elif "functionCall" in part:
-            call = _obj(part["functionCall"], f"{pwhere}.functionCall")
-            name = _str(call.get("name"), f"{pwhere}.functionCall.name")
-            args = call.get("args")
-            if args is not None and not isinstance(args, dict):
-                raise _bad(f"'{pwhere}.functionCall.args' must be an object", f"{pwhere}.functionCall.args")
-            given = call.get("id")
-            call_id = given if isinstance(given, str) and given else f"call_{turn}_{len(calls)}"
-            out.calls.append((call_id, name))
+            call = part["functionCall"]
+            made = call_id(call.get("id"), turn, len(calls))
+            out.calls.append((made, call["name"]))
             calls.append(
                 {
-                    "id": call_id,
+                    "id": made,
                     "type": "function",
-                    "function": {"name": name, "arguments": orjson.dumps(args or {}).decode()},
+                    "function": {
+                        "name": call["name"],
+                        "arguments": orjson.dumps(call.get("args") or {}).decode(),
+                    },
                 }
             )
         else:
-            _other_part(part, pwhere, out)
+            _other_part(part, f"{where}[{j}]", out)
     message: dict[str, Any] = {"role": "assistant", "content": "".join(text) or None}
     if calls:
         message["tool_calls"] = calls
@@ -195,44 +176,26 @@ def _model_parts(parts: list[dict[str, Any]], where: str, turn: int, out: _Trans
 
 
 def _other_part(part: dict[str, Any], where: str, out: _Translation) -> None:
-    if set(part) <= {"thoughtSignature", "thought", "partMetadata"}:
-        return
-    kind = next((k for k in part if k not in ("thoughtSignature", "thought", "partMetadata")), "?")
-    out.cannot(f"{where}.{kind}")
+    kind = next((k for k in part if k not in OTHER_PART_KEYS), None)
+    if kind is not None:
+        out.cannot(f"{where}.{kind}")
 
 
-def _contents(value: Any, out: _Translation) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or not value:
-        raise _bad("'contents' is required and must be a non-empty array", "contents")
+def _contents(value: list[dict[str, Any]], out: _Translation) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     for i, turn in enumerate(value):
-        where = f"contents[{i}]"
-        turn = _obj(turn, where)
-        role = turn.get("role", "user")
-        parts = turn.get("parts")
-        if not isinstance(parts, list) or not all(isinstance(p, dict) for p in parts):
-            raise _bad(f"'{where}.parts' must be an array of part objects", f"{where}.parts")
-        if role == "model":
-            messages.append(_model_parts(parts, f"{where}.parts", i, out))
-        elif role in ("user", "function"):
-            messages.extend(_user_parts(parts, f"{where}.parts", out))
-        else:
-            raise _bad(f"'{where}.role' must be 'user' or 'model'", f"{where}.role")
+        where = f"contents[{i}].parts"
+        if turn.get("role", "user") == "model":
+            messages.append(_model_parts(turn["parts"], where, i, out))
+        else:  # user or function
+            messages.extend(_user_parts(turn["parts"], where, out))
     return messages
 
 
-def _system(value: Any) -> str:
+def _system(value: str | dict[str, Any]) -> str:
     if isinstance(value, str):
         return value
-    content = _obj(value, "systemInstruction")
-    parts = content.get("parts")
-    if not isinstance(parts, list):
-        raise _bad("'systemInstruction.parts' must be an array", "systemInstruction.parts")
-    texts = []
-    for j, part in enumerate(parts):
-        part = _obj(part, f"systemInstruction.parts[{j}]")
-        texts.append(_str(part.get("text"), f"systemInstruction.parts[{j}].text"))
-    return "\n".join(texts)
+    return "\n".join(part["text"] for part in value["parts"])
 
 
 # --------------------------------------------------------------------------- tools and config
@@ -263,34 +226,21 @@ def json_schema(schema: Any) -> Any:
     return out
 
 
-def _tools(value: Any, out: _Translation) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
-        raise _bad("'tools' must be an array", "tools")
+def _tools(value: list[dict[str, Any]], out: _Translation) -> list[dict[str, Any]]:
     tools: list[dict[str, Any]] = []
-    for i, tool in enumerate(value):
-        tool = _obj(tool, f"tools[{i}]")
+    for tool in value:
         for kind, declarations in tool.items():
             if kind != "functionDeclarations":
                 out.drop(f"tools.{kind}")
                 continue
-            if not isinstance(declarations, list):
-                raise _bad(
-                    f"'tools[{i}].functionDeclarations' must be an array", f"tools[{i}].functionDeclarations"
-                )
-            for k, declaration in enumerate(declarations):
-                where = f"tools[{i}].functionDeclarations[{k}]"
-                declaration = _obj(declaration, where)
-                function: dict[str, Any] = {"name": _str(declaration.get("name"), f"{where}.name")}
+            for declaration in declarations:
+                function: dict[str, Any] = {"name": declaration["name"]}
                 if declaration.get("description") is not None:
-                    function["description"] = _str(declaration["description"], f"{where}.description")
+                    function["description"] = declaration["description"]
                 if declaration.get("parametersJsonSchema") is not None:
-                    function["parameters"] = _obj(
-                        declaration["parametersJsonSchema"], f"{where}.parametersJsonSchema"
-                    )
+                    function["parameters"] = declaration["parametersJsonSchema"]
                 elif declaration.get("parameters") is not None:
-                    function["parameters"] = json_schema(
-                        _obj(declaration["parameters"], f"{where}.parameters")
-                    )
+                    function["parameters"] = json_schema(declaration["parameters"])
                 for extra in declaration:
                     if extra not in ("name", "description", "parameters", "parametersJsonSchema"):
                         out.drop(f"tools.functionDeclarations.{extra}")
@@ -298,29 +248,15 @@ def _tools(value: Any, out: _Translation) -> list[dict[str, Any]]:
     return tools
 
 
-def _tool_choice(value: Any, chat: dict[str, Any], out: _Translation) -> None:
-    config = _obj(value, "toolConfig")
+def _tool_choice(config: dict[str, Any], chat: dict[str, Any], out: _Translation) -> None:
     for key in config:
         if key != "functionCallingConfig":
             out.drop(f"toolConfig.{key}")
     calling = config.get("functionCallingConfig")
     if calling is None:
         return
-    calling = _obj(calling, "toolConfig.functionCallingConfig")
     mode = calling.get("mode", "AUTO")
-    if mode not in MODES:
-        raise _bad(
-            "'toolConfig.functionCallingConfig.mode' must be AUTO, ANY, NONE or VALIDATED",
-            "toolConfig.functionCallingConfig.mode",
-        )
     allowed = calling.get("allowedFunctionNames")
-    if allowed is not None and (
-        not isinstance(allowed, list) or not all(isinstance(n, str) for n in allowed)
-    ):
-        raise _bad(
-            "'toolConfig.functionCallingConfig.allowedFunctionNames' must be an array of strings",
-            "toolConfig.functionCallingConfig.allowedFunctionNames",
-        )
     if mode == "ANY" and allowed and len(allowed) == 1:
         chat["tool_choice"] = {"type": "function", "function": {"name": allowed[0]}}
         return
@@ -329,78 +265,37 @@ def _tool_choice(value: Any, chat: dict[str, Any], out: _Translation) -> None:
     chat["tool_choice"] = MODES[mode]
 
 
-def _number(config: dict[str, Any], name: str, low: float, high: float) -> float | None:
-    value = config.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise _bad(
-            f"'generationConfig.{name}' must be a number from {low:g} to {high:g}", f"generationConfig.{name}"
-        )
-    return value
-
-
-def _thinking(value: Any, chat: dict[str, Any], out: _Translation) -> None:
-    thinking = _obj(value, "generationConfig.thinkingConfig")
+def _thinking(thinking: dict[str, Any], chat: dict[str, Any], out: _Translation) -> None:
     budget, level = thinking.get("thinkingBudget"), thinking.get("thinkingLevel")
     for key in thinking:
         if key not in ("thinkingBudget", "thinkingLevel"):
             out.drop(f"generationConfig.thinkingConfig.{key}")
     if budget is not None:
-        if isinstance(budget, bool) or not isinstance(budget, int) or budget < -1:
-            raise _bad(
-                "'generationConfig.thinkingConfig.thinkingBudget' must be an integer >= -1",
-                "generationConfig.thinkingConfig.thinkingBudget",
-            )
         if budget == 0:
             chat["reasoning_effort"] = "none"
         elif budget > 0:  # -1 is Gemini's "dynamic": the target's default
             chat["reasoning_effort"] = "low" if budget <= 1024 else "medium" if budget <= 8192 else "high"
     elif level is not None:
-        if not isinstance(level, str) or level.upper() not in LEVELS:
-            raise _bad(
-                "'generationConfig.thinkingConfig.thinkingLevel' must be MINIMAL, LOW, MEDIUM or HIGH",
-                "generationConfig.thinkingConfig.thinkingLevel",
-            )
         chat["reasoning_effort"] = LEVELS[level.upper()]
 
 
-def _generation(value: Any, chat: dict[str, Any], out: _Translation) -> None:
-    config = _obj(value, "generationConfig")
-    for name, ours, low, high in _CONFIG:
-        if (number := _number(config, name, low, high)) is not None:
-            chat[ours] = number
-    for name, ours in _CONFIG_INTS:
-        number = config.get(name)
-        if number is None:
-            continue
-        if isinstance(number, bool) or not isinstance(number, int) or (number < 1 and name != "seed"):
-            raise _bad(f"'generationConfig.{name}' must be a positive integer", f"generationConfig.{name}")
-        chat[ours] = number
-    stop = config.get("stopSequences")
-    if stop is not None:
-        if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
-            raise _bad(
-                "'generationConfig.stopSequences' must be an array of strings",
-                "generationConfig.stopSequences",
-            )
-        if stop:
-            chat["stop"] = stop
+def _generation(config: dict[str, Any], chat: dict[str, Any], out: _Translation) -> None:
+    for name, ours in _CONFIG:
+        if config.get(name) is not None:
+            chat[ours] = config[name]
+    if config.get("stopSequences"):
+        chat["stop"] = config["stopSequences"]
     mime = config.get("responseMimeType")
     schema = config.get("responseJsonSchema")
     if schema is None and config.get("responseSchema") is not None:
-        schema = json_schema(_obj(config["responseSchema"], "generationConfig.responseSchema"))
-    if mime == "application/json" or schema is not None:
-        if schema is None:
-            chat["response_format"] = {"type": "json_object"}
-        else:
-            chat["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": "response",
-                    "schema": _obj(schema, "generationConfig.responseJsonSchema"),
-                },
-            }
+        schema = json_schema(config["responseSchema"])
+    if schema is not None:
+        chat["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "response", "schema": schema},
+        }
+    elif mime == "application/json":
+        chat["response_format"] = {"type": "json_object"}
     elif mime not in (None, "text/plain"):
         out.cannot("generationConfig.responseMimeType")
     if config.get("thinkingConfig") is not None:
@@ -413,12 +308,13 @@ def _generation(value: Any, chat: dict[str, Any], out: _Translation) -> None:
 # --------------------------------------------------------------------------- entry points
 
 
-def _translate(body: dict[str, Any], model: str, stream: bool) -> ChatRequest:
+def translate(body: dict[str, Any], model: str, stream: bool) -> Translation:
+    """The chat form of a checked body (`_checked`), and what it leaves out."""
     out = _Translation()
     chat: dict[str, Any] = {"model": model, "messages": []}
     if body.get("systemInstruction") is not None:
         chat["messages"].append({"role": "system", "content": _system(body["systemInstruction"])})
-    chat["messages"].extend(_contents(body.get("contents"), out))
+    chat["messages"].extend(_contents(body["contents"], out))
     if body.get("tools") is not None and (tools := _tools(body["tools"], out)):
         chat["tools"] = tools
     if body.get("toolConfig") is not None:
@@ -430,23 +326,30 @@ def _translate(body: dict[str, Any], model: str, stream: bool) -> ChatRequest:
     if body.get("cachedContent") is not None:
         out.cannot("cachedContent")
     for field in body:
-        if field in ROUTING_FIELDS:
-            chat[field] = body[field]
-        elif field not in MAPPED and field not in ("cachedContent", "model"):  # the path names the model
+        if field not in MAPPED and field not in ("cachedContent", "model"):  # the path names the model
             out.drop(field)
-    if not any(m["role"] != "system" for m in chat["messages"]):
-        if out.untranslatable is None:
-            raise _bad("'contents' has nothing a model can answer (only parts that are dropped)", "contents")
+    if not any(m["role"] != "system" for m in chat["messages"]):  # checked: only when untranslatable
         chat["messages"].append({"role": "user", "content": ""})  # never sent: only Gemini targets serve it
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # the last chunk carries usageMetadata
-    request = chat_request(chat)
-    request.native = NativeRequest(
-        GEMINI_GENERATE, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
-    )
-    request.dropped = tuple(out.dropped)
-    request.untranslatable = out.untranslatable
+    return Translation(chat, tuple(out.dropped), out.untranslatable)
+
+
+def _checked(body: dict[str, Any], model: str, stream: bool) -> ChatRequest:
+    """The request with every check done and its facts read (the routing fields are taken out of
+    `body`); the translation is left for later."""
+    check_generate_body(body)
+    routing: dict[str, Any] = {
+        "model": model,
+        **{name: body.pop(name) for name in ROUTING_FIELDS if name in body},
+    }
+    request = dialect_request(routing, True)  # (the check above has refused a body with no message)
+    request.stream = stream
+    config = body.get("generationConfig")
+    request.answer_cap = config.get("maxOutputTokens") if isinstance(config, dict) else None
+    request.native = NativeRequest(GEMINI_GENERATE, body)
+    request.translation = partial(translate, body, model, stream)
     return request
 
 
@@ -458,7 +361,7 @@ def _body(raw: bytes) -> dict[str, Any]:
 
 def parse_generate_request(raw: bytes, model: str, stream: bool) -> ChatRequest:
     """A generateContent / streamGenerateContent body for `model` (from the path)."""
-    return _translate(_body(raw), model, stream)
+    return _checked(_body(raw), model, stream)
 
 
 def parse_count_tokens_request(raw: bytes, model: str) -> ChatRequest:
@@ -468,12 +371,12 @@ def parse_count_tokens_request(raw: bytes, model: str) -> ChatRequest:
     inner = body.get("generateContentRequest")
     if inner is not None:
         if "contents" in body:
-            raise _bad("send 'contents' or 'generateContentRequest', not both", "generateContentRequest")
-        inner = _obj(inner, "generateContentRequest")
+            raise bad("send 'contents' or 'generateContentRequest', not both", "generateContentRequest")
+        inner = obj(inner, "generateContentRequest")
         extra: dict[str, Any] = {k: body[k] for k in ROUTING_FIELDS if k in body}
-        request = _translate({**{k: v for k, v in inner.items() if k != "model"}, **extra}, model, False)
+        request = _checked({**{k: v for k, v in inner.items() if k != "model"}, **extra}, model, False)
     else:
-        request = _translate(body, model, False)
+        request = _checked(body, model, False)
     request.native = NativeRequest(
         GEMINI_COUNT_TOKENS, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}
     )

@@ -13,22 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from json_strategies import JUNK, maybe
 from switchboard.dialects.anthropic_request import parse_count_tokens_request, parse_messages_request
 from switchboard.dialects.chat_types import check_chat_types
 from switchboard.dialects.request import chat_request, parse_chat_request
 from switchboard.errors import InvalidRequest
-
-JUNK = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 70_000) | st.floats(allow_nan=False) | st.text(max_size=4),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
-    max_leaves=5,
-)
-
-
-def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    """Mostly the right shape (11 in 12), sometimes any JSON value."""
-    return st.sampled_from(range(12)).flatmap(lambda i: JUNK if i == 5 else strategy)
-
 
 TEXT = st.fixed_dictionaries({"type": st.just("text"), "text": maybe(st.text(max_size=6))})
 SYSTEM_TEXT = st.fixed_dictionaries(
