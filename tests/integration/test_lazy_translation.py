@@ -1,4 +1,4 @@
-"""`/v1/messages` and the Gemini API are translated only for a target that needs it (issue 19 item
+"""`/v1/messages`, the Gemini API and the Responses API are translated only for a target that needs it (issue 19 item
 5): a request a target of the client's own API serves is passed through without the chat form ever
 being built; one that reaches other targets is translated once, however many of them are tried; and
 a malformed body is still refused before any upstream call, whichever target comes first."""
@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from support import build_app, client_for, completion, error_response, json_response, make_config
-from switchboard.dialects import anthropic_request, gemini_request
+from switchboard.dialects import anthropic_request, gemini_request, openai_responses
 from switchboard.dialects.request import Translation
 
 pytestmark = pytest.mark.anyio
@@ -28,6 +28,7 @@ MODELS = {
     "claude-then-gpt": {"targets": ["claude/claude-sonnet-4-5", "gpt/gpt-4o"]},
     "gpt-then-gpt": {"targets": ["gpt/gpt-4o", "gpt2/gpt-4o"]},
     "gem-then-gpt": {"targets": ["gem/gemini-2.5-flash", "gpt/gpt-4o"]},
+    "gpt-then-claude": {"targets": ["gpt/gpt-4o", "claude/claude-sonnet-4-5"]},
 }
 BODY: dict[str, Any] = {
     "max_tokens": 100,
@@ -77,6 +78,10 @@ class Upstream:
         self.hosts.append(host)
         if host in self.fail:
             return error_response(503, "busy")
+        if request.url.path.endswith("/responses"):
+            return httpx.Response(
+                200, content=(FIXTURES / "openai" / "responses" / "response_text.json").read_bytes()
+            )
         if host.startswith("gemini"):
             return httpx.Response(200, content=(FIXTURES / "gemini" / "completion.json").read_bytes())
         if host.startswith("anthropic"):
@@ -87,17 +92,21 @@ class Upstream:
 
 
 @pytest.fixture
-def translations(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+def translations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """The bodies translated (either dialect), one entry per run of a translation."""
-    runs: list[dict[str, Any]] = []
-    for module in (anthropic_request, gemini_request):
-        real = module.translate
+    runs: list[tuple[Any, ...]] = []
+    for module, name in (
+        (anthropic_request, "translate"),
+        (gemini_request, "translate"),
+        (openai_responses, "_translate"),
+    ):
+        real = getattr(module, name)
 
-        def counted(body: dict[str, Any], *args: Any, real: Any = real) -> Translation:
-            runs.append(body)
-            return real(body, *args)
+        def counted(*args: Any, real: Any = real) -> Translation:
+            runs.append(args)
+            return real(*args)
 
-        monkeypatch.setattr(module, "translate", counted)
+        monkeypatch.setattr(module, name, counted)
     return runs
 
 
@@ -109,7 +118,7 @@ async def _post(upstream: Upstream, body: dict[str, Any], path: str = "/v1/messa
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_a_passed_through_request_is_never_translated(
-    translations: list[dict[str, Any]], stream: bool
+    translations: list[tuple[Any, ...]], stream: bool
 ) -> None:
     upstream = Upstream()
     answer = await _post(upstream, {**BODY, "model": "claude-then-gpt", "stream": stream})
@@ -120,7 +129,7 @@ async def test_a_passed_through_request_is_never_translated(
 
 
 async def test_a_translated_request_is_translated_once_across_fallbacks(
-    translations: list[dict[str, Any]],
+    translations: list[tuple[Any, ...]],
 ) -> None:
     upstream = Upstream(fail=("openai.example",))
     answer = await _post(upstream, {**BODY, "model": "gpt-then-gpt"})
@@ -131,7 +140,7 @@ async def test_a_translated_request_is_translated_once_across_fallbacks(
 
 
 async def test_a_failed_anthropic_target_leaves_the_translation_to_the_next(
-    translations: list[dict[str, Any]],
+    translations: list[tuple[Any, ...]],
 ) -> None:
     upstream = Upstream(fail=("anthropic.example",))
     answer = await _post(upstream, {**BODY, "model": "claude-then-gpt"})
@@ -166,7 +175,7 @@ async def test_a_failed_anthropic_target_leaves_the_translation_to_the_next(
     ],
 )
 async def test_a_malformed_body_to_an_anthropic_first_chain_makes_no_upstream_call(
-    translations: list[dict[str, Any]], change: dict[str, Any], param: str
+    translations: list[tuple[Any, ...]], change: dict[str, Any], param: str
 ) -> None:
     upstream = Upstream()
     answer = await _post(upstream, {**BODY, "model": "claude-then-gpt", **change})
@@ -178,7 +187,7 @@ async def test_a_malformed_body_to_an_anthropic_first_chain_makes_no_upstream_ca
 
 
 async def test_gemini_api_requests_are_translated_only_for_other_targets(
-    translations: list[dict[str, Any]],
+    translations: list[tuple[Any, ...]],
 ) -> None:
     path = "/v1beta/models/gem-then-gpt:generateContent"
     upstream = Upstream()
@@ -201,9 +210,32 @@ async def test_gemini_api_requests_are_translated_only_for_other_targets(
     ],
 )
 async def test_a_malformed_gemini_body_to_a_gemini_first_chain_makes_no_upstream_call(
-    translations: list[dict[str, Any]], change: dict[str, Any]
+    translations: list[tuple[Any, ...]], change: dict[str, Any]
 ) -> None:
     upstream = Upstream()
     answer = await _post(upstream, {**GEMINI_BODY, **change}, "/v1beta/models/gem-then-gpt:generateContent")
     assert answer.status_code == 400 and answer.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert upstream.hosts == [] and translations == []
+
+
+async def test_responses_api_input_is_converted_only_for_other_targets(
+    translations: list[tuple[Any, ...]],
+) -> None:
+    body = {
+        "model": "gpt-then-claude",
+        "instructions": "be brief",
+        "input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+        ],
+        "store": False,
+    }
+    upstream = Upstream()
+    passed = await _post(upstream, body, "/v1/responses")
+    assert passed.status_code == 200 and upstream.hosts == ["openai.example"]
+    assert translations == []
+    upstream = Upstream(fail=("openai.example",))
+    translated = await _post(upstream, body, "/v1/responses")
+    assert translated.status_code == 200 and upstream.hosts[-1] == "anthropic.example"
+    assert len(translations) == 1

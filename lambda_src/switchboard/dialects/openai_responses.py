@@ -1,7 +1,9 @@
 """The OpenAI Responses inbound endpoint (`POST /v1/responses`) for translated targets, as pure code.
 
 A Responses request becomes an OpenAI chat request (`to_chat_request`), so it routes to any
-provider; the chat answer comes back as a `response` object (`to_response`) and a chunk stream as
+provider: everything is checked when it is parsed (`input` by `responses_validation`), and its
+`input` becomes chat messages only when a target that does not serve the Responses API is tried.
+The chat answer comes back as a `response` object (`to_response`) and a chunk stream as
 Responses events (`ChunksToEvents`); both live in `wire/responses.py` and are re-exported here.
 Errors keep the OpenAI shape (`error_body`).
 
@@ -29,6 +31,7 @@ forces a dropped tool, and the fields that could choose an upstream (`request.FO
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any, Final
 
 import orjson
@@ -37,9 +40,11 @@ from switchboard.dialects.request import (
     FORBIDDEN_FIELDS,
     ROUTING_FIELDS,
     ChatRequest,
-    chat_request,
+    Translation,
+    dialect_request,
     parse_json_object,
 )
+from switchboard.dialects.responses_validation import TEXT_PARTS, bad, check_items, string
 from switchboard.errors import GatewayError, InvalidRequest
 from switchboard.values import NativeRequest
 from switchboard.wire.readers import OPENAI_RESPONSES
@@ -99,18 +104,34 @@ CLIENT_NAMES: Final = {
 CHOICES: Final = frozenset({"auto", "none", "required"})
 
 
+@dataclass(frozen=True, slots=True)
+class ResponsesTranslation(Translation):
+    input_messages: list[dict[str, Any]] = field(default_factory=list)
+
+
 @dataclass(slots=True)
 class ResponsesRequest(ChatRequest):
     """A `ChatRequest` (what the executor runs) plus what only the Responses endpoint needs."""
 
     echo: dict[str, Any] = field(default_factory=dict)
     """The request parameters the response object repeats (pass to `to_response` / `ChunksToEvents`)."""
-    input_messages: list[dict[str, Any]] = field(default_factory=list)
-    """This turn's `input` as chat messages (without `instructions`): what the conversation keeps."""
     previous_response_id: str | None = None
     store: bool = True
     response_id: str = field(default_factory=new_id)
     """Chosen up front: the answer, its stream events and the stored conversation share it."""
+    _input_messages: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
+
+    def _apply(self, done: Translation) -> None:
+        ChatRequest._apply(self, done)  # (no zero-argument super() in a slots dataclass)
+        if isinstance(done, ResponsesTranslation):
+            self._input_messages = done.input_messages
+
+    @property
+    def input_messages(self) -> list[dict[str, Any]]:
+        """This turn's `input` as chat messages (without `instructions`): what the conversation keeps
+        (the translation's: reading it runs it)."""
+        self._translate()
+        return self._input_messages
 
 
 def error_body(exc: GatewayError) -> bytes:
@@ -118,22 +139,10 @@ def error_body(exc: GatewayError) -> bytes:
     return exc.body()
 
 
-def _bad(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param)
-
-
-def _string(value: Any, where: str, *, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise _bad(f"'{where}' must be a string", where)
-    return value
-
-
 def _flag(body: dict[str, Any], name: str) -> bool | None:
     value = body.get(name)
     if value is not None and not isinstance(value, bool):
-        raise _bad(f"'{name}' must be a boolean", name)
+        raise bad(f"'{name}' must be a boolean", name)
     return value
 
 
@@ -141,126 +150,68 @@ def _number(value: Any, where: str, low: float, high: float) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise _bad(f"'{where}' must be a number from {low:g} to {high:g}", where)
+        raise bad(f"'{where}' must be a number from {low:g} to {high:g}", where)
     return value
 
 
 # --------------------------------------------------------------------------- input items
 
 
-def _part_text(part: dict[str, Any], where: str, key: str = "text") -> str:
-    return _string(part.get(key), f"{where}.{key}") or ""
-
-
-def _user_part(part: Any, where: str) -> dict[str, Any]:
-    kind = part.get("type") if isinstance(part, dict) else None
-    if not isinstance(part, dict) or not isinstance(kind, str):
-        raise _bad(f"'{where}' must be an object with a string 'type'", where)
-    if kind in ("input_text", "output_text", "text"):
-        return {"type": "text", "text": _part_text(part, where)}
+def _user_part(part: dict[str, Any]) -> dict[str, Any]:
+    kind = part["type"]
+    if kind in TEXT_PARTS:
+        return {"type": "text", "text": part["text"]}
     if kind == "input_image":
-        if part.get("file_id") is not None:
-            raise _bad(
-                f"'{where}.file_id': file ids are not available here; send image_url", f"{where}.file_id"
-            )
-        url = _string(part.get("image_url"), f"{where}.image_url")
-        image: dict[str, Any] = {"url": url}
+        image: dict[str, Any] = {"url": part["image_url"]}
         if part.get("detail") is not None:
-            image["detail"] = _string(part["detail"], f"{where}.detail")
+            image["detail"] = part["detail"]
         return {"type": "image_url", "image_url": image}
-    if kind == "input_file":
-        for ref in ("file_id", "file_url"):
-            if part.get(ref) is not None:
-                raise _bad(f"'{where}.{ref}' is not available here; send file_data", f"{where}.{ref}")
-        file = {"file_data": _string(part.get("file_data"), f"{where}.file_data")}
-        if part.get("filename") is not None:
-            file["filename"] = _string(part["filename"], f"{where}.filename")
-        return {"type": "file", "file": file}
-    raise _bad(f"'{where}': content parts of type {kind!r} are not supported here", f"{where}.type")
+    file = {"file_data": part["file_data"]}  # input_file
+    if part.get("filename") is not None:
+        file["filename"] = part["filename"]
+    return {"type": "file", "file": file}
 
 
-def _texts(content: Any, where: str, kinds: tuple[str, ...], sep: str) -> str:
+def _texts(content: str | list[dict[str, Any]], sep: str) -> str:
     """A string, or the text of a list of text-like parts (refusals included)."""
     if isinstance(content, str):
         return content
-    if not isinstance(content, list):
-        raise _bad(f"'{where}' must be a string or a list of content parts", where)
-    texts = []
-    for j, part in enumerate(content):
-        pwhere = f"{where}[{j}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if not isinstance(part, dict) or kind not in (*kinds, "refusal"):
-            raise _bad(f"'{pwhere}' must be a text part ({', '.join(kinds)})", pwhere)
-        texts.append(_part_text(part, pwhere, "refusal" if kind == "refusal" else "text"))
-    return sep.join(texts)
+    return sep.join(part["refusal" if part["type"] == "refusal" else "text"] for part in content)
 
 
-def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
-    role, content = item.get("role"), item.get("content")
+def _message(item: dict[str, Any]) -> dict[str, Any]:
+    role, content = item["role"], item["content"]
     if role == "assistant":
-        return {
-            "role": "assistant",
-            "content": _texts(content, f"{where}.content", ("output_text", "input_text"), ""),
-        }
+        return {"role": "assistant", "content": _texts(content, "")}
     if role in ("system", "developer"):
-        return {"role": role, "content": _texts(content, f"{where}.content", ("input_text",), "\n")}
-    if role != "user":
-        raise _bad(f"'{where}.role' must be user, assistant, system or developer", f"{where}.role")
+        return {"role": role, "content": _texts(content, "\n")}
     if isinstance(content, str):
         return {"role": "user", "content": content}
-    if not isinstance(content, list):
-        raise _bad(f"'{where}.content' must be a string or a list of content parts", f"{where}.content")
-    return {
-        "role": "user",
-        "content": [_user_part(p, f"{where}.content[{j}]") for j, p in enumerate(content)],
-    }
+    return {"role": "user", "content": [_user_part(p) for p in content]}
 
 
-def _tool_output(item: dict[str, Any], where: str) -> dict[str, Any]:
-    call_id = _string(item.get("call_id"), f"{where}.call_id")
-    output = item.get("output")
-    text = _texts(output, f"{where}.output", ("input_text", "output_text"), "\n")
-    return {"role": "tool", "tool_call_id": call_id, "content": text}
-
-
-def _function_call(item: dict[str, Any], where: str) -> dict[str, Any]:
-    return {
-        "id": _string(item.get("call_id"), f"{where}.call_id"),
-        "type": "function",
-        "function": {
-            "name": _string(item.get("name"), f"{where}.name"),
-            "arguments": _string(item.get("arguments"), f"{where}.arguments"),
-        },
-    }
-
-
-def _items(value: Any, where: str, dropped: list[str]) -> list[dict[str, Any]]:
-    """Responses input items -> chat messages (also used for stored output items)."""
+def _items(value: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Responses input items (checked: `responses_validation.check_items`) -> chat messages (also
+    used for stored output items)."""
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
-    if not isinstance(value, list) or not value:
-        raise _bad(f"'{where}' must be a string or a non-empty list of items", where)
     messages: list[dict[str, Any]] = []
-    for i, item in enumerate(value):
-        iwhere = f"{where}[{i}]"
-        if not isinstance(item, dict):
-            raise _bad(f"'{iwhere}' must be an object", iwhere)
+    for item in value:
         kind = item.get("type", "message")
         if kind == "message":
-            messages.append(_message(item, iwhere))
+            messages.append(_message(item))
         elif kind == "function_call":
             last = messages[-1] if messages else None
             if last is None or last["role"] != "assistant":
                 last = {"role": "assistant", "content": None}
                 messages.append(last)
-            last.setdefault("tool_calls", []).append(_function_call(item, iwhere))
+            call = {"name": item["name"], "arguments": item["arguments"]}
+            last.setdefault("tool_calls", []).append(
+                {"id": item["call_id"], "type": "function", "function": call}
+            )
         elif kind == "function_call_output":
-            messages.append(_tool_output(item, iwhere))
-        elif kind == "reasoning":
-            if "input.reasoning" not in dropped:
-                dropped.append("input.reasoning")
-        else:
-            raise _bad(f"'{iwhere}': input items of type {kind!r} are not supported here", f"{iwhere}.type")
+            text = _texts(item["output"], "\n")
+            messages.append({"role": "tool", "tool_call_id": item["call_id"], "content": text})
     return messages
 
 
@@ -268,7 +219,10 @@ def output_messages(response: bytes | dict[str, Any]) -> list[dict[str, Any]]:
     """A response object's `output` as chat messages (for `ConversationStore.save`)."""
     data = orjson.loads(response) if isinstance(response, bytes) else response
     output = [i for i in data.get("output") or [] if i.get("type") in ("message", "function_call")]
-    return _items(output, "output", []) if output else []
+    if not output:
+        return []
+    check_items(output, "output", [])
+    return _items(output)
 
 
 # --------------------------------------------------------------------------- tools
@@ -280,14 +234,14 @@ def _tools(body: dict[str, Any], dropped: list[str]) -> tuple[list[dict[str, Any
     if value is None:
         return [], set()
     if not isinstance(value, list):
-        raise _bad("'tools' must be a list", "tools")
+        raise bad("'tools' must be a list", "tools")
     tools: list[dict[str, Any]] = []
     skipped: set[str] = set()
     for i, tool in enumerate(value):
         where = f"tools[{i}]"
         kind = tool.get("type") if isinstance(tool, dict) else None
         if not isinstance(tool, dict) or not isinstance(kind, str):
-            raise _bad(f"'{where}' must be an object with a string 'type'", where)
+            raise bad(f"'{where}' must be an object with a string 'type'", where)
         if kind != "function":
             skipped.add(kind)
             if isinstance(tool.get("name"), str):
@@ -295,16 +249,16 @@ def _tools(body: dict[str, Any], dropped: list[str]) -> tuple[list[dict[str, Any
             if f"tools.{kind}" not in dropped:
                 dropped.append(f"tools.{kind}")
             continue
-        function: dict[str, Any] = {"name": _string(tool.get("name"), f"{where}.name")}
+        function: dict[str, Any] = {"name": string(tool.get("name"), f"{where}.name")}
         if tool.get("description") is not None:
-            function["description"] = _string(tool["description"], f"{where}.description")
+            function["description"] = string(tool["description"], f"{where}.description")
         if tool.get("parameters") is not None:
             if not isinstance(tool["parameters"], dict):
-                raise _bad(f"'{where}.parameters' must be a JSON schema object", f"{where}.parameters")
+                raise bad(f"'{where}.parameters' must be a JSON schema object", f"{where}.parameters")
             function["parameters"] = tool["parameters"]
         if tool.get("strict") is not None:
             if not isinstance(tool["strict"], bool):
-                raise _bad(f"'{where}.strict' must be a boolean", f"{where}.strict")
+                raise bad(f"'{where}.strict' must be a boolean", f"{where}.strict")
             function["strict"] = tool["strict"]
         tools.append({"type": "function", "function": function})
     return tools, skipped
@@ -319,24 +273,24 @@ def _tool_choice(
         return choice, tools
     kind = choice.get("type") if isinstance(choice, dict) else None
     if kind == "function":
-        name = _string(choice.get("name"), "tool_choice.name")
+        name = string(choice.get("name"), "tool_choice.name")
         if name in skipped:
-            raise _bad(f"'tool_choice' forces tool {name!r}, which is not available here", "tool_choice")
+            raise bad(f"'tool_choice' forces tool {name!r}, which is not available here", "tool_choice")
         if name not in names:
-            raise _bad(f"'tool_choice' names function {name!r}, which is not in 'tools'", "tool_choice")
+            raise bad(f"'tool_choice' names function {name!r}, which is not in 'tools'", "tool_choice")
         return {"type": "function", "function": {"name": name}}, tools
     if kind == "allowed_tools":
         mode = choice.get("mode")
         allowed = choice.get("tools")
         if mode not in ("auto", "required") or not isinstance(allowed, list):
-            raise _bad("'tool_choice' allowed_tools needs mode auto|required and a tools list", "tool_choice")
+            raise bad("'tool_choice' allowed_tools needs mode auto|required and a tools list", "tool_choice")
         keep = {t.get("name") for t in allowed if isinstance(t, dict) and t.get("type") == "function"}
         if len(keep) < len(allowed):
-            raise _bad("'tool_choice' allows tools that are not available here", "tool_choice")
+            raise bad("'tool_choice' allows tools that are not available here", "tool_choice")
         return mode, [t for t in tools if t["function"]["name"] in keep]
     if isinstance(kind, str):  # a hosted / custom / mcp tool: dropped from 'tools', so refused here
-        raise _bad(f"'tool_choice' forces a {kind!r} tool, which is not available here", "tool_choice")
-    raise _bad("'tool_choice' must be auto, none, required or a tool object", "tool_choice")
+        raise bad(f"'tool_choice' forces a {kind!r} tool, which is not available here", "tool_choice")
+    raise bad("'tool_choice' must be auto, none, required or a tool object", "tool_choice")
 
 
 # --------------------------------------------------------------------------- request
@@ -346,7 +300,7 @@ def _text_format(text: Any, dropped: list[str]) -> dict[str, Any] | None:
     if text is None:
         return None
     if not isinstance(text, dict):
-        raise _bad("'text' must be an object", "text")
+        raise bad("'text' must be an object", "text")
     dropped.extend(f"text.{key}" for key in text if key != "format" and text[key] is not None)
     fmt = text.get("format")
     if fmt is None:
@@ -357,16 +311,16 @@ def _text_format(text: Any, dropped: list[str]) -> dict[str, Any] | None:
     if kind == "json_object":
         return {"type": "json_object"}
     if kind != "json_schema" or not isinstance(fmt, dict):
-        raise _bad("'text.format.type' must be text, json_object or json_schema", "text.format.type")
+        raise bad("'text.format.type' must be text, json_object or json_schema", "text.format.type")
     schema = fmt.get("schema")
     if not isinstance(schema, dict):
-        raise _bad("'text.format.schema' must be a JSON schema object", "text.format.schema")
-    spec: dict[str, Any] = {"name": _string(fmt.get("name"), "text.format.name"), "schema": schema}
+        raise bad("'text.format.schema' must be a JSON schema object", "text.format.schema")
+    spec: dict[str, Any] = {"name": string(fmt.get("name"), "text.format.name"), "schema": schema}
     if fmt.get("description") is not None:
-        spec["description"] = _string(fmt["description"], "text.format.description")
+        spec["description"] = string(fmt["description"], "text.format.description")
     if fmt.get("strict") is not None:
         if not isinstance(fmt["strict"], bool):
-            raise _bad("'text.format.strict' must be a boolean", "text.format.strict")
+            raise bad("'text.format.strict' must be a boolean", "text.format.strict")
         spec["strict"] = fmt["strict"]
     return {"type": "json_schema", "json_schema": spec}
 
@@ -375,11 +329,11 @@ def _reasoning(value: Any, dropped: list[str]) -> str | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _bad("'reasoning' must be an object", "reasoning")
+        raise bad("'reasoning' must be an object", "reasoning")
     dropped.extend(f"reasoning.{key}" for key in value if key != "effort" and value[key] is not None)
     effort = value.get("effort")
     if effort is not None and (not isinstance(effort, str) or effort not in EFFORTS):
-        raise _bad(f"'reasoning.effort' must be one of {', '.join(sorted(EFFORTS))}", "reasoning.effort")
+        raise bad(f"'reasoning.effort' must be one of {', '.join(sorted(EFFORTS))}", "reasoning.effort")
     return effort if isinstance(effort, str) else None
 
 
@@ -392,7 +346,7 @@ def _metadata(value: Any) -> dict[str, str]:
         or not all(isinstance(k, str) and len(k) <= 64 for k in value)
         or not all(isinstance(v, str) and len(v) <= 512 for v in value.values())
     ):
-        raise _bad("'metadata' must map at most 16 keys (<= 64 chars) to strings (<= 512 chars)", "metadata")
+        raise bad("'metadata' must map at most 16 keys (<= 64 chars) to strings (<= 512 chars)", "metadata")
     return value
 
 
@@ -414,39 +368,34 @@ def _check_top_level(body: dict[str, Any], dropped: list[str]) -> str | None:
     background = body.get("background")
     if background not in (None, False):
         if background is not True:
-            raise _bad("'background' must be a boolean", "background")
+            raise bad("'background' must be a boolean", "background")
         native_only = native_only or "background"
     return native_only
 
 
 def to_chat_request(raw: bytes) -> ResponsesRequest:
     """A Responses request body -> the chat request the executor runs (400 `InvalidRequest` naming
-    the field for anything malformed). See the module docstring for what maps, drops and refuses."""
+    the field for anything malformed). See the module docstring for what maps, drops and refuses.
+    Everything is checked here; the chat messages are built from `input` only when a target that
+    does not serve the Responses API needs them (`ChatRequest.translation`)."""
     body = parse_json_object(raw)
     dropped: list[str] = []
     native_only = _check_top_level(body, dropped)
     stream, store, parallel = (_flag(body, name) for name in ("stream", "store", "parallel_tool_calls"))
-    previous = _string(body.get("previous_response_id"), "previous_response_id", optional=True)
-    instructions = _string(body.get("instructions"), "instructions", optional=True)
+    previous = string(body.get("previous_response_id"), "previous_response_id", optional=True)
+    instructions = string(body.get("instructions"), "instructions", optional=True)
     if "input" not in body and native_only is None:
-        raise _bad("'input' is required", "input")
-    input_messages = _items(body["input"], "input", dropped) if "input" in body else []
+        raise bad("'input' is required", "input")
+    has_input = check_items(body["input"], "input", dropped) if "input" in body else False
+    if not (instructions or has_input or native_only is not None):
+        raise bad("'input' has nothing a model can answer (only items that are dropped)", "input")
 
-    # the body the executor sends; `model` (which `models` may stand in for) and the routing fields
-    # are resolved and checked by `chat_request` once it is built
-    chat: dict[str, Any] = {"model": body.get("model"), "messages": []}
-    chat.update({name: body[name] for name in ROUTING_FIELDS if name in body})
-    if instructions:
-        chat["messages"].append({"role": "system", "content": instructions})
-    chat["messages"].extend(input_messages)
-    if not chat["messages"] and native_only is not None:
-        chat["messages"].append({"role": "user", "content": ""})  # never sent: only OpenAI serves it
-    if not chat["messages"]:
-        raise _bad("'input' has nothing a model can answer (only items that are dropped)", "input")
+    # the rest of the body the executor sends (the messages follow `model`, when they are built)
+    chat: dict[str, Any] = {}
     max_tokens = body.get("max_output_tokens")
     if max_tokens is not None:
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-            raise _bad("'max_output_tokens' must be a positive integer", "max_output_tokens")
+            raise bad("'max_output_tokens' must be a positive integer", "max_output_tokens")
         chat["max_completion_tokens"] = max_tokens
     for name, high in (("temperature", 2.0), ("top_p", 1.0)):
         if (number := _number(body.get(name), name, 0.0, high)) is not None:
@@ -461,39 +410,57 @@ def to_chat_request(raw: bytes) -> ResponsesRequest:
         if parallel is not None:
             chat["parallel_tool_calls"] = parallel
     elif choice == "required":
-        raise _bad("'tool_choice' is required but no function tools are available", "tool_choice")
+        raise bad("'tool_choice' is required but no function tools are available", "tool_choice")
 
     if (fmt := _text_format(body.get("text"), dropped)) is not None:
         chat["response_format"] = fmt
     if (effort := _reasoning(body.get("reasoning"), dropped)) is not None:
         chat["reasoning_effort"] = effort
-    user = _string(body.get("user"), "user", optional=True)
-    safety = _string(body.get("safety_identifier"), "safety_identifier", optional=True)
+    user = string(body.get("user"), "user", optional=True)
+    safety = string(body.get("safety_identifier"), "safety_identifier", optional=True)
     if user or safety:
         chat["user"] = user or safety
     metadata = _metadata(body.get("metadata"))
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # response.completed carries the usage
-    request = chat_request(chat)
+    routing: dict[str, Any] = {
+        "model": body.get("model"),
+        **{name: body.pop(name) for name in ROUTING_FIELDS if name in body},
+    }
+    request = dialect_request(routing, True)  # `models` may stand in for `model`
     echo: dict[str, Any] = {k: body[k] for k in ECHOED if body.get(k) is not None}
     echo.update(
         model=request.model, metadata=metadata, store=store is not False, previous_response_id=previous
     )
     base = {f.name: getattr(request, f.name) for f in fields(ChatRequest) if f.init}
     base.update(
-        native=NativeRequest(OPENAI_RESPONSES, {k: v for k, v in body.items() if k not in ROUTING_FIELDS}),
+        stream=bool(stream),
+        native=NativeRequest(OPENAI_RESPONSES, body),
         client_names=CLIENT_NAMES,
+        answer_cap=max_tokens,
+        translation=partial(_translate, request.model, instructions, body.get("input"), chat, tuple(dropped)),
         echo=echo,
-        input_messages=input_messages,
         previous_response_id=previous,
         store=store is not False,
     )
     responses = ResponsesRequest(**base)
-    responses.body = request.body
-    responses.dropped = tuple(dropped)
     responses.untranslatable = native_only
     return responses
+
+
+def _translate(
+    model: str, instructions: str | None, items: Any, rest: dict[str, Any], dropped: tuple[str, ...]
+) -> ResponsesTranslation:
+    """The chat form of a checked request: its messages, then the `rest` read when it was parsed."""
+    messages: list[dict[str, Any]] = []
+    if instructions:
+        messages.append({"role": "system", "content": instructions})
+    input_messages = _items(items) if items is not None else []
+    messages.extend(input_messages)
+    if not messages:  # checked: only a request only OpenAI serves
+        messages.append({"role": "user", "content": ""})  # never sent
+    return ResponsesTranslation({"model": model, "messages": messages, **rest}, dropped, None, input_messages)
 
 
 def with_history(request: ResponsesRequest, history: list[dict[str, Any]]) -> None:

@@ -178,7 +178,9 @@ class ChatRequest:
         if translate is None:
             return
         self.translation = None
-        done = translate()
+        self._apply(translate())
+
+    def _apply(self, done: Translation) -> None:
         self._body = done.body
         self._dropped = (*self._dropped, *(name for name in done.dropped if name not in self._dropped))
         if self._untranslatable is None:  # one set before (a conversation's id) stays first
