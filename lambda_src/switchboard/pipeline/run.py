@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from switchboard.asgi import ClientGone, Receive, RequestHeaders, Scope, Send, request_id
+from switchboard.asgi import ClientGone, Message, Receive, RequestHeaders, Scope, Send, request_id
 from switchboard.config import Config
 from switchboard.dialects.base import Dialect
 from switchboard.errors import GatewayError
@@ -42,30 +42,46 @@ log = logging.getLogger("switchboard")
 
 class _DisconnectWatch:
     """Cancels the request's task when the client goes away before its response is complete (the
-    upstream call is abandoned and its connection closed)."""
+    upstream call is abandoned and its connection closed). The client's `receive()` itself runs as
+    the watching task, with a callback for its answer: no wrapper coroutine, no `ensure_future`."""
 
-    __slots__ = ("_watcher", "fired", "task")
+    __slots__ = ("_ctx", "_receiver", "fired", "task")
 
     def __init__(self, ctx: RequestContext) -> None:
         self.fired = False
         self.task = asyncio.current_task()
-        self._watcher: asyncio.Future[None] | None = asyncio.ensure_future(self._watch(ctx))
+        self._ctx = ctx
+        self._receiver: asyncio.Future[Message] | None = None
+        self._listen()
 
-    async def _watch(self, ctx: RequestContext) -> None:
-        receive = ctx.receive
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        if not ctx.response_complete and self.task is not None:
+    def _listen(self) -> None:
+        waiting = self._ctx.receive()
+        receiver = self._receiver = (
+            asyncio.get_running_loop().create_task(waiting)
+            if asyncio.iscoroutine(waiting)
+            else asyncio.ensure_future(waiting)
+        )
+        receiver.add_done_callback(self._heard)
+
+    def _heard(self, receiver: asyncio.Future[Message]) -> None:
+        if receiver is not self._receiver or receiver.cancelled():
+            return
+        self._receiver = None
+        if receiver.exception() is not None:  # the server's receive failed: nothing to watch
+            return
+        if receiver.result()["type"] != "http.disconnect":
+            self._listen()
+        elif not self._ctx.response_complete and self.task is not None:
             self.fired = True
             self.task.cancel()
 
     def stop(self) -> None:
-        # drop the reference too: the cancelled task's traceback holds `_watch`'s frame, which holds
-        # this object; keeping the task here would make every request a garbage cycle (retaining its
+        # drop the reference too: the cancelled task holds this object through its callback until
+        # that runs; keeping the task here would make every request a garbage cycle (retaining its
         # context and body until the collector runs)
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None:
-            watcher.cancel()
+        receiver, self._receiver = self._receiver, None
+        if receiver is not None:
+            receiver.cancel()
 
 
 class Watch:

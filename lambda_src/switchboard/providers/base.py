@@ -33,7 +33,7 @@ from switchboard.upstream.http import UpstreamRequest
 from switchboard.values import Credential, Usage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpstreamCall:
     """Everything an adapter needs to build one upstream request."""
 
@@ -53,7 +53,7 @@ class UpstreamCall:
         return bool(options.get("include_usage")) if isinstance(options, dict) else False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     """A complete upstream answer, translated: the OpenAI body and what the provider reported using."""
 

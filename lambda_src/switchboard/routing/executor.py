@@ -31,6 +31,7 @@ from switchboard.providers.base import Adapter, StreamTranslator, UpstreamCall, 
 from switchboard.providers.common import client_named
 from switchboard.providers.passthrough import passthrough_request
 from switchboard.routing.balance import Balancer, PriceLookup
+from switchboard.routing.deadline import within
 from switchboard.routing.health import TargetHealth
 from switchboard.routing.model_rules import fit
 from switchboard.routing.policy import context_fallback, decide, final_error
@@ -74,7 +75,7 @@ class StreamStart:
     """Settings the serving target's model refuses, left out of its request (`model_rules.fit`)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Prepared:
     """One attempt, ready to send."""
 
@@ -254,7 +255,7 @@ class Executor:
             started = perf_counter()
             keep_open = measured = False
             try:
-                async with asyncio.timeout(self._attempt_timeout(prepared.provider, target, remaining)):
+                async with within(self._attempt_timeout(prepared.provider, target, remaining)):
                     response = await prepared.transport.send(upstream_request)
                     if not 200 <= response.status < 300:
                         content = await read_capped(response, ERROR_BODY_CAP, truncate=True)
@@ -375,7 +376,12 @@ ERROR_BODY_CAP = 64 * 1024
 
 async def read_capped(response: UpstreamResponse, cap: int, *, truncate: bool = False) -> bytes:
     """The whole body, refusing (or, for error bodies, cutting) anything past `cap` bytes, so a
-    hostile or broken upstream cannot exhaust memory."""
+    hostile or broken upstream cannot exhaust memory. An answer whose declared length is within the
+    cap and not compressed is read in one call (the HTTP parser stops at the declared length)."""
+    headers = response.headers
+    length = headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) <= cap and "content-encoding" not in headers:
+        return await response.read()
     parts: list[bytes] = []
     size = 0
     async for chunk in response.chunks():

@@ -63,7 +63,7 @@ COUNTERS = (
 cost is unknown and not in `cost_nano_usd` (the report marks such rows). The cost stays last."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UsageEvent:
     key_id: str
     tenant: str

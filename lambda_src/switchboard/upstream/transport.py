@@ -44,7 +44,12 @@ class _Response:
             raise UpstreamConnectError(f"upstream connection lost: {type(exc).__name__}") from None
 
     async def read(self) -> bytes:
-        return b"".join([chunk async for chunk in self.chunks()])
+        try:
+            return await self._response.read()
+        except aiohttp.ClientPayloadError as exc:
+            raise UpstreamConnectError(f"upstream body incomplete: {type(exc).__name__}") from None
+        except (aiohttp.ClientConnectionError, ConnectionError) as exc:
+            raise UpstreamConnectError(f"upstream connection lost: {type(exc).__name__}") from None
 
     async def aclose(self) -> None:
         response = self._response

@@ -242,6 +242,8 @@ _TIER = re.compile(rb'"service_tier"\s*:\s*"([a-z_]{1,20})"')
 def _tier(content: bytes) -> str | None:
     """The answer's top-level `service_tier` without parsing the whole answer (a byte search: the
     value is one short word; a string inside the answer's text has its quotes escaped)."""
+    if b'"service_tier"' not in content:
+        return None
     found = _TIER.search(content)
     return found.group(1).decode() if found else None
 
