@@ -144,15 +144,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app: Any) -> Iterator[str]:
-    """Run `app` under a real uvicorn (httptools) on 127.0.0.1 in a thread; yields the base URL."""
+def serve_in_thread(app: Any, http: Any = "httptools") -> Iterator[str]:
+    """Run `app` under a real uvicorn (httptools; `http` = `guarded_protocol(...)` for the protocol
+    `switchboard serve` uses) on 127.0.0.1 in a thread; yields the base URL."""
     port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
         loop="asyncio",
-        http="httptools",
+        http=http,
         lifespan="on",
         log_level="warning",
         access_log=False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import orjson
 
@@ -44,6 +44,25 @@ _PRINTABLE = re.compile(rb"[\x20-\x7e]{1,1024}")
 FORWARDED: Final = frozenset({b"anthropic-version", b"anthropic-beta", b"openai-beta"})
 """Client headers that belong to a provider's API (never credentials, cookies or hop-by-hop
 headers): forwarded only on same-dialect pass-through."""
+
+
+DISCONNECT_EXTENSION: Final = "switchboard.disconnect"
+"""`scope["extensions"][DISCONNECT_EXTENSION]`, set by `switchboard serve`'s HTTP protocol
+(`edge/guard.py`): a `DisconnectHook`. With it the pipeline learns that the client went away from
+the connection itself; without it (another server, tests in-process) it keeps a task waiting in
+`receive()` for `http.disconnect`, which costs a task and its loop turns on every request."""
+
+
+class DisconnectHook(Protocol):
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once if the connection is lost before the response is complete."""
+
+    def unwatch(self) -> None: ...
+
+
+def disconnect_hook(scope: Scope) -> DisconnectHook | None:
+    extensions = scope.get("extensions")
+    return extensions.get(DISCONNECT_EXTENSION) if extensions else None
 
 
 class ClientGone(Exception):

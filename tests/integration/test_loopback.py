@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import orjson
@@ -12,7 +13,9 @@ import pytest
 
 from support import loop_thread, make_config, parse_sse, serve_in_thread
 from switchboard.app import create_app
+from switchboard.asgi import disconnect_hook
 from switchboard.devtools.fake_upstream import FakeUpstream
+from switchboard.edge.guard import HttpLimits, guarded_protocol
 from switchboard.upstream.credentials import Credentials
 
 pytestmark = pytest.mark.loopback
@@ -108,8 +111,28 @@ def test_stream_chunks_arrive_incrementally(upstream: FakeUpstream) -> None:
     assert arrivals[-1][1] == "[DONE]"
 
 
-def test_client_disconnect_closes_upstream_connection(upstream: FakeUpstream) -> None:
-    with serve_in_thread(gateway(upstream.port)) as base:
+# the protocol `switchboard serve` uses tells the pipeline of a lost connection itself
+# (asgi.DisconnectHook); plain uvicorn leaves it to a task waiting in receive(): both must cancel
+SERVERS = pytest.mark.parametrize("http", ["httptools", "guarded"])
+
+
+def _http(kind: str) -> Any:
+    return guarded_protocol(HttpLimits()) if kind == "guarded" else kind
+
+
+def _watched(app: Any, seen: list[bool]) -> Any:
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            seen.append(disconnect_hook(scope) is not None)
+        await app(scope, receive, send)
+
+    return wrapped
+
+
+@SERVERS
+def test_client_disconnect_closes_upstream_connection(upstream: FakeUpstream, http: str) -> None:
+    hooked: list[bool] = []
+    with serve_in_thread(_watched(gateway(upstream.port), hooked), _http(http)) as base:
         with httpx.stream(
             "POST",
             f"{base}/v1/chat/completions",
@@ -131,10 +154,13 @@ def test_client_disconnect_closes_upstream_connection(upstream: FakeUpstream) ->
         assert len(upstream.closed_at) > closed_before, "upstream connection still open after client left"
         assert upstream.closed_at[-1] - left_at < 0.5
         assert upstream.open_connections == 0
+    assert hooked == [http == "guarded"]
 
 
-def test_non_stream_disconnect_cancels_upstream(upstream: FakeUpstream) -> None:
-    with serve_in_thread(gateway(upstream.port)) as base:
+@SERVERS
+def test_non_stream_disconnect_cancels_upstream(upstream: FakeUpstream, http: str) -> None:
+    hooked: list[bool] = []
+    with serve_in_thread(_watched(gateway(upstream.port), hooked), _http(http)) as base:
         left_at = 0.0
         with pytest.raises(httpx.ReadTimeout):
             left_at = time.monotonic() + 0.3
@@ -150,6 +176,7 @@ def test_non_stream_disconnect_cancels_upstream(upstream: FakeUpstream) -> None:
         assert upstream.closed_at[-1] - left_at < 0.5
         # the server is still healthy and serves the next request normally
         assert httpx.get(f"{base}/healthz").status_code == 200
+    assert hooked[0] is (http == "guarded")
 
 
 def test_sse_timing_comment_over_the_wire(upstream: FakeUpstream) -> None:

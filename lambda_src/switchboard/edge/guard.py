@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from switchboard.asgi import DISCONNECT_EXTENSION
 from switchboard.constants import CHAT_PATH, EMBEDDINGS_PATH, HEALTH_PATH, MESSAGES_PATH, RESPONSES_PATH
 from switchboard.dialects import anthropic, openai_chat
 from switchboard.errors import GatewayError, HeadersTooLarge, InvalidRequest, MethodNotAllowed, RequestTimeout
@@ -94,6 +96,23 @@ def guarded_protocol(limits: HttpLimits) -> type[asyncio.Protocol]:
     return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits})
 
 
+class _Disconnect:
+    """One request's `asgi.DisconnectHook`: the connection calls the watcher when it is lost."""
+
+    __slots__ = ("_flow", "callback")
+
+    def __init__(self, flow: Any) -> None:
+        self._flow = flow
+        self.callback: Callable[[], None] | None = None
+
+    def watch(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self._flow.resume_reading()  # as uvicorn's receive() does: a paused connection sees no end
+
+    def unwatch(self) -> None:
+        self.callback = None
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     limits: ClassVar[HttpLimits] = HttpLimits()
 
@@ -104,7 +123,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._started = 0.0  # when the current head (or body) began
         self._last_read = 0.0  # last body bytes
         self._head_bytes = 0
+        self._feeding = 0  # the size of the read being parsed
         self._rejected: GatewayError | None = None
+        self._hooks: list[_Disconnect] = []
+        """The disconnect hooks of this connection's requests that may still be watched."""
 
     # ------------------------------------------------------------------ connection
 
@@ -116,9 +138,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        hooks, self._hooks = self._hooks, []
+        for hook in hooks:  # a request whose response is complete has stopped watching
+            callback, hook.callback = hook.callback, None
+            if callback is not None:
+                callback()
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
+        self._feeding = len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -155,14 +183,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        hook = _Disconnect(self.flow)
+        self._hooks = [h for h in self._hooks if h.callback is not None]
+        self._hooks.append(hook)
+        self.scope["extensions"] = {DISCONNECT_EXTENSION: hook}  # type: ignore[dict-item]
         if self._phase != _WAIT:  # a new connection's head deadline runs from the connection
             self._started = self.loop.time()
             self._head_bytes = 0
         self._phase = _HEAD
 
     def on_headers_complete(self) -> None:
-        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if size > self.limits.max_header_bytes:
+        limit = self.limits.max_header_bytes
+        # the head is within the bytes read for it so far: measured only when those could exceed it
+        if self._head_bytes + self._feeding > limit and (
+            len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) > limit
+        ):
             self._rejected = self._too_large()
             raise _Rejected
         self._disarm()

@@ -59,7 +59,7 @@ async def serve(
         await authenticate(ctx, services.auth)
         await read_request(ctx, config.gateway.max_body_bytes)
         authorize(ctx, services.auth)
-        plan(ctx, config, services.limits, services.prices)
+        plan(ctx, pipeline.plans, services.limits, services.prices)
         request, chain = ctx.request, ctx.plan
         assert request is not None
         assert chain is not None

@@ -4,15 +4,15 @@ and every later stage reads `ctx.plan` instead of working it out again."""
 
 from __future__ import annotations
 
-from switchboard.config import Config, Price, Target
+from switchboard.config import Price, Target
 from switchboard.pipeline.context import RequestContext
 from switchboard.pipeline.services import Limits
-from switchboard.routing.policy import plan_request
+from switchboard.routing.policy import Plans
 from switchboard.state.prices import PriceTable
 from switchboard.state.ratelimit import estimate_parts
 
 
-def plan(ctx: RequestContext, config: Config, limits: Limits, prices: PriceTable) -> None:
+def plan(ctx: RequestContext, plans: Plans, limits: Limits, prices: PriceTable) -> None:
     request = ctx.request
     assert request is not None
     budgeted = ctx.key is not None and limits.needs_price(ctx.key)
@@ -24,4 +24,4 @@ def plan(ctx: RequestContext, config: Config, limits: Limits, prices: PriceTable
         def price_of(t: Target) -> Price | None:
             return prices.for_request(t.provider, t.model, prompt, tier)
 
-    ctx.plan = plan_request(config, request, ctx.headers.session, price_of)
+    ctx.plan = plans.plan(request, ctx.headers.session, price_of)

@@ -22,7 +22,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import partial
 
-from switchboard.asgi import ClientGone, Message, Receive, RequestHeaders, Scope, Send, request_id
+from switchboard.asgi import (
+    ClientGone,
+    DisconnectHook,
+    Message,
+    Receive,
+    RequestHeaders,
+    Scope,
+    Send,
+    disconnect_hook,
+    request_id,
+)
 from switchboard.config import Config
 from switchboard.dialects.base import Dialect
 from switchboard.errors import GatewayError
@@ -36,23 +46,34 @@ from switchboard.pipeline.parse import read_request
 from switchboard.pipeline.plan import plan
 from switchboard.pipeline.services import Services
 from switchboard.routing.executor import Executor
+from switchboard.routing.policy import Plans
 
 log = logging.getLogger("switchboard")
 
 
 class _DisconnectWatch:
     """Cancels the request's task when the client goes away before its response is complete (the
-    upstream call is abandoned and its connection closed). The client's `receive()` itself runs as
-    the watching task, with a callback for its answer: no wrapper coroutine, no `ensure_future`."""
+    upstream call is abandoned and its connection closed). Under `switchboard serve` the connection
+    says so itself (`asgi.DisconnectHook`); elsewhere the client's `receive()` runs as a task
+    waiting for `http.disconnect`."""
 
-    __slots__ = ("_ctx", "_receiver", "fired", "task")
+    __slots__ = ("_ctx", "_hook", "_receiver", "fired", "task")
 
-    def __init__(self, ctx: RequestContext) -> None:
+    def __init__(self, ctx: RequestContext, hook: DisconnectHook | None) -> None:
         self.fired = False
         self.task = asyncio.current_task()
         self._ctx = ctx
+        self._hook = hook
         self._receiver: asyncio.Future[Message] | None = None
-        self._listen()
+        if hook is not None:
+            hook.watch(self._gone)
+        else:
+            self._listen()
+
+    def _gone(self) -> None:
+        if not self._ctx.response_complete and self.task is not None:
+            self.fired = True
+            self.task.cancel()
 
     def _listen(self) -> None:
         waiting = self._ctx.receive()
@@ -71,14 +92,15 @@ class _DisconnectWatch:
             return
         if receiver.result()["type"] != "http.disconnect":
             self._listen()
-        elif not self._ctx.response_complete and self.task is not None:
-            self.fired = True
-            self.task.cancel()
+        else:
+            self._gone()
 
     def stop(self) -> None:
-        # drop the reference too: the cancelled task holds this object through its callback until
-        # that runs; keeping the task here would make every request a garbage cycle (retaining its
-        # context and body until the collector runs)
+        # drop the references too: a kept task or hook callback would make every request a garbage
+        # cycle (retaining its context and body until the collector runs)
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook.unwatch()
         receiver, self._receiver = self._receiver, None
         if receiver is not None:
             receiver.cancel()
@@ -88,13 +110,14 @@ class Watch:
     """A request's disconnect watch, armed by its stage once the body has been read (the watcher
     reads the client's messages from then on)."""
 
-    __slots__ = ("watch",)
+    __slots__ = ("_hook", "watch")
 
-    def __init__(self) -> None:
+    def __init__(self, hook: DisconnectHook | None = None) -> None:
+        self._hook = hook
         self.watch: _DisconnectWatch | None = None
 
     def arm(self, ctx: RequestContext) -> None:
-        self.watch = _DisconnectWatch(ctx)
+        self.watch = _DisconnectWatch(ctx, self._hook)
 
     def stop(self) -> None:
         if self.watch is not None:
@@ -110,6 +133,7 @@ class Pipeline:
         self.config = config
         self.executor = executor
         self.services = services
+        self.plans = Plans(config)
         self.region = config.gateway.region.encode()
         self._max_body = config.gateway.max_body_bytes
 
@@ -122,7 +146,7 @@ class Pipeline:
         await authenticate(ctx, services.auth)
         await read_request(ctx, self._max_body)
         authorize(ctx, services.auth)
-        plan(ctx, self.config, services.limits, services.prices)
+        plan(ctx, self.plans, services.limits, services.prices)
         await admit(ctx, services.limits)
         await lookup_cache(ctx, services.cache)
         if ctx.cache_entry is not None:
@@ -154,7 +178,7 @@ class Pipeline:
         ctx = RequestContext(dialect, headers, rid, receive, send)
         ctx.prices = self.services.prices
         ctx.timing.span = self.services.tracer.start(headers.traceparent)
-        armed = Watch()
+        armed = Watch(disconnect_hook(scope))
         try:
             await stage(ctx, armed)
         except GatewayError as exc:

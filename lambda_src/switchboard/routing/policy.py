@@ -60,6 +60,43 @@ def plan_request(
     return RequestPlan(targets, balance, deadline_s, ceiling)
 
 
+class Plans:
+    """`plan_request` for one configuration, remembering the plan of a request that only names a
+    configured model: with no `models` / `provider_preferences` / `priority` / `timeout`, no dollar
+    budget and a strategy that is not session-keyed (`weighted`), every such request gets the same
+    plan (a frozen value), so it is decided once per model instead of once per request. Bounded by
+    the number of configured models (an unknown one raises before anything is kept)."""
+
+    __slots__ = ("_common", "config")
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._common: dict[str, RequestPlan] = {}
+
+    def plan(
+        self,
+        request: ChatRequest,
+        session: bytes | None = None,
+        price_of: Callable[[Target], Price | None] | None = None,
+    ) -> RequestPlan:
+        common = (
+            price_of is None
+            and request.models is None
+            and request.primary is None
+            and request.fallback is None
+            and request.priority is None
+            and request.timeout_s is None
+        )
+        if not common:
+            return plan_request(self.config, request, session, price_of)
+        found = self._common.get(request.model)
+        if found is None:
+            found = plan_request(self.config, request, session)
+            if found.balance.strategy != "weighted":
+                self._common[request.model] = found
+        return found
+
+
 def price_ceiling(prices: Sequence[Price | None]) -> Price:
     """Per token, the dearest input price (a cache write included) and the dearest output price of
     a chain; an unpriced target counts as free."""
