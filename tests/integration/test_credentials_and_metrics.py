@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import boto3
 import httpx
@@ -175,3 +176,40 @@ def test_emf_document_equals_powertools(record: dict) -> None:
     metrics.clear_metrics()
     reference["_aws"]["Timestamp"] = 1
     assert ours == reference
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        dict(status=200, stream=False, attempts=1, ttft_ms=None, outcome="ok"),
+        dict(status=200, stream=True, attempts=3, ttft_ms=12.5, outcome="cut", cache="hit"),
+        dict(
+            status=503, stream=False, attempts=2, ttft_ms=None, outcome="AllTargetsFailed", cause="provider"
+        ),
+    ],
+)
+def test_emf_line_is_the_serialized_document(record: dict) -> None:
+    """The line is built from parts kept per metric set: it must read back as `serialize`'s document
+    (the one held equal to Powertools' above), for every set, the first time and after."""
+    from switchboard.telemetry.metrics import RequestRecord
+
+    sink = EMFSink("eu-west-1")
+    rec = RequestRecord(
+        route="/v1/messages",
+        model="m",
+        provider=None,
+        upstream_model=None,
+        overhead_ms=0.5,
+        upstream_ms=3.0,
+        total_ms=3.5,
+        request_id="rid-1",
+        **record,
+    )
+    for _ in range(2):
+        main, *cause = sink.line(rec).split(b"\n")
+        document = orjson.loads(main)
+        assert abs(document["_aws"]["Timestamp"] - time.time() * 1000) < 60_000
+        document["_aws"]["Timestamp"] = 1
+        assert document == sink.serialize(rec, timestamp_ms=1)
+        assert list(document) == list(sink.serialize(rec, timestamp_ms=1))  # the same key order
+        assert len(cause) == (record.get("cause") == "provider")

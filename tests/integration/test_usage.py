@@ -295,22 +295,26 @@ async def test_provider_without_stream_usage_keeps_the_estimate_and_streams_fine
     assert row["requests"] == 1
 
 
-def test_answer_usage_read_from_the_usage_tail() -> None:
-    from switchboard.wire.openai import answer_usage
+@pytest.mark.parametrize("pad", ["", "x" * 3000])  # parsed whole; found from the end (long answers)
+def test_answer_usage_read_from_the_usage_tail(pad: str) -> None:
+    from switchboard.wire.openai import WHOLE_ANSWER, answer_usage
 
     usage = {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12}
-    body = json.dumps({**completion("mentions total_tokens: 99"), "usage": usage}).encode()
+    body = json.dumps({**completion(f"mentions total_tokens: 99 {pad}"), "usage": usage}).encode()
+    assert (len(body) > WHOLE_ANSWER) is bool(pad)
     found = answer_usage(body)
     assert found is not None
     assert found.total == 12
-    assert answer_usage(json.dumps({**completion(), "usage": None}).encode()) is None
-    assert answer_usage(b'{"id": "x"}') is None
+    assert answer_usage(json.dumps({**completion(pad), "usage": None}).encode()) is None
+    assert answer_usage(b'{"id": "x", "pad": "%s"}' % pad.encode()) is None
     # a content that is the word "usage", details nested in the object, and a layout with spaces
     nested = {**usage, "prompt_tokens_details": {"cached_tokens": 2}}
-    body = json.dumps({**completion("usage"), "usage": nested}, indent=2).encode()
+    body = json.dumps(
+        {**completion(f"usage {pad}"), "usage": nested, "service_tier": "flex"}, indent=2
+    ).encode()
     found = answer_usage(body)
     assert found is not None
-    assert (found.prompt, found.completion, found.cached) == (5, 7, 2)
+    assert (found.prompt, found.completion, found.cached, found.service_tier) == (5, 7, 2, "flex")
 
 
 def test_usage_cli_cost_totals_per_key_and_tenant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -216,6 +216,12 @@ def answer_usage(content: bytes) -> Usage | None:
     """The usage a complete OpenAI answer (chat completion or embeddings list) reports, None when it
     reports none. `usage` comes last and answers can be large, so the object is found from the end
     and parsed alone; an answer laid out otherwise is parsed whole."""
+    if len(content) <= WHOLE_ANSWER:
+        try:
+            parsed = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            return None
+        return _usage_of(parsed)
     start = content.rfind(b'"usage"')
     if start < 0:
         return None
@@ -231,6 +237,14 @@ def answer_usage(content: bytes) -> Usage | None:
         parsed = orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
+    return _usage_of(parsed)
+
+
+WHOLE_ANSWER: Final = 2048
+"""Answers up to this size are parsed whole (~1 us), faster than finding `usage` in the bytes."""
+
+
+def _usage_of(parsed: Any) -> Usage | None:
     if not isinstance(parsed, dict):
         return None
     return usage_from_openai(parsed.get("usage"), parsed.get("service_tier"))
