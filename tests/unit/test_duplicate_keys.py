@@ -22,28 +22,23 @@ LEAVES = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | TRICKY
 
 
 def _pairs(depth: int) -> st.SearchStrategy[list[tuple[str, Any]]]:
-    value = (
-        LEAVES
-        if depth == 0
-        else LEAVES | _object(depth - 1) | st.lists(LEAVES | _object(depth - 1), max_size=3)
-    )
+    value = LEAVES if depth == 0 else LEAVES | _object(depth - 1)
     return st.lists(st.tuples(KEYS, value), max_size=4)
 
 
+class _Encoded(str):
+    """An object already written as JSON (nested as it is, not as a string)."""
+
+
 def _object(depth: int) -> st.SearchStrategy[str]:
-    return _pairs(depth).map(_encode_pairs)
+    return _pairs(depth).map(lambda pairs: _Encoded(_encode_pairs(pairs)))
 
 
 def _encode_pairs(pairs: list[tuple[str, Any]]) -> str:
-    # written by hand so keys may repeat; strings as orjson writes them (no \\u escapes), values
-    # already encoded (nested objects) kept as they are
+    # written by hand so keys may repeat; strings as orjson writes them (no \\u escapes)
     parts = []
     for key, value in pairs:
-        text = (
-            value
-            if isinstance(value, str) and value.startswith("{") and value.endswith("}")
-            else orjson.dumps(value).decode()
-        )
+        text = str(value) if isinstance(value, _Encoded) else orjson.dumps(value).decode()
         parts.append(orjson.dumps(key).decode() + ":" + text)
     return "{" + ",".join(parts) + "}"
 

@@ -23,7 +23,7 @@ CONFIG = make_config(
 
 
 def request(model: str = "chain", **fields: object) -> ChatRequest:
-    return ChatRequest(body={"model": model, "messages": []}, model=model, stream=False, **fields)  # type: ignore[arg-type]
+    return ChatRequest(model=model, stream=False, **fields)  # type: ignore[arg-type]
 
 
 def test_a_plain_request_gets_its_models_plan_once() -> None:
