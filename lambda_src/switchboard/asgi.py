@@ -57,7 +57,8 @@ class DisconnectHook(Protocol):
     def watch(self, callback: Callable[[], None]) -> None:
         """Call `callback` once if the connection is lost before the response is complete."""
 
-    def unwatch(self) -> None: ...
+    def unwatch(self) -> None:
+        """Stop watching (the request is over: called once by every request of the pipeline)."""
 
 
 def disconnect_hook(scope: Scope) -> DisconnectHook | None:

@@ -96,21 +96,31 @@ def guarded_protocol(limits: HttpLimits) -> type[asyncio.Protocol]:
     return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"limits": limits})
 
 
+_KEPT_HOOKS = 8
+"""Disconnect hooks kept per connection for requests still in progress (pipelining depth)."""
+
+
 class _Disconnect:
     """One request's `asgi.DisconnectHook`: the connection calls the watcher when it is lost."""
 
-    __slots__ = ("_flow", "callback")
+    __slots__ = ("_flow", "callback", "done", "lost")
 
     def __init__(self, flow: Any) -> None:
         self._flow = flow
         self.callback: Callable[[], None] | None = None
+        self.lost = False
+        self.done = False
 
     def watch(self, callback: Callable[[], None]) -> None:
+        if self.lost:  # gone before the request started watching
+            callback()
+            return
         self.callback = callback
         self._flow.resume_reading()  # as uvicorn's receive() does: a paused connection sees no end
 
     def unwatch(self) -> None:
         self.callback = None
+        self.done = True
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
@@ -140,6 +150,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
         hooks, self._hooks = self._hooks, []
         for hook in hooks:  # a request whose response is complete has stopped watching
+            hook.lost = True
             callback, hook.callback = hook.callback, None
             if callback is not None:
                 callback()
@@ -184,7 +195,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         hook = _Disconnect(self.flow)
-        self._hooks = [h for h in self._hooks if h.callback is not None]
+        # requests still being answered keep theirs (pipelined requests); routes outside the
+        # pipeline never finish theirs, hence the bound
+        self._hooks = [h for h in self._hooks[-_KEPT_HOOKS:] if not h.done]
         self._hooks.append(hook)
         self.scope["extensions"] = {DISCONNECT_EXTENSION: hook}  # type: ignore[dict-item]
         if self._phase != _WAIT:  # a new connection's head deadline runs from the connection

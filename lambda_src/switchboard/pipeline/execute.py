@@ -133,9 +133,11 @@ class StreamWriter:
 class _EarlyCommit:
     """Commits a stream whose first output is late: after `commit_ms` the SSE headers go out (no
     target yet: the timing comment names it), then a keep-alive comment every `heartbeat_ms`,
-    until `stop`. Sends hold a lock that `stop` takes, so stopping never interrupts one."""
+    until `stop`. Sends hold a lock that `stop` takes, so stopping never interrupts one. Until
+    `commit_ms` has passed it is a timer handle, not a task: a stream whose first output is on time
+    (nearly all) never starts one."""
 
-    __slots__ = ("_beat", "_ctx", "_lock", "_region", "_task", "committed")
+    __slots__ = ("_beat", "_ctx", "_lock", "_region", "_task", "_timer", "committed")
 
     def __init__(self, ctx: RequestContext, region: bytes, commit_ms: int, heartbeat_ms: int) -> None:
         self.committed = False
@@ -144,11 +146,15 @@ class _EarlyCommit:
         self._beat = heartbeat_ms / 1000.0 if heartbeat_ms > 0 else commit_ms / 1000.0
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         if commit_ms > 0:
-            self._task = asyncio.get_running_loop().create_task(self._run(commit_ms / 1000.0))
+            self._timer = asyncio.get_running_loop().call_later(commit_ms / 1000.0, self._start)
 
-    async def _run(self, delay_s: float) -> None:
-        await asyncio.sleep(delay_s)
+    def _start(self) -> None:
+        self._timer = None
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
         async with self._lock:
             await respond.start_stream(self._ctx, self._region, None)
             self.committed = True
@@ -160,6 +166,9 @@ class _EarlyCommit:
 
     async def stop(self) -> bool:
         """Stop committing and beating; True when the response had been committed."""
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         task, self._task = self._task, None  # no cycle through the cancelled task's traceback
         if task is not None:
             async with self._lock:

@@ -122,6 +122,8 @@ class Watch:
     def stop(self) -> None:
         if self.watch is not None:
             self.watch.stop()
+        elif self._hook is not None:  # never armed: the request is over all the same
+            self._hook.unwatch()
 
 
 Stage = Callable[[RequestContext, Watch], Awaitable[None]]
