@@ -405,18 +405,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sb-bench-"))
     up_port, floor_port, bare_port, sb_port = free_port(), free_port(), free_port(), free_port()
     base_port, store_port = free_port(), free_port()
-    common = f"""
-[providers.up]
-type = "openai"
-base_url = "http://127.0.0.1:{up_port}/v1"
-api_key_env = "BENCH_KEY"
-
-[models.bench]
-targets = ["up/fake"]
-
-[models.bench-stream]
-targets = ["up/stream-20-5"]
-"""
+    common = upstream_models(up_port, "stream-20-5")
 
     def open_config(tag: str, telemetry: str = "") -> Path:
         path = tmp / f"bench{tag}.toml"
@@ -1014,6 +1003,39 @@ async def stream_load(url: str, body: bytes, concurrency: int, seconds: float) -
     return done
 
 
+def open_gateway_config(tmp: Path, up_port: int, stream_model: str = "stream-100-1") -> Path:
+    """The `sb` column's configuration for scripts/profile and scripts/icount: an open gateway, EMF
+    metrics to a file, the console on, models `bench` and `bench-stream` on the fake upstream."""
+    config = tmp / "open.toml"
+    config.write_text(
+        f"""
+[gateway]
+region = "bench"
+metrics = "{tmp / "emf.jsonl"}"
+
+[store]
+path = "{tmp / "open.db"}"
+{upstream_models(up_port, stream_model)}"""
+    )
+    return config
+
+
+def upstream_models(up_port: int, stream_model: str) -> str:
+    """The fake upstream as provider `up`, model `bench` on it and `bench-stream` on `stream_model`."""
+    return f"""
+[providers.up]
+type = "openai"
+base_url = "http://127.0.0.1:{up_port}/v1"
+api_key_env = "BENCH_KEY"
+
+[models.bench]
+targets = ["up/fake"]
+
+[models.bench-stream]
+targets = ["up/{stream_model}"]
+"""
+
+
 def profile_main(argv: list[str]) -> None:
     """`scripts/profile`: py-spy on Switchboard (and optionally the bare floor) under c=50
     non-streaming load and under concurrent streaming load; folded stacks + a summary."""
@@ -1055,28 +1077,7 @@ def profile_main(argv: list[str]) -> None:
     )
     tmp = Path(tempfile.mkdtemp(prefix="sb-profile-"))
     up_port, sb_port, bare_port = free_port(), free_port(), free_port()
-    config = tmp / "profile.toml"
-    config.write_text(
-        f"""
-[gateway]
-region = "bench"
-metrics = "{tmp / "emf.jsonl"}"
-
-[store]
-path = "{tmp / "open.db"}"
-
-[providers.up]
-type = "openai"
-base_url = "http://127.0.0.1:{up_port}/v1"
-api_key_env = "BENCH_KEY"
-
-[models.bench]
-targets = ["up/fake"]
-
-[models.bench-stream]
-targets = ["up/{args.stream_model}"]
-"""
-    )
+    config = open_gateway_config(tmp, up_port, args.stream_model)
     upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
     procs = {
         "direct": subprocess.Popen(

@@ -25,21 +25,11 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import body_for, free_port, open_gateway_config
+
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
-BODY = (
-    b'{"model":"%s","messages":[{"role":"user","content":"Say hello in one short sentence, please."}],'
-    b'"max_tokens":50}'
-)
 HEADERS = {"content-type": "application/json"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def load(url: str, body: bytes, count: int, concurrency: int) -> None:
@@ -85,7 +75,7 @@ def measure(
     tmp: Path,
     env: dict[str, str],
 ) -> float:
-    url, body = f"http://127.0.0.1:{port}/v1/chat/completions", BODY % model.encode()
+    url, body = f"http://127.0.0.1:{port}/v1/chat/completions", body_for(model)
     out = tmp / f"callgrind.{name}"
     server = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p", *argv],
@@ -127,25 +117,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="sb-icount-"))
     up = free_port()
     env = {**os.environ, "BENCH_KEY": "sk-bench", "SWITCHBOARD_AUTH": "open"}
-    config = tmp / "icount.toml"
-    config.write_text(
-        f"""
-[gateway]
-region = "bench"
-metrics = "{tmp / "emf.jsonl"}"
-
-[store]
-path = "{tmp / "open.db"}"
-
-[providers.up]
-type = "openai"
-base_url = "http://127.0.0.1:{up}/v1"
-api_key_env = "BENCH_KEY"
-
-[models.bench]
-targets = ["up/fake"]
-"""
-    )
+    config = open_gateway_config(tmp, up)
     upstream = subprocess.Popen(
         [PY, "-m", "switchboard.devtools.fake_upstream", "--port", str(up)],
         stdout=subprocess.DEVNULL,
