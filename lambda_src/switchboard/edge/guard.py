@@ -15,6 +15,9 @@ a protocol class as its `http` option, so `guarded_protocol` returns a subclass 
   the answer has started); the application's pending `receive()` then sees `http.disconnect`;
 - **header cap**: a head larger than `max_header_bytes` gets 431 as soon as that many bytes arrived
   without a complete head (so an 8 MiB header is never buffered);
+- **disconnect notice**: each request's scope carries an `asgi.DisconnectHook` (extension
+  `switchboard.disconnect`) that `connection_lost` calls, so the pipeline needs no task waiting in
+  `receive()` to learn that its client went away;
 - **framing errors** (bad or duplicate Content-Length, Transfer-Encoding with Content-Length, line
   folding, NUL, bare LF, bad URL) get a JSON 400 naming the parser's reason; a method the parser
   does not know (`FOO /v1/chat/completions`) a JSON 405.
