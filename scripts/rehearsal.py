@@ -57,6 +57,7 @@ from infra.thresholds import (  # noqa: E402
     PROVIDER_ERROR_PERCENT,
     breaching,
 )
+from switchboard.devtools import serve_process  # noqa: E402
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 VOTERS = ("us-east-1", "eu-west-1")
@@ -369,31 +370,10 @@ targets = ["primary/gpt-4o-mini", "fallback/gpt-4o-mini"]
             "REHEARSAL_PROVIDER_KEY": "sk-rehearsal-provider-key",
             "SWITCHBOARD_USAGE_SPILL": str(self.workdir / f"{self.name}.spill.jsonl"),
         }
-        log = (self.workdir / f"{self.name}.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                PY,
-                "-m",
-                "switchboard",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=log,
-            stderr=log,
-            cwd=self.workdir,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start (see {self.workdir / (self.name + '.log')})")
+        log_path = self.workdir / f"{self.name}.log"
+        with log_path.open("ab") as log:
+            self.proc = serve_process.start(config, self.port, log, env, python=PY, cwd=self.workdir)
+        serve_process.wait_ready(f"http://127.0.0.1:{self.port}", self.proc, log_path)
 
     def kill(self) -> None:
         if self.proc is not None:
@@ -402,12 +382,8 @@ targets = ["primary/gpt-4o-mini", "fallback/gpt-4o-mini"]
 
     def stop(self) -> None:
         """Graceful (SIGTERM): usage is drained to the store first."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        if self.proc is not None:
+            serve_process.stop(self.proc, grace_s=20)
 
 
 # ------------------------------------------------------------------ edge: router + "CloudFront"

@@ -35,13 +35,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
 import datetime
 import http.client
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -55,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import reliability_fuzz
+from switchboard.devtools import serve_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = (
@@ -524,50 +523,17 @@ class Gateway:
         self.name, self.port = name, free_port()
         self.log = tmp / f"serve-{name}.log"
         self._out = self.log.open("wb")
-        self.proc = subprocess.Popen(
-            [
-                PY,
-                "-m",
-                "switchboard",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(self.port),
-                "--log-level",
-                log_level,
-                "--http-timeout-s",
-                "5",
-            ],
-            stdout=self._out,
-            stderr=subprocess.STDOUT,
-            env=env,
+        self.proc = serve_process.start(
+            config, self.port, self._out, env, "--http-timeout-s", "5", python=PY, log_level=log_level
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gateway {name} exited: {self.log.read_text()[-2000:]}")
-            with contextlib.suppress(OSError):
-                if call(self.port, "GET", "/healthz", None, {}, timeout=1).status == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"gateway {name} not ready in 30 s")
+        serve_process.wait_ready(f"http://127.0.0.1:{self.port}", self.proc, self.log)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        serve_process.stop(self.proc, grace_s=20)
         self._out.close()
 
     def rss_kib(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-        return 0
+        return serve_process.rss_kib(self.proc)
 
     def fds(self) -> int:
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))

@@ -9,13 +9,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from support import free_port
+from switchboard.devtools import serve_process
 
 SWITCHBOARD = (sys.executable, "-m", "switchboard")
 
@@ -26,10 +24,7 @@ class Serve:
         self.url = f"http://127.0.0.1:{port}"
 
     def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS")
+        return serve_process.rss_kib(self.proc) / 1024
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -65,40 +60,12 @@ def serve(
     port = free_port()
     log_path = tmp / f"serve-{port}.log"
     log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [
-            *SWITCHBOARD,
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            *args,
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    proc = serve_process.start(
+        config, port, log, {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, *args
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"switchboard serve exited: {log_path.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("switchboard serve did not become ready in 30 s")
-            time.sleep(0.1)
+        serve_process.wait_ready(f"http://127.0.0.1:{port}", proc, log_path)
         yield Serve(port, proc, log_path), config
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        serve_process.stop(proc)
         log.close()

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from support import free_port
+from switchboard.devtools import serve_process
 
 SWITCHBOARD = (sys.executable, "-m", "switchboard")
 ADMIN_TOKEN = "console-admin-token-canary-0123456789"
@@ -63,28 +63,6 @@ class Served:
         return lines
 
 
-def _wait(url: str, proc: subprocess.Popen[bytes], log: Path, path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"process exited: {log.read_text()[-2000:]}")
-        try:
-            httpx.get(url + path, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up in 30 s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
-
-
 @contextlib.contextmanager
 def serve(tmp: Path, *extra: str, seed: Any = None) -> Iterator[Served]:
     """`switchboard serve` over a fake upstream; `seed(store_path)` runs before the server starts."""
@@ -122,30 +100,15 @@ def serve(tmp: Path, *extra: str, seed: Any = None) -> Iterator[Served]:
     port = free_port()
     log = tmp / "serve.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                *SWITCHBOARD,
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                *extra,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        proc = serve_process.start(config, port, out, env, *extra)
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait(f"http://127.0.0.1:{upstream_port}", upstream, upstream_log, "/")
-        _wait(url, proc, log)
+        serve_process.wait_ready(f"http://127.0.0.1:{upstream_port}", upstream, upstream_log, path="/")
+        serve_process.wait_ready(url, proc, log)
         yield Served(url, config, log, env, proc)
     finally:
-        _stop(proc)
-        _stop(upstream)
+        serve_process.stop(proc)
+        serve_process.stop(upstream)
 
 
 @pytest.fixture(scope="module")
