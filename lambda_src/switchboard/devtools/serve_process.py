@@ -54,6 +54,10 @@ def start(
     )
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+"""Never through an HTTP proxy from the environment: the server is on this machine."""
+
+
 def wait_ready(
     url: str, proc: subprocess.Popen[bytes], log: Path, *, path: str = "/healthz", timeout_s: float = 30.0
 ) -> None:
@@ -64,7 +68,7 @@ def wait_ready(
         if proc.poll() is not None:
             raise RuntimeError(f"process exited: {log.read_text(errors='replace')[-2000:]}")
         try:
-            with urllib.request.urlopen(url + path, timeout=1):  # noqa: S310  # nosec B310 (loopback URL)
+            with _DIRECT.open(url + path, timeout=1):  # nosec B310 (a loopback URL)
                 return
         except urllib.error.HTTPError:
             return  # it answers
