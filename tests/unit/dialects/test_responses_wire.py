@@ -22,7 +22,7 @@ from switchboard.wire.responses import ChunksToEvents, to_response
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "providers" / "openai"
 EVENTS = TypeAdapter(ResponseStreamEvent)
 TIMING = b': switchboard-timing {"overhead_ms":0.3}\n\n'
-ID = re.compile(r"\b(resp|msg|fc)_[0-9a-f]{48}\b|\"created_at\":\d+")
+ID = re.compile(r"\b(resp|msg|fc)_[0-9a-f]{48}\b|\"(created|completed)_at\":\d+")
 """What differs between two translations of the same stream: fresh ids, and the second they ran."""
 
 
